@@ -1,0 +1,7 @@
+module github.com/boontadata/boontadata/services/aggregator-worker
+
+go 1.26.0
+
+require github.com/boontadata/boontadata/pkg v0.0.0
+
+replace github.com/boontadata/boontadata/pkg => ../../pkg
