@@ -90,7 +90,7 @@ func New(a App) *cli.App {
 		Before: func(c *cli.Context) error {
 			log, err := logging.New(c.String("log-level"), c.String("log-format"))
 			if err != nil {
-				return err
+				return UsageError{Err: err}
 			}
 			c.App.Metadata = map[string]any{loggerKey: log.With(zap.String(logging.KeyService, a.Name))}
 			return nil

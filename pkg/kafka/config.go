@@ -1,0 +1,231 @@
+// Package kafka holds the Kafka plumbing shared by the boontadata services: the
+// client configuration (sarama), the topics the platform uses and their
+// idempotent provisioning. It knows nothing of events or the engine.
+package kafka
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/urfave/cli/v2"
+
+	"github.com/boontadata/boontadata/pkg/cliapp"
+)
+
+// MinVersion is the oldest Kafka protocol version the services speak. Kafka 4
+// removed the older request versions, and idempotent production needs 0.11+.
+var MinVersion = sarama.V2_1_0_0
+
+// Sentinel errors returned by Config.Validate.
+var (
+	ErrNoBrokers      = errors.New("no Kafka broker given (--kafka-brokers)")
+	ErrOldVersion     = errors.New("Kafka protocol version must be 2.1.0 or newer")
+	ErrBadPartitions  = errors.New("the events topic needs at least one partition")
+	ErrBadReplication = errors.New("the replication factor must be at least 1")
+	ErrBadTopicName   = errors.New("topic names must be non-empty and use only letters, digits, '.', '_' and '-'")
+)
+
+// Config is the Kafka part of every service's configuration.
+type Config struct {
+	Brokers cli.StringSlice
+	// Version is the Kafka protocol version to speak, as sarama parses it.
+	Version string
+	// Topics and how to create them.
+	Topics Topics
+	// Partitions of the events topic.
+	Partitions int
+	// ReplicationFactor of every topic the software creates: 1 on a single node.
+	ReplicationFactor int
+	// DialTimeout bounds a connection attempt to a broker.
+	DialTimeout time.Duration
+}
+
+// Topics names the topics of the platform.
+type Topics struct {
+	// Events carries the device events, keyed by device id.
+	Events string
+	// DeadLetter carries what could not be processed, with the reason in headers.
+	DeadLetter string
+	// Jobs is the compacted topic of job specifications, keyed by job id.
+	Jobs string
+	// Tasks carries work from the aggregator-master to the workers.
+	Tasks string
+	// Progress carries worker progress reports to the aggregator-master.
+	Progress string
+}
+
+// DefaultConfig returns the configuration that works against the local
+// infrastructure of scripts/infra.
+func DefaultConfig() Config {
+	return Config{
+		Brokers: *cli.NewStringSlice("127.0.0.1:9092"),
+		Version: "3.6.0",
+		Topics: Topics{
+			Events:     "boontadata-events",
+			DeadLetter: "boontadata-deadletter",
+			Jobs:       "boontadata-jobs",
+			Tasks:      "boontadata-tasks",
+			Progress:   "boontadata-progress",
+		},
+		Partitions:        16,
+		ReplicationFactor: 1,
+		DialTimeout:       10 * time.Second,
+	}
+}
+
+// Flags registers the configuration as command-line flags, each also read from
+// a BOONTADATA_* environment variable. The receiver holds the defaults.
+func (c *Config) Flags() []cli.Flag {
+	const cat = "Kafka"
+	return []cli.Flag{
+		&cli.StringSliceFlag{
+			Name: "kafka-brokers", Category: cat, EnvVars: cliapp.Env("kafka-brokers"),
+			Value: cli.NewStringSlice(c.Brokers.Value()...), Destination: &c.Brokers,
+			Usage: "Kafka bootstrap brokers, host:port, comma-separated",
+		},
+		&cli.StringFlag{
+			Name: "kafka-version", Category: cat, EnvVars: cliapp.Env("kafka-version"),
+			Value: c.Version, Destination: &c.Version,
+			Usage: "Kafka protocol version to speak (2.1.0 or newer)",
+		},
+		&cli.StringFlag{
+			Name: "events-topic", Category: cat, EnvVars: cliapp.Env("events-topic"),
+			Value: c.Topics.Events, Destination: &c.Topics.Events,
+			Usage: "topic of device events",
+		},
+		&cli.StringFlag{
+			Name: "deadletter-topic", Category: cat, EnvVars: cliapp.Env("deadletter-topic"),
+			Value: c.Topics.DeadLetter, Destination: &c.Topics.DeadLetter,
+			Usage: "topic of rejected lines and unprocessable records, with the reason",
+		},
+		&cli.StringFlag{
+			Name: "jobs-topic", Category: cat, EnvVars: cliapp.Env("jobs-topic"),
+			Value: c.Topics.Jobs, Destination: &c.Topics.Jobs,
+			Usage: "compacted control topic of job specifications",
+		},
+		&cli.StringFlag{
+			Name: "tasks-topic", Category: cat, EnvVars: cliapp.Env("tasks-topic"),
+			Value: c.Topics.Tasks, Destination: &c.Topics.Tasks,
+			Usage: "control topic of tasks from the master to the workers",
+		},
+		&cli.StringFlag{
+			Name: "progress-topic", Category: cat, EnvVars: cliapp.Env("progress-topic"),
+			Value: c.Topics.Progress, Destination: &c.Topics.Progress,
+			Usage: "control topic of worker progress reports",
+		},
+		&cli.IntFlag{
+			Name: "events-partitions", Category: cat, EnvVars: cliapp.Env("events-partitions"),
+			Value: c.Partitions, Destination: &c.Partitions,
+			Usage: "partitions of the events topic when the software creates it",
+		},
+		&cli.IntFlag{
+			Name: "kafka-replication-factor", Category: cat, EnvVars: cliapp.Env("kafka-replication-factor"),
+			Value: c.ReplicationFactor, Destination: &c.ReplicationFactor,
+			Usage: "replication factor of the topics the software creates (1 on a single broker, 3 on a cluster)",
+		},
+		&cli.DurationFlag{
+			Name: "kafka-dial-timeout", Category: cat, EnvVars: cliapp.Env("kafka-dial-timeout"),
+			Value: c.DialTimeout, Destination: &c.DialTimeout,
+			Usage: "how long to wait for a connection to a broker",
+		},
+	}
+}
+
+// Validate reports the first problem of the configuration.
+func (c *Config) Validate() error {
+	if len(c.BrokerList()) == 0 {
+		return ErrNoBrokers
+	}
+	v, err := sarama.ParseKafkaVersion(c.Version)
+	if err != nil {
+		return fmt.Errorf("kafka version %q: %w", c.Version, err)
+	}
+	if !v.IsAtLeast(MinVersion) {
+		return fmt.Errorf("%w, got %s", ErrOldVersion, c.Version)
+	}
+	if c.Partitions < 1 {
+		return ErrBadPartitions
+	}
+	if c.ReplicationFactor < 1 {
+		return ErrBadReplication
+	}
+	for _, t := range []string{c.Topics.Events, c.Topics.DeadLetter, c.Topics.Jobs, c.Topics.Tasks, c.Topics.Progress} {
+		if !validTopic(t) {
+			return fmt.Errorf("%w: %q", ErrBadTopicName, t)
+		}
+	}
+	return nil
+}
+
+// BrokerList returns the brokers with blanks removed.
+func (c *Config) BrokerList() []string {
+	var out []string
+	for _, b := range c.Brokers.Value() {
+		for _, part := range strings.Split(b, ",") {
+			if p := strings.TrimSpace(part); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func validTopic(t string) bool {
+	if t == "" || len(t) > 249 || t == "." || t == ".." {
+		return false
+	}
+	for _, r := range t {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Sarama returns the sarama configuration for one client of a service. The
+// producer is idempotent with acks=all, so a retried send never duplicates a
+// record; consumers never auto-commit, so offsets move only when results are
+// durable.
+func (c *Config) Sarama(clientID string) (*sarama.Config, error) {
+	v, err := sarama.ParseKafkaVersion(c.Version)
+	if err != nil {
+		return nil, fmt.Errorf("kafka version %q: %w", c.Version, err)
+	}
+	sc := sarama.NewConfig()
+	sc.ClientID = clientID
+	sc.Version = v
+	sc.Net.DialTimeout = c.DialTimeout
+	sc.Net.ReadTimeout = 30 * time.Second
+	sc.Net.WriteTimeout = 30 * time.Second
+	sc.Metadata.Retry.Max = 5
+	sc.Metadata.Retry.Backoff = 500 * time.Millisecond
+
+	// Idempotence requires acks=all, at most one in-flight request per broker
+	// connection in sarama, and retries.
+	sc.Producer.Idempotent = true
+	sc.Producer.RequiredAcks = sarama.WaitForAll
+	sc.Net.MaxOpenRequests = 1
+	sc.Producer.Retry.Max = 10
+	sc.Producer.Retry.Backoff = 250 * time.Millisecond
+	sc.Producer.Return.Successes = true
+	sc.Producer.Return.Errors = true
+	sc.Producer.Partitioner = sarama.NewHashPartitioner
+	sc.Producer.Compression = sarama.CompressionLZ4
+	sc.Producer.Flush.Frequency = 5 * time.Millisecond
+	sc.Producer.Flush.Bytes = 256 << 10
+
+	sc.Consumer.Offsets.AutoCommit.Enable = false
+	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
+	sc.Consumer.Return.Errors = true
+	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategySticky()}
+	sc.Consumer.Group.Session.Timeout = 20 * time.Second
+	sc.Consumer.Group.Heartbeat.Interval = 3 * time.Second
+
+	if err := sc.Validate(); err != nil {
+		return nil, fmt.Errorf("sarama configuration: %w", err)
+	}
+	return sc, nil
+}

@@ -1,0 +1,55 @@
+package kafka
+
+import (
+	"testing"
+
+	"github.com/IBM/sarama"
+	"github.com/stretchr/testify/require"
+	"github.com/urfave/cli/v2"
+)
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   error
+	}{
+		{"default is valid", func(*Config) {}, nil},
+		{"no brokers", func(c *Config) { c.Brokers = *cli.NewStringSlice(" ") }, ErrNoBrokers},
+		{"old protocol", func(c *Config) { c.Version = "2.0.0" }, ErrOldVersion},
+		{"no partitions", func(c *Config) { c.Partitions = 0 }, ErrBadPartitions},
+		{"no replicas", func(c *Config) { c.ReplicationFactor = 0 }, ErrBadReplication},
+		{"bad topic", func(c *Config) { c.Topics.Events = "has space" }, ErrBadTopicName},
+		{"empty topic", func(c *Config) { c.Topics.Tasks = "" }, ErrBadTopicName},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.mutate(&c)
+			err := c.Validate()
+			if tt.want == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tt.want)
+		})
+	}
+}
+
+func TestBrokerListSplitsCommas(t *testing.T) {
+	c := DefaultConfig()
+	c.Brokers = *cli.NewStringSlice("a:1, b:2", "c:3")
+	require.Equal(t, []string{"a:1", "b:2", "c:3"}, c.BrokerList())
+}
+
+func TestSaramaIsIdempotentAndNeverAutoCommits(t *testing.T) {
+	c := DefaultConfig()
+	sc, err := c.Sarama("boontadata-test")
+	require.NoError(t, err)
+	require.True(t, sc.Producer.Idempotent)
+	require.Equal(t, sarama.WaitForAll, sc.Producer.RequiredAcks)
+	require.Equal(t, 1, sc.Net.MaxOpenRequests)
+	require.False(t, sc.Consumer.Offsets.AutoCommit.Enable)
+	require.True(t, sc.Version.IsAtLeast(MinVersion))
+	require.Equal(t, "boontadata-test", sc.ClientID)
+}
