@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The project's test command, what CI runs: vet and format checks, every
+# module's unit tests with the race detector, the integration and end-to-end
+# tests against a real Kafka and Cassandra (started here and stopped at the
+# end, even on failure, unless they were already running), and a short run of
+# every fuzz target.
+#
+#   ./scripts/test.sh            everything (needs JDK 17 and Maven; see README)
+#   ./scripts/test.sh --unit     unit tests only: no servers, about a minute
+#   ./scripts/test.sh --help
+#
+# Environment: BOONTADATA_FUZZTIME (default 5s per fuzz target),
+# BOONTADATA_TEST_TIMEOUT (default 20m per package), BOONTADATA_KEEP_INFRA=1
+# leaves the servers running afterwards.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+root=$(repo_root)
+cd "$root"
+
+mode=all
+case "${1:-}" in
+  "") ;;
+  --unit) mode=unit ;;
+  -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "test.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+esac
+
+started=$(date +%s)
+state="${BOONTADATA_STATE_DIR:-$root/.state}"
+logdir="$state/test"
+mkdir -p "$logdir"
+
+step "prerequisites"
+"$root/scripts/bootstrap.sh"
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
+mapfile -t modules < <(go_modules)
+pkgs=()
+for m in "${modules[@]}"; do pkgs+=("$m/..."); done
+
+step "gofmt and go vet"
+unformatted=$(gofmt -l pkg services)
+[ -z "$unformatted" ] || die "gofmt would change: $unformatted (run gofmt -w)"
+for m in "${modules[@]}"; do (cd "$m" && go vet ./...); done
+
+infra_started=0
+cleanup() {
+  local rc=$?
+  if [ "$infra_started" = 1 ] && [ "${BOONTADATA_KEEP_INFRA:-0}" != 1 ]; then
+    step "stopping Kafka and Cassandra"
+    "$root/scripts/infra/infra.sh" stop all || true
+  fi
+  echo "test.sh: finished in $(( $(date +%s) - started ))s with status $rc"
+  exit "$rc"
+}
+trap cleanup EXIT
+
+if [ "$mode" = all ]; then
+  step "starting Kafka and Cassandra"
+  if ! "$root/scripts/infra/infra.sh" status all >/dev/null 2>&1; then
+    infra_started=1
+  fi
+  "$root/scripts/infra/infra.sh" start all
+  export BOONTADATA_INTEGRATION=1
+fi
+
+step "go test -race ($mode)"
+log="$logdir/go-test.log"
+set +e
+go test -race -count=1 -p 2 -timeout "${BOONTADATA_TEST_TIMEOUT:-20m}" -v "${pkgs[@]}" >"$log" 2>&1
+rc=$?
+set -e
+# Package lines and failures only; the whole log stays in $log.
+grep -E '^(ok|FAIL|panic:|--- FAIL|\?)|^\s+--- FAIL|_test.go:[0-9]+:' "$log" | grep -v 'no test files' || true
+passed=$(grep -cE '^--- PASS' "$log" || true)
+failed=$(grep -cE '^--- FAIL' "$log" || true)
+skipped=$(grep -cE '^--- SKIP' "$log" || true)
+if [ "$mode" = all ] && grep -qE '^--- SKIP: TestIntegration' "$log"; then
+  grep -E '^--- SKIP: TestIntegration' "$log"
+  echo "test.sh: integration tests were skipped although the servers are up" >&2
+  rc=1
+fi
+if [ "$rc" != 0 ]; then
+  echo "test.sh: go test failed; full log: $log" >&2
+fi
+
+step "fuzz targets (${BOONTADATA_FUZZTIME:-5s} each)"
+while IFS= read -r line; do
+  file=${line%%:*}
+  name=$(sed -E 's/^func (Fuzz[A-Za-z0-9_]*)\(.*/\1/' <<<"${line#*:}")
+  dir=$(dirname "$file")
+  echo "fuzz $name in $dir"
+  if ! (cd "$dir" && go test -run='^$' -fuzz="^${name}\$" -fuzztime="${BOONTADATA_FUZZTIME:-5s}" . >"$logdir/fuzz-$name.log" 2>&1); then
+    cat "$logdir/fuzz-$name.log"
+    echo "test.sh: fuzz target $name failed" >&2
+    failed=$((failed + 1))
+    rc=1
+  fi
+done < <(grep -rE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(' pkg services || true)
+
+echo
+echo "$passed passed, $failed failed, $skipped skipped"
+exit "$rc"
