@@ -53,3 +53,17 @@ func TestSaramaIsIdempotentAndNeverAutoCommits(t *testing.T) {
 	require.True(t, sc.Version.IsAtLeast(MinVersion))
 	require.Equal(t, "boontadata-test", sc.ClientID)
 }
+
+func TestHeaders(t *testing.T) {
+	h := Int64Header(HeaderSendTime, 1472209316326)
+	hs := []*sarama.RecordHeader{{Key: []byte(HeaderRunID), Value: []byte("run-1")}, &h}
+	require.Equal(t, []byte("run-1"), Header(hs, HeaderRunID))
+	v, ok := HeaderInt64(hs, HeaderSendTime)
+	require.True(t, ok)
+	require.Equal(t, int64(1472209316326), v)
+	_, ok = HeaderInt64(hs, HeaderIngestTime)
+	require.False(t, ok)
+	_, ok = HeaderInt64(hs, HeaderRunID)
+	require.False(t, ok)
+	require.Nil(t, Header(nil, HeaderRunID))
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -19,6 +20,41 @@ func Integration(tb testing.TB) {
 	tb.Helper()
 	if os.Getenv(EnvIntegration) != "1" {
 		tb.Skipf("integration test: start Kafka and Cassandra (./scripts/infra/infra.sh start) and set %s=1, or run ./scripts/test.sh", EnvIntegration)
+	}
+}
+
+// EnvDisruptive, set to 1, runs the tests that stop and start the servers or
+// kill processes. ./scripts/test.sh runs them alone, after every other test, so
+// that they disturb nothing else.
+const EnvDisruptive = "BOONTADATA_DISRUPTIVE"
+
+// Disruptive skips the test unless disruptive tests were asked for.
+func Disruptive(tb testing.TB) {
+	tb.Helper()
+	Integration(tb)
+	if os.Getenv(EnvDisruptive) != "1" {
+		tb.Skipf("disruptive test (stops servers): set %s=1, or run ./scripts/test.sh", EnvDisruptive)
+	}
+}
+
+// InfraScript returns the path of scripts/infra/infra.sh, which disruptive
+// tests use to stop and start the servers.
+func InfraScript(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatalf("working directory: %v", err)
+	}
+	for {
+		p := filepath.Join(dir, "scripts", "infra", "infra.sh")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatalf("scripts/infra/infra.sh not found above the test's directory")
+		}
+		dir = parent
 	}
 }
 

@@ -1,0 +1,48 @@
+// Package ingestapi is the contract between devices (the simulator) and the
+// ingest gateway: the HTTP path, headers, bodies and answers of POST /v1/events.
+package ingestapi
+
+// EventsPath is where devices post batches of events.
+const EventsPath = "/v1/events"
+
+// Content types accepted by EventsPath. A text body is newline-separated lines
+// in the wire format (event.Format); a JSON body is a JSON array of Event.
+const (
+	ContentTypeText = "text/plain"
+	ContentTypeJSON = "application/json"
+)
+
+// Request headers.
+const (
+	// HeaderRunID names the simulator run the events belong to (optional).
+	HeaderRunID = "X-Boontadata-Run-Id"
+	// HeaderSendTime is when the device sent the batch, ms since the epoch
+	// (optional; the gateway's receive time is used when it is missing).
+	HeaderSendTime = "X-Boontadata-Send-Time"
+)
+
+// Event is the JSON form of one event, with the field names of the wire format.
+type Event struct {
+	MessageID  string  `json:"message_id"`
+	DeviceID   string  `json:"device_id"`
+	DeviceTime int64   `json:"device_time_ms"`
+	Category   string  `json:"category"`
+	Measure1   int64   `json:"measure1"`
+	Measure2   float64 `json:"measure2"`
+}
+
+// Response is the body of a 202 answer, and of 4xx/5xx answers when the
+// request could be read.
+type Response struct {
+	Accepted int         `json:"accepted"`
+	Rejected int         `json:"rejected"`
+	Errors   []LineError `json:"errors,omitempty"`
+	// Error explains a failure of the whole request (4xx, 5xx).
+	Error string `json:"error,omitempty"`
+}
+
+// LineError explains one rejected line (1-based) or JSON array element.
+type LineError struct {
+	Line  int    `json:"line"`
+	Error string `json:"error"`
+}
