@@ -1,0 +1,4 @@
+#!/usr/bin/env bash
+# start.sh [all|kafka|cassandra] - shorthand for: infra.sh start ...
+set -euo pipefail
+exec "$(dirname "${BASH_SOURCE[0]}")/infra.sh" start "$@"

@@ -1,0 +1,4 @@
+#!/usr/bin/env bash
+# stop.sh [all|kafka|cassandra] - shorthand for: infra.sh stop ...
+set -euo pipefail
+exec "$(dirname "${BASH_SOURCE[0]}")/infra.sh" stop "$@"
