@@ -40,11 +40,20 @@ func TestIntegrationProvisionRealBroker(t *testing.T) {
 	admin, err := sarama.NewClusterAdmin(c.BrokerList(), sc)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, admin.Close()) })
-	metas, err := admin.DescribeTopics([]string{c.Topics.Events, c.Topics.Jobs})
-	require.NoError(t, err)
-	for _, m := range metas {
-		require.Equal(t, sarama.ErrNoError, m.Err, m.Name)
-	}
+	// A new topic's leaders are elected a moment after creation.
+	var metas []*sarama.TopicMetadata
+	require.Eventually(t, func() bool {
+		metas, err = admin.DescribeTopics([]string{c.Topics.Events, c.Topics.Jobs})
+		if err != nil {
+			return false
+		}
+		for _, m := range metas {
+			if m.Err != sarama.ErrNoError {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 100*time.Millisecond, "topics have no leader")
 	require.Len(t, metas[0].Partitions, 16)
 
 	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: c.Topics.Jobs})
