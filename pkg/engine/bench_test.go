@@ -1,0 +1,158 @@
+package engine
+
+import (
+	"fmt"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/boontadata/boontadata/pkg/event"
+)
+
+// BenchmarkEngine is the hot path of a runtime: parse a line, then dedup,
+// window assignment and aggregation, with an Advance every 1,000 records, on
+// the realistic mix of synth (1,000 devices, 4 categories, 5% duplicates, 1%
+// late by minutes). Each preset is warmed up past its longest horizon first,
+// so the figure is the steady state. rate is events per second of event time
+// in the partition: it sets how much state is open.
+func BenchmarkEngine(b *testing.B) {
+	for _, rate := range []int64{1000, 10_000} {
+		for _, name := range PresetNames() {
+			b.Run(fmt.Sprintf("rate=%d/%s", rate, name), func(b *testing.B) {
+				spec, err := Preset(name)
+				if err != nil {
+					b.Fatal(err)
+				}
+				sink := &countSink{}
+				eng, err := New(spec, 0, sink)
+				if err != nil {
+					b.Fatal(err)
+				}
+				s := newSynth(42)
+				s.perSecond = rate
+				const chunk = 1 << 16
+				var rec Record
+				var off int64
+				process := func(i int) {
+					if err := event.ParseView(s.line(i), &rec.Event); err != nil {
+						b.Fatal(err)
+					}
+					rec.Offset, rec.ProcessingTime, rec.IngestionTime = off, s.procTimes[i], s.procTimes[i]
+					off++
+					eng.Process(&rec)
+					if off%1000 == 0 {
+						eng.Advance(rec.ProcessingTime)
+					}
+				}
+				warm := int(rate) * 330 // 5.5 minutes of event time
+				for done := 0; done < warm; done += chunk {
+					s.chunk(chunk)
+					for i := range chunk {
+						process(i)
+					}
+				}
+				s.chunk(chunk)
+				i := 0
+				b.ReportAllocs()
+				for b.Loop() {
+					if i == chunk {
+						b.StopTimer()
+						s.chunk(chunk)
+						i = 0
+						b.StartTimer()
+					}
+					process(i)
+					i++
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+				st := eng.Stats()
+				b.ReportMetric(float64(st.OpenStates), "open-states")
+				b.ReportMetric(float64(st.DedupEntries), "dedup-entries")
+			})
+		}
+	}
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// BenchmarkMemoryPerState measures the heap held by each open (device,
+// category, window) aggregate: 1,000 devices × 4 categories × 50 windows.
+func BenchmarkMemoryPerState(b *testing.B) {
+	spec, err := Preset("storm")
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec.EmitPerRecord, spec.AllowedLateness = false, time.Hour
+	var lines [][]byte
+	for w := range 50 {
+		for d := range 1000 {
+			for c := range 4 {
+				e := event.Event{MessageID: "m", DeviceID: strconv.Itoa(100 + d), Category: "cat" + strconv.Itoa(c),
+					DeviceTime: t0 + int64(w)*5000, Measure1: 1, Measure2: 1}
+				lines = append(lines, event.AppendFormat(nil, e))
+			}
+		}
+	}
+	var perState float64
+	for b.Loop() {
+		eng, err := New(spec, 0, &countSink{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		before := heapInUse()
+		var rec Record
+		for i, l := range lines {
+			if err := event.ParseView(l, &rec.Event); err != nil {
+				b.Fatal(err)
+			}
+			rec.Offset = int64(i)
+			eng.Process(&rec)
+		}
+		perState = float64(heapInUse()-before) / float64(eng.Stats().OpenStates)
+		runtime.KeepAlive(eng)
+	}
+	b.ReportMetric(perState, "B/state")
+}
+
+// BenchmarkMemoryPerDedupEntry measures the heap held by each remembered
+// message id (DedupUntilWatermark), 1,000,000 of them.
+func BenchmarkMemoryPerDedupEntry(b *testing.B) {
+	spec, err := Preset("exact")
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec.Output, spec.DedupHorizon = Append, time.Hour
+	const n = 1_000_000
+	lines := make([][]byte, n)
+	for i := range lines {
+		e := event.Event{MessageID: "123-" + strconv.Itoa(i), DeviceID: "123", Category: "cat1",
+			DeviceTime: t0 + int64(i)/1000, Measure1: 1, Measure2: 1}
+		lines[i] = event.AppendFormat(nil, e)
+	}
+	var perEntry float64
+	for b.Loop() {
+		eng, err := New(spec, 0, &countSink{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		before := heapInUse()
+		var rec Record
+		for i, l := range lines {
+			if err := event.ParseView(l, &rec.Event); err != nil {
+				b.Fatal(err)
+			}
+			rec.Offset = int64(i)
+			eng.Process(&rec)
+		}
+		perEntry = float64(heapInUse()-before) / float64(eng.Stats().DedupEntries)
+		runtime.KeepAlive(eng)
+	}
+	b.ReportMetric(perEntry, "B/dedup-entry")
+}

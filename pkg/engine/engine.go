@@ -1,0 +1,656 @@
+package engine
+
+import (
+	"fmt"
+	"hash/maphash"
+	"math"
+	"slices"
+
+	"github.com/boontadata/boontadata/pkg/engine/window"
+)
+
+// noTime is the watermark before any record: every window is open.
+const noTime = math.MinInt64
+
+// Engine runs one job on one partition. It is not safe for concurrent use:
+// the runtime calls it from one goroutine, which is why it needs no locks.
+type Engine struct {
+	spec      Spec
+	sink      Sink
+	partition int32
+	asg       window.Assigner
+
+	// Spec durations in ms.
+	delay, lateness, idle, horizon, interval int64
+
+	wm          int64 // watermark: windows ending at or before it are complete
+	maxTime     int64 // highest record time seen (event and ingestion time)
+	lastArrival int64 // processing time of the last record
+	seen        bool
+	nextOffset  int64
+
+	devices, categories interner
+
+	// Aggregates: states holds them, free recycles slots, each group (open
+	// window) indexes its own by device and category.
+	states []aggState
+	free   []int32
+	open   int
+	// groups are the open windows, oldest first.
+	groups    []*group
+	spareGrps []*group
+	lastGroup *group
+	dirty     []int32 // update mode: states changed since their last emission
+
+	// Dedup: one map for every scope; buckets expire its keys for
+	// DedupUntilWatermark, groups for DedupWithinWindow, Advance for
+	// DedupWithinBatch.
+	dedup        dedupSet // key -> offset of the counted copy
+	buckets      []*bucket
+	spareBuckets []*bucket
+	lastBucket   *bucket
+	batchMin     int64 // lowest offset in this batch's dedup entries
+	seed1, seed2 maphash.Seed
+
+	// marks: watermark of each micro-batch still needed by a restart;
+	// replay: marks restored from a checkpoint, consumed as records replay.
+	marks, replay []BatchMark
+
+	// After Restore, emissions stay muted until the replay passes the
+	// checkpoint (see Checkpoint.NextOffset).
+	muted, muteAdvance, advanced bool
+	muteUntil                    int64
+
+	winBuf []window.Window
+	res    Result
+	dec    Decision
+	stats  Stats
+}
+
+// aggKey finds a state: interned device and category, window start.
+type aggKey struct {
+	dev, cat uint32
+	start    int64
+}
+
+type aggState struct {
+	key   aggKey
+	win   window.Window
+	sum1  int64
+	sum2  float64
+	comp  float64 // compensation of sum2 (TwoSum): see addCompensated
+	count int64
+	dirty bool
+}
+
+type group struct {
+	win    window.Window
+	states []int32
+	// index finds a state by dev<<32|cat: a uint64 key takes the Go map's
+	// fast path, and a whole window is forgotten with one clear.
+	index map[uint64]int32
+	// dedup holds the DedupWithinWindow ids of this window only, so closing
+	// the window forgets them with one clear instead of one delete each.
+	dedup     dedupSet
+	minOffset int64
+}
+
+// dedupKey is a 128-bit hash of a message id (and window start, within a
+// window): storing it instead of the id keeps inserts allocation-free and
+// entries small. Seeds are random per engine, so no input can be crafted to
+// collide; the chance that two of n live ids collide is about n²/2¹²⁹.
+type dedupKey struct{ a, b uint64 }
+
+type bucket struct {
+	expiry    int64
+	keys      []dedupKey
+	minOffset int64
+}
+
+// New returns an engine for one partition of a job.
+func New(spec Spec, partition int32, sink Sink) (*Engine, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	asg, err := window.Sliding(spec.WindowSize, spec.WindowSlide)
+	if err != nil {
+		return nil, fmt.Errorf("spec %s: %w", spec.Name, err)
+	}
+	if sink == nil {
+		return nil, fmt.Errorf("spec %s: %w: nil sink", spec.Name, ErrInvalidSpec)
+	}
+	return &Engine{
+		spec:       spec,
+		sink:       sink,
+		partition:  partition,
+		asg:        asg,
+		delay:      spec.WatermarkDelay.Milliseconds(),
+		lateness:   spec.AllowedLateness.Milliseconds(),
+		idle:       spec.IdleTimeout.Milliseconds(),
+		horizon:    spec.DedupHorizon.Milliseconds(),
+		interval:   spec.TriggerInterval.Milliseconds(),
+		wm:         noTime,
+		maxTime:    noTime,
+		devices:    newInterner(),
+		categories: newInterner(),
+		batchMin:   math.MaxInt64,
+		seed1:      maphash.MakeSeed(),
+		seed2:      maphash.MakeSeed(),
+		winBuf:     make([]window.Window, 0, asg.MaxWindows()),
+	}, nil
+}
+
+// Spec returns the job spec.
+func (e *Engine) Spec() Spec { return e.spec }
+
+// Watermark returns the current watermark in ms (math.MinInt64 before any).
+func (e *Engine) Watermark() int64 { return e.wm }
+
+// Process counts one record, or drops it with a Decision. Records of a
+// partition must come in offset order.
+func (e *Engine) Process(r *Record) {
+	if e.muted && r.Offset >= e.muteUntil {
+		e.endReplay()
+	}
+	e.stats.Records++
+	e.advanced = false
+	now := r.ProcessingTime
+	if !e.seen || now > e.lastArrival {
+		e.lastArrival = now
+	}
+	e.seen = true
+	if r.Offset >= e.nextOffset {
+		e.nextOffset = r.Offset + 1
+	}
+	continuous := e.spec.Trigger == Continuous
+	for len(e.replay) > 0 && e.replay[0].FirstOffset <= r.Offset {
+		e.wm = e.replay[0].Watermark // the watermark this batch first ran under
+		e.replay = e.replay[1:]
+	}
+	if continuous && e.spec.Time == ProcessingTime && now > e.wm {
+		e.wm = now
+		e.evict(now) // windows that ended before this record are complete
+	}
+
+	ts := e.recordTime(r)
+	if ts > e.maxTime {
+		e.maxTime = ts
+	}
+	wins := e.asg.Assign(e.winBuf[:0], ts)
+	newest := wins[len(wins)-1]
+	if newest.End+e.lateness <= e.wm || (e.spec.LateByRecordTime && ts <= e.wm) {
+		reason := ReasonWindowClosed
+		if newest.End+e.lateness > e.wm {
+			reason = ReasonBeforeWatermark
+		}
+		e.count(&e.stats.Late)
+		e.decide(r, LateDropped, reason, ts, newest, -1)
+		e.afterRecord(now, continuous)
+		return
+	}
+
+	switch e.spec.Dedup {
+	case DedupWithinBatch, DedupUntilWatermark:
+		k := e.hash(r.Event.MessageID)
+		if orig, dup := e.dedup.get(k); dup {
+			reason := ReasonSeenBeforeWatermark
+			if e.spec.Dedup == DedupWithinBatch {
+				reason = ReasonSeenInBatch
+			}
+			e.count(&e.stats.Duplicates)
+			e.decide(r, DuplicateDropped, reason, ts, newest, orig)
+			e.afterRecord(now, continuous)
+			return
+		}
+		e.dedup.put(k, r.Offset)
+		if e.spec.Dedup == DedupWithinBatch {
+			e.batchMin = min(e.batchMin, r.Offset)
+		} else {
+			// Remembered while a copy could still count, and at least
+			// DedupHorizon: a function of the record alone, so a restarted
+			// engine forgets ids exactly when the first one did.
+			e.remember(k, max(ts+e.horizon, newest.End+e.lateness), r.Offset)
+		}
+	}
+
+	accepted := false
+	for _, w := range wins {
+		if w.End+e.lateness <= e.wm {
+			continue // a sliding window of this record already closed
+		}
+		g := e.group(w)
+		if e.spec.Dedup == DedupWithinWindow {
+			k := e.hash(r.Event.MessageID)
+			if orig, dup := g.dedup.get(k); dup {
+				e.count(&e.stats.Duplicates)
+				e.decide(r, DuplicateDropped, ReasonSeenInWindow, ts, w, orig)
+				continue
+			}
+			g.dedup.put(k, r.Offset)
+		}
+		e.aggregate(g, r, now)
+		accepted = true
+	}
+	if accepted {
+		e.stats.Accepted++
+	}
+	e.afterRecord(now, continuous)
+}
+
+// afterRecord moves a continuous event- or ingestion-time watermark. The
+// record was judged against the watermark before it, as Flink judges records
+// against the last watermark emitted.
+func (e *Engine) afterRecord(now int64, continuous bool) {
+	if !continuous || e.spec.Time == ProcessingTime {
+		return
+	}
+	if wm := e.maxTime - e.delay; wm > e.wm {
+		e.wm = wm
+		e.evict(now)
+	}
+}
+
+func (e *Engine) recordTime(r *Record) int64 {
+	switch e.spec.Time {
+	case EventTime:
+		return r.Event.DeviceTime
+	case IngestionTime:
+		return r.IngestionTime
+	}
+	if e.spec.Trigger == MicroBatch {
+		// DStream puts a whole batch in the window of its batch time.
+		return floorDiv(r.ProcessingTime, e.interval) * e.interval
+	}
+	return r.ProcessingTime
+}
+
+func (e *Engine) hash(id []byte) dedupKey {
+	// b is never 0, so no key is the zero key that marks a free slot.
+	return dedupKey{a: maphash.Bytes(e.seed1, id), b: maphash.Bytes(e.seed2, id) | 1}
+}
+
+// Advance tells the engine that processing time is now: a timer tick in
+// continuous mode, the end of the batch triggered at now in micro-batch mode.
+// It emits what became due: final results of closed windows, update-mode
+// results of changed windows.
+func (e *Engine) Advance(now int64) {
+	if e.muted && e.nextOffset >= e.muteUntil && e.stats.Records > 0 {
+		if e.muteAdvance {
+			// The Advance the checkpoint followed: rebuild, silently.
+			e.advance(now)
+			e.muted = false
+			return
+		}
+		e.endReplay()
+	}
+	e.advance(now)
+}
+
+func (e *Engine) advance(now int64) {
+	e.advanced = true
+	if e.spec.Trigger == MicroBatch && e.spec.Time != ProcessingTime {
+		// Spark evicts with the watermark the batch ran under, then computes
+		// the next batch's watermark from the event times seen so far.
+		e.evict(now)
+		e.emitDirty(now)
+		if wm := e.eventWatermark(now); wm > e.wm {
+			e.wm = wm
+		}
+		e.markBatch()
+	} else {
+		wm := now
+		if e.spec.Time != ProcessingTime {
+			wm = e.eventWatermark(now)
+		}
+		if wm > e.wm {
+			e.wm = wm
+			e.evict(now)
+		}
+		e.emitDirty(now)
+	}
+	if e.spec.Dedup == DedupWithinBatch {
+		e.dedup.clear()
+		e.batchMin = math.MaxInt64
+	}
+}
+
+// endReplay unmutes a restored engine. Unless the checkpoint followed an
+// Advance, the original engine may have had changes not yet emitted in
+// update mode: every open aggregate is emitted again at the next Advance,
+// with unchanged revisions, so none of them is missed.
+func (e *Engine) endReplay() {
+	e.muted = false
+	if e.muteAdvance || e.spec.Output != Update || e.spec.EmitPerRecord {
+		return
+	}
+	for _, g := range e.groups {
+		for _, idx := range g.states {
+			if st := &e.states[idx]; !st.dirty {
+				st.dirty = true
+				e.dirty = append(e.dirty, idx)
+			}
+		}
+	}
+}
+
+// markBatch records the watermark the next batch runs under and forgets the
+// marks of batches that no open state needs any more.
+func (e *Engine) markBatch() {
+	if from, ok := e.MinOffsetNeeded(); ok {
+		n := 0
+		for n+1 < len(e.marks) && e.marks[n+1].FirstOffset <= from {
+			n++
+		}
+		e.marks = append(e.marks[:0], e.marks[n:]...)
+	}
+	e.marks = append(e.marks, BatchMark{FirstOffset: e.nextOffset, Watermark: e.wm})
+}
+
+// eventWatermark is the watermark from the highest record time, moved on with
+// processing time once the partition has been idle for IdleTimeout: without
+// it, a partition whose devices stopped would never close its last windows.
+func (e *Engine) eventWatermark(now int64) int64 {
+	if e.maxTime == noTime {
+		return e.wm
+	}
+	wm := e.maxTime - e.delay
+	if e.idle > 0 {
+		if quiet := now - e.lastArrival - e.idle; quiet > 0 {
+			wm += quiet
+		}
+	}
+	return wm
+}
+
+// Flush closes every window and forgets every id, as the end of a bounded
+// input does (Flink's final watermark). Runtimes call it only when the input
+// really ended: state lost by Flush is not rebuilt from offsets.
+func (e *Engine) Flush(now int64) {
+	e.wm = math.MaxInt64
+	e.evict(now)
+	e.emitDirty(now)
+	e.dedup.clear()
+	e.batchMin = math.MaxInt64
+}
+
+// MinOffsetNeeded returns the smallest offset that contributed to an open
+// window or a live dedup entry, or the next offset when nothing is open: a
+// restart that replays from it (after Restore) rebuilds the same open state.
+// ok is false before the first record.
+func (e *Engine) MinOffsetNeeded() (offset int64, ok bool) {
+	if !e.seen {
+		return 0, false
+	}
+	m := min(e.nextOffset, e.batchMin)
+	for _, g := range e.groups {
+		m = min(m, g.minOffset)
+	}
+	for _, b := range e.buckets {
+		m = min(m, b.minOffset)
+	}
+	return m, true
+}
+
+// Checkpoint returns what Restore needs besides the replayed records.
+func (e *Engine) Checkpoint() Checkpoint {
+	return Checkpoint{
+		Watermark: e.wm, MaxTime: e.maxTime, LastArrival: e.lastArrival, Seen: e.seen,
+		NextOffset: e.nextOffset, AfterAdvance: e.advanced,
+		Batches: slices.Clone(e.marks),
+	}
+}
+
+// Restore sets the watermark and clocks of a fresh engine from a checkpoint
+// taken before a restart, so that records replayed from MinOffsetNeeded are
+// judged as late or not as they were the first time.
+func (e *Engine) Restore(cp Checkpoint) error {
+	if e.stats.Records > 0 {
+		return fmt.Errorf("restore checkpoint: %w", ErrStarted)
+	}
+	e.wm, e.maxTime, e.lastArrival, e.seen = cp.Watermark, cp.MaxTime, cp.LastArrival, cp.Seen
+	e.muted, e.muteUntil, e.muteAdvance = cp.NextOffset > 0, cp.NextOffset, cp.AfterAdvance
+	e.replay = slices.Clone(cp.Batches)
+	e.marks = slices.Clone(cp.Batches)
+	if len(e.replay) > 0 {
+		// Until the first replayed record says otherwise, the oldest batch.
+		e.wm = e.replay[0].Watermark
+	}
+	return nil
+}
+
+// Stats returns counters and the size of the open state.
+func (e *Engine) Stats() Stats {
+	s := e.stats
+	s.OpenStates = e.open
+	s.OpenWindows = len(e.groups)
+	s.DedupEntries = e.dedup.len()
+	for _, g := range e.groups {
+		s.DedupEntries += g.dedup.len()
+	}
+	s.Watermark = e.wm
+	return s
+}
+
+func (e *Engine) decide(r *Record, kind DecisionKind, reason Reason, ts int64, w window.Window, orig int64) {
+	if e.muted {
+		return
+	}
+	e.dec = Decision{
+		Kind: kind, Reason: reason,
+		MessageID: r.Event.MessageID, DeviceID: r.Event.DeviceID, Category: r.Event.Category,
+		Partition: r.Partition, Offset: r.Offset, Time: ts, Window: w,
+		Watermark: e.wm, OriginalOffset: orig, EmitTime: r.ProcessingTime,
+	}
+	e.sink.Decision(&e.dec)
+	e.dec = Decision{} // drop the references into the caller's buffer
+}
+
+// count bumps a decision counter unless the decision repeats one made
+// before a restart.
+func (e *Engine) count(c *int64) {
+	if !e.muted {
+		*c++
+	}
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// group returns the open window w, creating it in start order.
+func (e *Engine) group(w window.Window) *group {
+	if g := e.lastGroup; g != nil && g.win == w {
+		return g
+	}
+	i, found := slices.BinarySearchFunc(e.groups, w.Start, func(g *group, s int64) int {
+		switch {
+		case g.win.Start < s:
+			return -1
+		case g.win.Start > s:
+			return 1
+		}
+		return 0
+	})
+	if found {
+		e.lastGroup = e.groups[i]
+		return e.lastGroup
+	}
+	var g *group
+	if n := len(e.spareGrps); n > 0 {
+		g, e.spareGrps = e.spareGrps[n-1], e.spareGrps[:n-1]
+	} else {
+		g = &group{index: make(map[uint64]int32)}
+	}
+	g.win, g.minOffset = w, math.MaxInt64
+	e.groups = slices.Insert(e.groups, i, g)
+	e.lastGroup = g
+	return g
+}
+
+func (e *Engine) aggregate(g *group, r *Record, now int64) {
+	dev := e.devices.lookup(r.Event.DeviceID)
+	cat := e.categories.lookup(r.Event.Category)
+	idx, ok := int32(0), false
+	if dev != noID && cat != noID {
+		idx, ok = g.index[uint64(dev)<<32|uint64(cat)]
+	}
+	if !ok {
+		dev = e.devices.acquire(r.Event.DeviceID)
+		cat = e.categories.acquire(r.Event.Category)
+		k := aggKey{dev: dev, cat: cat, start: g.win.Start}
+		if n := len(e.free); n > 0 {
+			idx, e.free = e.free[n-1], e.free[:n-1]
+			e.states[idx] = aggState{key: k, win: g.win}
+		} else {
+			idx = int32(len(e.states))
+			e.states = append(e.states, aggState{key: k, win: g.win})
+		}
+		g.index[uint64(dev)<<32|uint64(cat)] = idx
+		g.states = append(g.states, idx)
+		e.open++
+	}
+	st := &e.states[idx]
+	st.sum1 += r.Event.Measure1
+	st.sum2, st.comp = addCompensated(st.sum2, st.comp, r.Event.Measure2)
+	st.count++
+	g.minOffset = min(g.minOffset, r.Offset)
+	if e.spec.Output != Update {
+		return
+	}
+	if e.spec.EmitPerRecord {
+		e.emit(st, false, now)
+		return
+	}
+	if !st.dirty {
+		st.dirty = true
+		e.dirty = append(e.dirty, idx)
+	}
+}
+
+// addCompensated adds x to the double-double s+c (Knuth's TwoSum keeps the
+// exact rounding error of each addition in c). The rounded s+c is the exact
+// sum unless that needs more than about 106 significant bits, so the order
+// records arrive in does not change the result in practice, which a plain
+// float64 sum would.
+func addCompensated(s, c, x float64) (float64, float64) {
+	t := s + x
+	bp := t - s
+	return t, c + ((s - (t - bp)) + (x - bp))
+}
+
+func (e *Engine) emit(st *aggState, final bool, now int64) {
+	sum2 := st.sum2 + st.comp
+	if math.IsInf(st.sum2, 0) {
+		sum2 = st.sum2 // the compensation of an overflowed sum is NaN
+	}
+	e.res = Result{
+		Window: st.win, DeviceID: e.devices.names[st.key.dev], Category: e.categories.names[st.key.cat],
+		SumMeasure1: st.sum1, SumMeasure2: sum2, Count: st.count, Revision: st.count,
+		Final: final, EmitTime: now, Partition: e.partition,
+	}
+	st.dirty = false
+	if e.muted {
+		return
+	}
+	e.stats.Results++
+	e.sink.Result(&e.res)
+}
+
+func (e *Engine) emitDirty(now int64) {
+	for _, idx := range e.dirty {
+		// Entries of states that were emitted final and evicted, or emitted
+		// twice through a recycled slot, are no longer dirty: skipped.
+		if st := &e.states[idx]; st.dirty {
+			e.emit(st, false, now)
+		}
+	}
+	e.dirty = e.dirty[:0]
+}
+
+// evict emits and drops the windows the watermark closed for good and
+// forgets the dedup entries it passed.
+func (e *Engine) evict(now int64) {
+	n := 0
+	for n < len(e.groups) && e.groups[n].win.End+e.lateness <= e.wm {
+		n++
+	}
+	if n > 0 {
+		// Names that were unused since the previous eviction go now; names
+		// freed by this one wait a round, as their devices usually send again.
+		e.devices.sweep()
+		e.categories.sweep()
+		for _, g := range e.groups[:n] {
+			for _, idx := range g.states {
+				st := &e.states[idx]
+				e.emit(st, true, now)
+				e.devices.release(st.key.dev)
+				e.categories.release(st.key.cat)
+				e.free = append(e.free, idx)
+			}
+			if g == e.lastGroup {
+				e.lastGroup = nil
+			}
+			e.open -= len(g.states)
+			clear(g.index)
+			g.dedup.clear()
+			g.states = g.states[:0]
+			e.spareGrps = append(e.spareGrps, g)
+		}
+		e.groups = append(e.groups[:0], e.groups[n:]...)
+	}
+
+	n = 0
+	for n < len(e.buckets) && e.buckets[n].expiry <= e.wm {
+		n++
+	}
+	if n > 0 {
+		for _, b := range e.buckets[:n] {
+			for _, k := range b.keys {
+				e.dedup.delete(k)
+			}
+			if b == e.lastBucket {
+				e.lastBucket = nil
+			}
+			b.keys = b.keys[:0]
+			e.spareBuckets = append(e.spareBuckets, b)
+		}
+		e.buckets = append(e.buckets[:0], e.buckets[n:]...)
+	}
+}
+
+// remember files a DedupUntilWatermark key to be forgotten once the watermark
+// reaches expiry, rounded up to the window slide so that few buckets exist.
+func (e *Engine) remember(k dedupKey, expiry, offset int64) {
+	slide := e.asg.Slide()
+	expiry = -floorDiv(-expiry, slide) * slide // round up
+	b := e.lastBucket
+	if b == nil || b.expiry != expiry {
+		i, found := slices.BinarySearchFunc(e.buckets, expiry, func(b *bucket, x int64) int {
+			switch {
+			case b.expiry < x:
+				return -1
+			case b.expiry > x:
+				return 1
+			}
+			return 0
+		})
+		if found {
+			b = e.buckets[i]
+		} else {
+			if n := len(e.spareBuckets); n > 0 {
+				b, e.spareBuckets = e.spareBuckets[n-1], e.spareBuckets[:n-1]
+			} else {
+				b = &bucket{}
+			}
+			b.expiry, b.minOffset = expiry, math.MaxInt64
+			e.buckets = slices.Insert(e.buckets, i, b)
+		}
+		e.lastBucket = b
+	}
+	b.keys = append(b.keys, k)
+	b.minOffset = min(b.minOffset, offset)
+}

@@ -1,0 +1,172 @@
+package engine
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/boontadata/boontadata/pkg/event"
+)
+
+func TestSlidingWindowsDedupPerWindow(t *testing.T) {
+	spec, err := Preset("flink-processing")
+	require.NoError(t, err)
+	spec.WindowSize, spec.WindowSlide = 10*time.Second, 5*time.Second
+	d := newDriver(t, spec)
+	for _, s := range []scriptStep{
+		{do: "ev m1 d1 0 1 7"}, // in [0,10) and [5,15)
+		{do: "ev m1 d1 0 1 12", want: []string{
+			"R d1/c [0,10) n=1 m1=1 rev=1 F @12",
+			// [5,15) already has m1; [10,20) does not: counted there.
+			"DUP m1 off=1 in-window orig=0",
+		}},
+		{do: "adv 20", want: []string{
+			"R d1/c [5,15) n=1 m1=1 rev=1 F @20",
+			"R d1/c [10,20) n=1 m1=1 rev=1 F @20",
+		}},
+	} {
+		d.step(s.do)
+		require.Equal(t, s.want, d.rec.take(), s.do)
+	}
+}
+
+func TestSpecValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Spec)
+	}{
+		{name: "slide above size", edit: func(s *Spec) { s.WindowSlide = 2 * s.WindowSize }},
+		{name: "no window", edit: func(s *Spec) { s.WindowSize, s.WindowSlide = 0, 0 }},
+		{name: "sub-ms window", edit: func(s *Spec) { s.WindowSize, s.WindowSlide = time.Microsecond, time.Microsecond }},
+		{name: "no time mode", edit: func(s *Spec) { s.Time = 0 }},
+		{name: "micro-batch without interval", edit: func(s *Spec) { s.Trigger = MicroBatch }},
+		{name: "negative delay", edit: func(s *Spec) { s.WatermarkDelay = -time.Second }},
+		{name: "batch dedup without batches", edit: func(s *Spec) { s.Dedup = DedupWithinBatch }},
+		{name: "per record append", edit: func(s *Spec) { s.EmitPerRecord = true }},
+		{name: "no output", edit: func(s *Spec) { s.Output = 0 }},
+		{name: "no delivery", edit: func(s *Spec) { s.Delivery = 0 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec, err := Preset("flink-event")
+			require.NoError(t, err)
+			tt.edit(&spec)
+			require.ErrorIs(t, spec.Validate(), ErrInvalidSpec)
+			_, err = New(spec, 0, &countSink{})
+			require.ErrorIs(t, err, ErrInvalidSpec)
+		})
+	}
+}
+
+// The sum of measure2 must not depend on arrival order, even with values
+// that a plain float64 sum would round differently in each order.
+func TestSumMeasure2IndependentOfOrder(t *testing.T) {
+	values := []float64{1e16, 0.01, -1e16, 789.12, 3.3, 1e-3, 123456.789, 0.1, 0.2, 0.3, 5e15, -5e15}
+	rng := rand.New(rand.NewPCG(7, 7))
+	var want uint64
+	var plain = map[uint64]bool{}
+	for i := range 200 {
+		rng.Shuffle(len(values), func(a, b int) { values[a], values[b] = values[b], values[a] })
+		var s, c, p float64
+		for _, v := range values {
+			s, c = addCompensated(s, c, v)
+			p += v
+		}
+		plain[math.Float64bits(p)] = true
+		got := math.Float64bits(s + c)
+		if i == 0 {
+			want = got
+		}
+		require.Equal(t, want, got, "order %v", values)
+	}
+	require.Greater(t, len(plain), 1, "the test values must defeat a plain sum")
+}
+
+func TestProcessDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocations are counted without the race detector")
+	}
+	for _, name := range PresetNames() {
+		t.Run(name, func(t *testing.T) {
+			spec, err := Preset(name)
+			require.NoError(t, err)
+			sink := &countSink{}
+			eng, err := New(spec, 0, sink)
+			require.NoError(t, err)
+			s := newSynth(1)
+			s.perSecond = 2000 // reach the steady state sooner
+			var rec Record
+			var off int64
+			run := func(n int) {
+				s.chunk(n)
+				for i := range n {
+					require.NoError(t, event.ParseView(s.line(i), &rec.Event))
+					rec.Offset, rec.ProcessingTime, rec.IngestionTime = off, s.procTimes[i], s.procTimes[i]
+					off++
+					eng.Process(&rec)
+					if off%1000 == 0 {
+						eng.Advance(rec.ProcessingTime)
+					}
+				}
+			}
+			// Warm up past the longest horizon (5 min lateness), so maps and
+			// free lists reached their steady size.
+			for range 8 {
+				run(100_000)
+			}
+			s.chunk(100_000)
+			i := 0
+			allocs := testing.AllocsPerRun(50_000, func() {
+				require.NoError(t, event.ParseView(s.line(i), &rec.Event))
+				rec.Offset, rec.ProcessingTime, rec.IngestionTime = off, s.procTimes[i], s.procTimes[i]
+				off++
+				i++
+				eng.Process(&rec)
+			})
+			require.Less(t, allocs, 0.01, "allocations per event")
+			require.Positive(t, sink.results)
+		})
+	}
+}
+
+func TestDedupSetMatchesMap(t *testing.T) {
+	var s dedupSet
+	ref := map[dedupKey]int64{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var keys []dedupKey
+	for i := range 200_000 {
+		switch op := rng.IntN(10); {
+		case op < 5 || len(keys) == 0:
+			// Few distinct a values force long probe runs and wrap-around.
+			k := dedupKey{a: rng.Uint64N(4096), b: rng.Uint64() | 1}
+			if _, ok := ref[k]; !ok {
+				s.put(k, int64(i))
+				ref[k] = int64(i)
+				keys = append(keys, k)
+			}
+		case op < 8:
+			j := rng.IntN(len(keys))
+			k := keys[j]
+			s.delete(k)
+			delete(ref, k)
+			keys[j] = keys[len(keys)-1]
+			keys = keys[:len(keys)-1]
+		default:
+			k := keys[rng.IntN(len(keys))]
+			off, ok := s.get(k)
+			require.True(t, ok)
+			require.Equal(t, ref[k], off)
+		}
+		require.Equal(t, len(ref), s.len())
+	}
+	for k, off := range ref {
+		got, ok := s.get(k)
+		require.True(t, ok)
+		require.Equal(t, off, got)
+	}
+	_, ok := s.get(dedupKey{a: 5000, b: 3})
+	require.False(t, ok)
+}

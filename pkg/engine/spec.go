@@ -1,0 +1,222 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/boontadata/boontadata/pkg/engine/window"
+)
+
+// TimeMode says which clock puts an event in a window.
+type TimeMode uint8
+
+const (
+	// ProcessingTime is the engine's clock when the record is processed (in
+	// micro-batch mode: the start of the record's batch).
+	ProcessingTime TimeMode = iota + 1
+	// IngestionTime is the time the platform received the event: the Kafka
+	// record timestamp set by the ingest gateway.
+	IngestionTime
+	// EventTime is the device's own timestamp, device_time_ms.
+	EventTime
+)
+
+// Trigger says when results are computed.
+type Trigger uint8
+
+const (
+	// Continuous processes record by record; the runtime calls Advance on a
+	// timer tick.
+	Continuous Trigger = iota + 1
+	// MicroBatch processes batches cut every TriggerInterval of processing
+	// time; the runtime calls Advance at the end of each batch.
+	MicroBatch
+)
+
+// DedupScope says how long a message id is remembered to drop its re-sends.
+type DedupScope uint8
+
+const (
+	// DedupNone counts every copy.
+	DedupNone DedupScope = iota + 1
+	// DedupWithinBatch forgets ids at the end of every micro-batch.
+	DedupWithinBatch
+	// DedupWithinWindow remembers an id per window, until the window is
+	// dropped: a copy that lands in another window is counted there.
+	DedupWithinWindow
+	// DedupUntilWatermark remembers an id until the watermark reaches both
+	// its time plus DedupHorizon and the close of its last window (end plus
+	// allowed lateness): while a copy could still count, it is dropped.
+	DedupUntilWatermark
+)
+
+// OutputMode says when a window's result is emitted.
+type OutputMode uint8
+
+const (
+	// Append emits a window once, when it is final.
+	Append OutputMode = iota + 1
+	// Update re-emits a window whenever it changed, then once more, final.
+	Update
+)
+
+// Delivery is read by the runtimes, not by the engine: it says which offsets
+// they commit.
+type Delivery uint8
+
+const (
+	// AtLeastOnce commits offsets once records are processed: after a crash,
+	// records whose results were not yet written are lost or counted twice,
+	// as the mirrored engine would.
+	AtLeastOnce Delivery = iota + 1
+	// ExactlyOnce commits offsets only up to Engine.MinOffsetNeeded and
+	// stores Engine.Checkpoint with them, so that a restart rebuilds the same
+	// state and results are idempotent upserts.
+	ExactlyOnce
+)
+
+// Spec is a job's semantics. Presets returns the named ones.
+type Spec struct {
+	// Name is the preset name, or any label.
+	Name string
+	// Mirrors names the engine and mode this spec reproduces.
+	Mirrors string
+
+	Time        TimeMode
+	WindowSize  time.Duration
+	WindowSlide time.Duration // equal to WindowSize for tumbling windows
+
+	Trigger         Trigger
+	TriggerInterval time.Duration // micro-batch only
+
+	// WatermarkDelay is the bounded out-of-orderness: the watermark trails
+	// the highest timestamp seen by this much (event and ingestion time).
+	WatermarkDelay time.Duration
+	// AllowedLateness keeps a window open this long after the watermark
+	// passed its end; records for it still count.
+	AllowedLateness time.Duration
+	// LateByRecordTime also drops a record whose own time is at or below
+	// the watermark, whatever its window: Spark's dropDuplicates does this.
+	LateByRecordTime bool
+	// IdleTimeout: after this much processing time without a record, the
+	// watermark advances with processing time so open windows still close.
+	IdleTimeout time.Duration
+
+	Dedup DedupScope
+	// DedupHorizon is the least time DedupUntilWatermark remembers an id:
+	// until the watermark reaches the record time plus this.
+	DedupHorizon time.Duration
+
+	Output OutputMode
+	// EmitPerRecord (update mode) emits a window after every record that
+	// changed it instead of on the next Advance: Storm's record at a time.
+	EmitPerRecord bool
+
+	Delivery Delivery
+}
+
+// ErrInvalidSpec is wrapped by every Spec.Validate error.
+var ErrInvalidSpec = errors.New("invalid job spec")
+
+// Validate checks that the spec defines one semantics.
+func (s Spec) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%s: %w: %s", s.Name, ErrInvalidSpec, fmt.Sprintf(format, args...))
+	}
+	if _, err := window.Sliding(s.WindowSize, s.WindowSlide); err != nil {
+		return bad("window: %v", err)
+	}
+	if s.Time < ProcessingTime || s.Time > EventTime {
+		return bad("unknown time mode %d", s.Time)
+	}
+	switch s.Trigger {
+	case Continuous:
+	case MicroBatch:
+		if s.TriggerInterval <= 0 || s.TriggerInterval%time.Millisecond != 0 {
+			return bad("micro-batch trigger interval %v must be whole positive milliseconds", s.TriggerInterval)
+		}
+	default:
+		return bad("unknown trigger %d", s.Trigger)
+	}
+	for name, d := range map[string]time.Duration{
+		"watermark delay": s.WatermarkDelay, "allowed lateness": s.AllowedLateness,
+		"idle timeout": s.IdleTimeout, "dedup horizon": s.DedupHorizon,
+	} {
+		if d < 0 || d%time.Millisecond != 0 {
+			return bad("%s %v must be whole non-negative milliseconds", name, d)
+		}
+	}
+	if s.Dedup < DedupNone || s.Dedup > DedupUntilWatermark {
+		return bad("unknown dedup scope %d", s.Dedup)
+	}
+	if s.Dedup == DedupWithinBatch && s.Trigger != MicroBatch {
+		return bad("dedup within batch needs a micro-batch trigger")
+	}
+	if s.Output != Append && s.Output != Update {
+		return bad("unknown output mode %d", s.Output)
+	}
+	if s.EmitPerRecord && s.Output != Update {
+		return bad("emit per record needs update output")
+	}
+	if s.Delivery != AtLeastOnce && s.Delivery != ExactlyOnce {
+		return bad("unknown delivery %d", s.Delivery)
+	}
+	return nil
+}
+
+func (m TimeMode) String() string {
+	switch m {
+	case ProcessingTime:
+		return "processing"
+	case IngestionTime:
+		return "ingestion"
+	case EventTime:
+		return "event"
+	}
+	return fmt.Sprintf("TimeMode(%d)", uint8(m))
+}
+
+func (t Trigger) String() string {
+	switch t {
+	case Continuous:
+		return "continuous"
+	case MicroBatch:
+		return "micro-batch"
+	}
+	return fmt.Sprintf("Trigger(%d)", uint8(t))
+}
+
+func (d DedupScope) String() string {
+	switch d {
+	case DedupNone:
+		return "none"
+	case DedupWithinBatch:
+		return "within batch"
+	case DedupWithinWindow:
+		return "within window"
+	case DedupUntilWatermark:
+		return "until watermark"
+	}
+	return fmt.Sprintf("DedupScope(%d)", uint8(d))
+}
+
+func (o OutputMode) String() string {
+	switch o {
+	case Append:
+		return "append"
+	case Update:
+		return "update"
+	}
+	return fmt.Sprintf("OutputMode(%d)", uint8(o))
+}
+
+func (d Delivery) String() string {
+	switch d {
+	case AtLeastOnce:
+		return "at-least-once"
+	case ExactlyOnce:
+		return "exactly-once"
+	}
+	return fmt.Sprintf("Delivery(%d)", uint8(d))
+}

@@ -1,0 +1,327 @@
+package event
+
+import (
+	"bytes"
+	"math"
+	"strconv"
+)
+
+// ParseView parses one line (without its line terminator) into v, whose text
+// fields then point into line. It does not allocate unless it fails, so the
+// engine can parse millions of lines per second into one reused View.
+func ParseView(line []byte, v *View) error {
+	// One pass over the line: text fields are scanned for the separator and
+	// control characters at once, integers are parsed as they are scanned.
+	// Any irregularity falls back to the field parsers, which say what is
+	// wrong; the fast path only has to be right about valid lines.
+	i := 0
+	id, ok := scanText(line, &i)
+	if !ok {
+		return parseSplit(line, v)
+	}
+	dev, ok := scanText(line, &i)
+	if !ok {
+		return parseSplit(line, v)
+	}
+	ts, ok := scanUint(line, &i)
+	if !ok || ts < uint64(MinDeviceTime) || ts >= uint64(MaxDeviceTime) {
+		return parseSplit(line, v)
+	}
+	cat, ok := scanText(line, &i)
+	if !ok {
+		return parseSplit(line, v)
+	}
+	neg := i < len(line) && line[i] == '-'
+	if neg {
+		i++
+	}
+	m1, ok := scanUint(line, &i)
+	if !ok || m1 > math.MaxInt64 {
+		return parseSplit(line, v)
+	}
+	m2, err := parseMeasure2(line[i:])
+	if err != nil || len(id) > MaxIDLen || len(dev) > MaxIDLen || len(cat) > MaxCategoryLen {
+		return parseSplit(line, v)
+	}
+	v.MessageID, v.DeviceID, v.Category = id, dev, cat
+	v.DeviceTime, v.Measure2 = int64(ts), m2
+	v.Measure1 = int64(m1)
+	if neg {
+		v.Measure1 = -v.Measure1
+	}
+	return nil
+}
+
+// scanText reads a non-empty field without control characters up to and
+// past the next '|'.
+func scanText(line []byte, i *int) ([]byte, bool) {
+	start, j, bad := *i, *i, false
+	for j < len(line) && line[j] != '|' {
+		c := line[j]
+		bad = bad || c < 0x20 || c == 0x7f
+		j++
+	}
+	if bad || j == start || j == len(line) {
+		return nil, false
+	}
+	*i = j + 1
+	return line[start:j], true
+}
+
+// scanUint reads 1 to 18 digits (no overflow possible) up to and past the
+// next '|'.
+func scanUint(line []byte, i *int) (uint64, bool) {
+	start, j := *i, *i
+	var n uint64
+	for j < len(line) {
+		d := uint64(line[j]) - '0'
+		if d > 9 {
+			break
+		}
+		n = n*10 + d
+		j++
+	}
+	if j == start || j-start > 18 || j == len(line) || line[j] != '|' {
+		return 0, false
+	}
+	*i = j + 1
+	return n, true
+}
+
+// parseSplit splits the line first, then parses each field, reporting the
+// first one that is wrong. ParseView falls back to it for any line its fast
+// path does not accept, which may still be valid (a measure1 of 19 digits).
+func parseSplit(line []byte, v *View) error {
+	var f [NumFields][]byte
+	var ctl [NumFields]bool
+	i := 0
+	for k := 0; k < NumFields; k++ {
+		start := i
+		bad := false
+		for i < len(line) && line[i] != '|' {
+			c := line[i]
+			bad = bad || c < 0x20 || c == 0x7f
+			i++
+		}
+		f[k], ctl[k] = line[start:i], bad
+		if i == len(line) {
+			if k != NumFields-1 {
+				return fieldCountError(line)
+			}
+			break
+		}
+		if k == NumFields-1 {
+			return fieldCountError(line) // a '|' after the sixth field
+		}
+		i++ // skip the '|'
+	}
+
+	if err := checkParsedText(FieldMessageID, f[0], ctl[0], MaxIDLen); err != nil {
+		return err
+	}
+	if err := checkParsedText(FieldDeviceID, f[1], ctl[1], MaxIDLen); err != nil {
+		return err
+	}
+	ts, err := parseDeviceTime(f[2])
+	if err != nil {
+		return err
+	}
+	if err := checkParsedText(FieldCategory, f[3], ctl[3], MaxCategoryLen); err != nil {
+		return err
+	}
+	m1, err := parseMeasure1(f[4])
+	if err != nil {
+		return err
+	}
+	m2, err := parseMeasure2(f[5])
+	if err != nil {
+		return err
+	}
+	*v = View{MessageID: f[0], DeviceID: f[1], DeviceTime: ts, Category: f[3], Measure1: m1, Measure2: m2}
+	return nil
+}
+
+func checkParsedText(field string, b []byte, ctl bool, maxLen int) error {
+	if len(b) == 0 || len(b) > maxLen || ctl {
+		return checkText(field, b, maxLen)
+	}
+	return nil
+}
+
+// Parse parses one line into an Event that owns its strings.
+func Parse(line []byte) (Event, error) {
+	var v View
+	if err := ParseView(line, &v); err != nil {
+		return Event{}, err
+	}
+	return v.Event(), nil
+}
+
+// ParseString is Parse for a string.
+func ParseString(line string) (Event, error) {
+	return Parse([]byte(line))
+}
+
+func fieldCountError(line []byte) error {
+	n := bytes.Count(line, []byte{'|'}) + 1
+	return &ParseError{
+		Field:  "line",
+		Err:    ErrFieldCount,
+		Detail: "want " + strconv.Itoa(NumFields) + " '|'-separated fields, got " + strconv.Itoa(n),
+	}
+}
+
+func checkNumberText(field string, b []byte) error {
+	if len(b) == 0 {
+		return &ParseError{Field: field, Err: ErrEmpty}
+	}
+	if len(b) > MaxNumberLen {
+		return fieldError(field, b, ErrTooLong, "at most "+strconv.Itoa(MaxNumberLen)+" bytes, got "+strconv.Itoa(len(b)))
+	}
+	return nil
+}
+
+// parseDigits reads an unsigned decimal integer made only of digits.
+// overflow reports a value above math.MaxUint64.
+func parseDigits(b []byte) (n uint64, ok, overflow bool) {
+	if len(b) == 0 {
+		return 0, false, false
+	}
+	for _, c := range b {
+		d := uint64(c) - '0'
+		if d > 9 {
+			return 0, false, false
+		}
+		n = n*10 + d
+	}
+	// Up to 19 digits cannot overflow a uint64; beyond, redo it carefully
+	// rather than dividing on every digit of the common case.
+	if len(b) > maxSafeDigits {
+		n = 0
+		for _, c := range b {
+			d := uint64(c) - '0'
+			if n > (math.MaxUint64-d)/10 {
+				return 0, true, true
+			}
+			n = n*10 + d
+		}
+	}
+	return n, true, false
+}
+
+// maxSafeDigits is the most decimal digits that always fit in a uint64.
+const maxSafeDigits = 19
+
+func parseDeviceTime(b []byte) (int64, error) {
+	if err := checkNumberText(FieldDeviceTime, b); err != nil {
+		return 0, err
+	}
+	n, ok, overflow := parseDigits(b)
+	if !ok {
+		return 0, fieldError(FieldDeviceTime, b, ErrNotInteger, "ms since the epoch, digits only")
+	}
+	if overflow || n > math.MaxInt64 {
+		return 0, checkDeviceTime(math.MaxInt64, b)
+	}
+	if err := checkDeviceTime(int64(n), b); err != nil {
+		return 0, err
+	}
+	return int64(n), nil
+}
+
+func parseMeasure1(b []byte) (int64, error) {
+	if err := checkNumberText(FieldMeasure1, b); err != nil {
+		return 0, err
+	}
+	neg := b[0] == '-'
+	digits := b
+	if neg {
+		digits = b[1:]
+	}
+	n, ok, overflow := parseDigits(digits)
+	if !ok {
+		return 0, fieldError(FieldMeasure1, b, ErrNotInteger, "")
+	}
+	switch {
+	case overflow, !neg && n > math.MaxInt64, neg && n > 1<<63:
+		return 0, fieldError(FieldMeasure1, b, ErrRange, "64-bit signed integer")
+	case neg:
+		return -int64(n), nil // n == 1<<63 wraps to MinInt64, which is right
+	}
+	return int64(n), nil
+}
+
+// maxExactDigits is the most decimal digits whose integer is exact in a
+// float64 (10^15 < 2^53): the fast path of parseMeasure2 depends on it.
+const maxExactDigits = 15
+
+// parseMeasure2 accepts -?D+(.D+)?([eE][+-]?D+)? only: no "inf", "nan", hex,
+// underscores or leading '+', which strconv.ParseFloat would take. Short
+// plain decimals (the common case) take an exact fast path.
+func parseMeasure2(b []byte) (float64, error) {
+	if err := checkNumberText(FieldMeasure2, b); err != nil {
+		return 0, err
+	}
+	i, neg := 0, false
+	if b[0] == '-' {
+		i, neg = 1, true
+	}
+	var mant uint64
+	digits, frac := 0, 0
+	start := i
+	for ; i < len(b) && b[i]-'0' <= 9; i++ {
+		mant = mant*10 + uint64(b[i]-'0')
+		digits++
+	}
+	if i == start {
+		return 0, fieldError(FieldMeasure2, b, ErrNotNumber, "")
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		fs := i
+		for ; i < len(b) && b[i]-'0' <= 9; i++ {
+			mant = mant*10 + uint64(b[i]-'0')
+			digits++
+		}
+		frac = i - fs
+		if frac == 0 {
+			return 0, fieldError(FieldMeasure2, b, ErrNotNumber, "a digit must follow '.'")
+		}
+	}
+	plain := true
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		plain = false
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		es := i
+		for ; i < len(b) && b[i]-'0' <= 9; i++ {
+		}
+		if i == es {
+			return 0, fieldError(FieldMeasure2, b, ErrNotNumber, "an exponent needs digits")
+		}
+	}
+	if i != len(b) {
+		return 0, fieldError(FieldMeasure2, b, ErrNotNumber, "")
+	}
+	if plain && digits <= maxExactDigits {
+		// Both operands are exact and the division rounds once, so this is
+		// the correctly rounded value, the same strconv.ParseFloat returns.
+		f := float64(mant) / math.Pow10(frac)
+		if neg {
+			f = -f
+		}
+		return f, nil
+	}
+	// The compiler does not allocate for string(b) here: ParseFloat copies
+	// the text before keeping it in an error.
+	f, err := strconv.ParseFloat(string(b), 64)
+	if math.IsInf(f, 0) {
+		return 0, fieldError(FieldMeasure2, b, ErrNotFinite, "beyond the float64 range")
+	}
+	if err != nil {
+		return 0, fieldError(FieldMeasure2, b, ErrNotNumber, "")
+	}
+	return f, nil
+}
