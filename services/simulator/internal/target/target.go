@@ -1,0 +1,80 @@
+// Package target delivers the simulator's sends to the platform, to the
+// ingest gateway over HTTP or straight to Kafka, and reports each send only
+// once the receiver acknowledged it. Both retry with backoff while the
+// receiver is down, and say so.
+package target
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/boontadata/boontadata/services/simulator/internal/gen"
+)
+
+// Target delivers sends.
+type Target interface {
+	// Send hands one send over; the target sets its SendTime. It blocks
+	// while too many sends wait for their acknowledgement, and returns an
+	// error when the target gave up or the acknowledgement callback failed.
+	Send(ctx context.Context, s *gen.Send) error
+	// Close delivers what is pending and waits for the acknowledgements
+	// until ctx ends; sends not acknowledged by then are not reported.
+	Close(ctx context.Context) error
+	// Stats returns counters for the progress display.
+	Stats() Stats
+}
+
+// AckFunc receives acknowledged sends. The slice is reused after the call
+// returns. Calls may come from several goroutines, one at a time each.
+type AckFunc func(sends []gen.Send) error
+
+// Stats are counters of a target.
+type Stats struct {
+	// Failures counts failed delivery attempts (each is retried).
+	Failures int64
+	// Pending counts sends handed over and not acknowledged yet.
+	Pending int64
+}
+
+// ErrGaveUp is returned when the receiver stayed unavailable longer than
+// the retry timeout.
+var ErrGaveUp = errors.New("receiver unavailable for longer than the retry timeout")
+
+// ErrClosed is returned by Send after Close.
+var ErrClosed = errors.New("target closed")
+
+// Retry configures retries with exponential backoff.
+type Retry struct {
+	// Initial and Max bound the delay between attempts.
+	Initial, Max time.Duration
+	// Timeout is how long failures may go on before giving up; 0 never
+	// gives up.
+	Timeout time.Duration
+}
+
+// delay returns the wait before attempt n (1-based), with ±20% jitter so
+// that concurrent senders do not retry in lockstep.
+func (r Retry) delay(n int) time.Duration {
+	d := r.Initial
+	for i := 1; i < n && d < r.Max; i++ {
+		d *= 2
+	}
+	d = min(d, r.Max)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64())) //nolint:gosec // jitter, not security
+}
+
+// sleep waits d or until ctx or stop ends.
+func sleep(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-stop:
+		return false
+	}
+}

@@ -1,0 +1,298 @@
+package target
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/urfave/cli/v2"
+	"go.uber.org/goleak"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/boontadata/boontadata/pkg/event"
+	"github.com/boontadata/boontadata/pkg/ingestapi"
+	"github.com/boontadata/boontadata/pkg/kafka"
+
+	"github.com/boontadata/boontadata/services/simulator/internal/gen"
+)
+
+func TestMain(m *testing.M) {
+	// sarama's metrics registry starts a process-wide ticker that never stops.
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/rcrowley/go-metrics.(*meterArbiter).tick"))
+}
+
+// acks collects acknowledged sends.
+type acks struct {
+	mu    sync.Mutex
+	sends []gen.Send
+}
+
+func (a *acks) ack(s []gen.Send) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.sends = append(a.sends, s...)
+	return nil
+}
+
+func (a *acks) ids() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for _, s := range a.sends {
+		out = append(out, s.Event.MessageID)
+	}
+	return out
+}
+
+func sends(n int) []gen.Send {
+	out := make([]gen.Send, n)
+	for i := range out {
+		out[i] = gen.Send{
+			Device: int32(i % 2), SendSeq: int64(i), Slot: 1_767_225_600_000 + int64(i), Category: 0,
+			Event: event.Event{MessageID: fmt.Sprintf("d%d-%d", i%2, i), DeviceID: fmt.Sprintf("d%d", i%2),
+				DeviceTime: 1_767_225_600_000 + int64(i), Category: "cat-1", Measure1: int64(i), Measure2: 1.5},
+		}
+	}
+	return out
+}
+
+func fastRetry() Retry { return Retry{Initial: time.Millisecond, Max: 5 * time.Millisecond} }
+
+func httpOptions(url string) HTTPOptions {
+	return HTTPOptions{URL: url, RunID: "run-1", BatchSize: 3, Concurrency: 2, Timeout: 5 * time.Second,
+		Now: time.Now, Retry: fastRetry()}
+}
+
+func accept(w http.ResponseWriter, r *http.Request) []string {
+	body, _ := io.ReadAll(r.Body)
+	lines := strings.Split(string(body), "\n")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	fmt.Fprintf(w, `{"accepted":%d,"rejected":0}`, len(lines))
+	return lines
+}
+
+func TestHTTPRetriesUnavailableThenAcknowledges(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		header string
+	}{
+		{"503", http.StatusServiceUnavailable, ""},
+		{"429 with Retry-After", http.StatusTooManyRequests, "1"},
+		{"502", http.StatusBadGateway, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls atomic.Int32
+			var mu sync.Mutex
+			var got []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				require.Equal(t, ingestapi.EventsPath, r.URL.Path)
+				require.Equal(t, "run-1", r.Header.Get(ingestapi.HeaderRunID))
+				require.Equal(t, ingestapi.ContentTypeText, r.Header.Get("Content-Type"))
+				require.Equal(t, "1767225600002", r.Header.Get(ingestapi.HeaderSendTime), "fast mode: the batch's last slot")
+				if calls.Add(1) <= 2 {
+					if tt.header != "" {
+						w.Header().Set("Retry-After", tt.header)
+					}
+					w.WriteHeader(tt.status)
+					return
+				}
+				lines := accept(w, r)
+				mu.Lock()
+				got = append(got, lines...)
+				mu.Unlock()
+			}))
+			defer srv.Close()
+			var a acks
+			h := NewHTTP(httpOptions(srv.URL), a.ack, zaptest.NewLogger(t))
+			ss := sends(3)
+			for i := range ss {
+				require.NoError(t, h.Send(context.Background(), &ss[i]))
+			}
+			require.NoError(t, h.Close(context.Background()))
+			require.Equal(t, int32(3), calls.Load())
+			require.Equal(t, []string{"d0-0", "d1-1", "d0-2"}, a.ids())
+			require.Len(t, got, 3)
+			require.Equal(t, event.Format(ss[0].Event), got[0])
+			require.Equal(t, int64(2), h.Stats().Failures)
+			require.Zero(t, h.Stats().Pending)
+			for _, s := range a.sends {
+				require.Equal(t, int64(1_767_225_600_002), s.SendTime)
+			}
+		})
+	}
+}
+
+func TestHTTPConnectionRefusedIsRetriedUntilTimeout(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close() // nothing listens there any more
+	var a acks
+	opts := httpOptions(url)
+	opts.Retry.Timeout = 50 * time.Millisecond
+	h := NewHTTP(opts, a.ack, zaptest.NewLogger(t))
+	ss := sends(3)
+	for i := range ss {
+		require.NoError(t, h.Send(context.Background(), &ss[i]))
+	}
+	err := h.Close(context.Background())
+	require.ErrorIs(t, err, ErrGaveUp)
+	require.Empty(t, a.ids(), "nothing was acknowledged")
+	require.Greater(t, h.Stats().Failures, int64(1))
+}
+
+func TestHTTPRejectedLinesAreLeftOut(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprint(w, `{"accepted":2,"rejected":1,"errors":[{"line":2,"error":"measure2: not a decimal number"}]}`)
+	}))
+	defer srv.Close()
+	var a acks
+	h := NewHTTP(httpOptions(srv.URL), a.ack, zaptest.NewLogger(t))
+	ss := sends(3)
+	for i := range ss {
+		require.NoError(t, h.Send(context.Background(), &ss[i]))
+	}
+	require.NoError(t, h.Close(context.Background()))
+	require.Equal(t, []string{"d0-0", "d0-2"}, a.ids())
+}
+
+func TestHTTPFatalAnswers(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		body   string
+	}{
+		{"unauthorized", http.StatusUnauthorized, `{"error":"missing bearer token"}`},
+		{"unexplained rejections", http.StatusAccepted, `{"accepted":2,"rejected":1}`},
+		{"unreadable", http.StatusAccepted, `not json`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tt.status)
+				fmt.Fprint(w, tt.body)
+			}))
+			defer srv.Close()
+			var a acks
+			h := NewHTTP(httpOptions(srv.URL), a.ack, zaptest.NewLogger(t))
+			ss := sends(6)
+			for i := range ss {
+				if err := h.Send(context.Background(), &ss[i]); err != nil {
+					require.ErrorIs(t, err, ErrRejected)
+					break
+				}
+			}
+			require.ErrorIs(t, h.Close(context.Background()), ErrRejected)
+			require.Empty(t, a.ids())
+		})
+	}
+}
+
+func TestHTTPLiveLingerSendsPartialBatches(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		sendTime, err := strconv.ParseInt(r.Header.Get(ingestapi.HeaderSendTime), 10, 64)
+		require.NoError(t, err)
+		require.InDelta(t, time.Now().UnixMilli(), sendTime, 5000, "live mode: wall clock")
+		accept(w, r)
+	}))
+	defer srv.Close()
+	var a acks
+	opts := httpOptions(srv.URL)
+	opts.BatchSize, opts.Live, opts.Linger = 100, true, 10*time.Millisecond
+	h := NewHTTP(opts, a.ack, zaptest.NewLogger(t))
+	ss := sends(2)
+	for i := range ss {
+		require.NoError(t, h.Send(context.Background(), &ss[i]))
+	}
+	require.Eventually(t, func() bool { return len(a.ids()) == 2 }, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, h.Close(context.Background()))
+	require.Equal(t, int32(1), calls.Load())
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	require.Equal(t, 3*time.Second, retryAfter("3", now))
+	require.Equal(t, time.Duration(0), retryAfter("", now))
+	require.Equal(t, time.Duration(0), retryAfter("soon", now))
+	require.Equal(t, 10*time.Second, retryAfter(now.Add(10*time.Second).Format(http.TimeFormat), now))
+}
+
+func TestRetryDelayGrowsToTheMax(t *testing.T) {
+	r := Retry{Initial: 100 * time.Millisecond, Max: time.Second}
+	require.InDelta(t, float64(100*time.Millisecond), float64(r.delay(1)), float64(20*time.Millisecond))
+	require.InDelta(t, float64(400*time.Millisecond), float64(r.delay(3)), float64(80*time.Millisecond))
+	require.InDelta(t, float64(time.Second), float64(r.delay(30)), float64(200*time.Millisecond))
+}
+
+func TestKafkaProducesKeyedRecordsWithHeaders(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "events"))
+	require.NoError(t, err)
+	defer cluster.Close()
+	kc := kafka.DefaultConfig()
+	kc.Brokers = *cli.NewStringSlice(cluster.ListenAddrs()...)
+	sc, err := kc.Sarama("simulator-test")
+	require.NoError(t, err)
+	Tune(sc)
+	var a acks
+	k, err := NewKafka(kc.BrokerList(), sc, KafkaOptions{
+		Topic: "events", RunID: "run-1", DeviceIDs: []string{"d0", "d1"}, MaxPending: 16,
+		Now: time.Now, Retry: fastRetry(),
+	}, a.ack, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	ss := sends(100)
+	for i := range ss {
+		require.NoError(t, k.Send(context.Background(), &ss[i]))
+	}
+	require.NoError(t, k.Close(context.Background()))
+	require.Len(t, a.ids(), 100)
+	require.Zero(t, k.Stats().Pending)
+
+	// Read the records back.
+	consumer, err := sarama.NewConsumer(kc.BrokerList(), sc)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, consumer.Close()) }()
+	got := map[string]*sarama.ConsumerMessage{}
+	for p := range int32(4) {
+		pc, err := consumer.ConsumePartition("events", p, sarama.OffsetOldest)
+		require.NoError(t, err)
+		hwm := pc.HighWaterMarkOffset()
+		for n := int64(0); n < hwm; n++ {
+			m := <-pc.Messages()
+			v, err := event.Parse(m.Value)
+			require.NoError(t, err)
+			got[v.MessageID] = m
+		}
+		require.NoError(t, pc.Close())
+	}
+	require.Len(t, got, 100)
+	m := got["d1-7"]
+	require.Equal(t, []byte("d1"), m.Key)
+	require.Equal(t, event.Format(ss[7].Event), string(m.Value))
+	var hs []*sarama.RecordHeader
+	hs = append(hs, m.Headers...)
+	require.Equal(t, []byte("run-1"), kafka.Header(hs, kafka.HeaderRunID))
+	require.Equal(t, []byte(SourceSimulator), kafka.Header(hs, kafka.HeaderSource))
+	st, ok := kafka.HeaderInt64(hs, kafka.HeaderSendTime)
+	require.True(t, ok)
+	require.Equal(t, ss[7].Slot, st, "fast mode: send time is the slot")
+	it, ok := kafka.HeaderInt64(hs, kafka.HeaderIngestTime)
+	require.True(t, ok)
+	require.Equal(t, m.Timestamp.UnixMilli(), it)
+}
