@@ -221,8 +221,12 @@ func (c *Config) Sarama(clientID string) (*sarama.Config, error) {
 	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
 	sc.Consumer.Return.Errors = true
 	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategySticky()}
-	sc.Consumer.Group.Session.Timeout = 20 * time.Second
-	sc.Consumer.Group.Heartbeat.Interval = 3 * time.Second
+	// A killed member's partitions move after the session timeout; the
+	// rebalance waits at most Rebalance.Timeout for members to rejoin. Both
+	// are short so that recovery takes seconds, not a minute.
+	sc.Consumer.Group.Session.Timeout = 10 * time.Second
+	sc.Consumer.Group.Heartbeat.Interval = time.Second
+	sc.Consumer.Group.Rebalance.Timeout = 20 * time.Second
 
 	if err := sc.Validate(); err != nil {
 		return nil, fmt.Errorf("sarama configuration: %w", err)

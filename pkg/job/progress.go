@@ -1,0 +1,47 @@
+package job
+
+import "time"
+
+// PartitionProgress is what a worker reports about one partition of a job.
+type PartitionProgress struct {
+	Partition int32 `json:"partition"`
+	// NextOffset is the next offset to process; HighWatermark the offset the
+	// next produced record will get; Lag their difference.
+	NextOffset    int64 `json:"next_offset"`
+	HighWatermark int64 `json:"high_watermark"`
+	Lag           int64 `json:"lag"`
+	// CommittedOffset is the last offset committed to the consumer group.
+	CommittedOffset int64 `json:"committed_offset"`
+	// Watermark of the partition's engine, ms since the epoch (0: none yet).
+	Watermark       int64   `json:"watermark_ms"`
+	EventsPerSecond float64 `json:"events_per_second"`
+	Records         int64   `json:"records"`
+	Accepted        int64   `json:"accepted"`
+	Late            int64   `json:"late"`
+	Duplicates      int64   `json:"duplicates"`
+	Poison          int64   `json:"poison"`
+	OtherRuns       int64   `json:"other_runs"`
+	ResultsEmitted  int64   `json:"results_emitted"`
+	ResultsWritten  int64   `json:"results_written"`
+	OpenWindows     int     `json:"open_windows"`
+	OpenStates      int     `json:"open_states"`
+	DedupEntries    int     `json:"dedup_entries"`
+	// OffsetResets counts the times committed offsets were out of range and
+	// the worker skipped ahead.
+	OffsetResets int64 `json:"offset_resets"`
+	// LastRecordTime is when the partition last received a record.
+	LastRecordTime time.Time `json:"last_record_time,omitzero"`
+}
+
+// WorkerReport is one progress message of one worker for one job, sent on
+// the progress topic about every second.
+type WorkerReport struct {
+	WorkerID   string              `json:"worker_id"`
+	JobID      string              `json:"job_id"`
+	Time       time.Time           `json:"time"`
+	Partitions []PartitionProgress `json:"partitions"`
+	// Error is set when the worker's runner of the job stopped on an error.
+	Error string `json:"error,omitempty"`
+	// Stopping is set by the last report of a worker that leaves the job.
+	Stopping bool `json:"stopping,omitempty"`
+}

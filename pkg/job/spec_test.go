@@ -1,0 +1,72 @@
+package job
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/boontadata/boontadata/pkg/engine"
+)
+
+func TestSpecValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		spec Spec
+		want error
+	}{
+		{"preset only", Spec{ID: "j1", Preset: "exact"}, nil},
+		{"every preset", Spec{ID: "j1", Preset: "storm"}, nil},
+		{"bad id", Spec{ID: "a b", Preset: "exact"}, ErrBadID},
+		{"empty id", Spec{Preset: "exact"}, ErrBadID},
+		{"unknown preset", Spec{ID: "j1", Preset: "kinesis"}, engine.ErrUnknownPreset},
+		{"bad start", Spec{ID: "j1", Preset: "exact", StartOffsets: "middle"}, ErrBadOption},
+		{"bad out of range", Spec{ID: "j1", Preset: "exact", OnOutOfRange: "ignore"}, ErrBadOption},
+		{"bad dedup", Spec{ID: "j1", Preset: "exact", Overrides: Overrides{Dedup: "forever"}}, ErrBadOverride},
+		{"batch dedup on continuous", Spec{ID: "j1", Preset: "exact", Overrides: Overrides{Dedup: "batch"}}, ErrBadOverride},
+		{"negative watermark", Spec{ID: "j1", Preset: "exact", Overrides: Overrides{Watermark: Duration(-time.Second)}}, ErrBadOverride},
+		{"bad run id", Spec{ID: "j1", Preset: "exact", RunID: "run 1"}, ErrBadOption},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.spec.Validate()
+			if tt.want == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tt.want)
+		})
+	}
+}
+
+func TestOverridesApply(t *testing.T) {
+	s := Spec{ID: "j1", Preset: "flink-event", Overrides: Overrides{
+		Window: Duration(10 * time.Second), Watermark: Duration(time.Minute), Dedup: "watermark", Output: "update",
+	}}
+	es, err := s.Engine()
+	require.NoError(t, err)
+	require.Equal(t, 10*time.Second, es.WindowSize)
+	require.Equal(t, 10*time.Second, es.WindowSlide, "a tumbling preset stays tumbling")
+	require.Equal(t, time.Minute, es.WatermarkDelay)
+	require.Equal(t, engine.DedupUntilWatermark, es.Dedup)
+	require.Equal(t, engine.Update, es.Output)
+
+	storm, err := Spec{ID: "j2", Preset: "storm", Overrides: Overrides{Output: "append"}}.Engine()
+	require.NoError(t, err)
+	require.False(t, storm.EmitPerRecord, "append output cannot emit per record")
+}
+
+func TestSpecJSONRoundTrip(t *testing.T) {
+	s := Spec{ID: "j1", RunID: "r1", Preset: "exact", Overrides: Overrides{Window: Duration(5 * time.Second)}}.WithDefaults()
+	b, err := json.Marshal(s)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"window":"5s"`)
+	var back Spec
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.Equal(t, s, back)
+	require.Equal(t, StartEarliest, back.StartOffsets)
+	require.Equal(t, OutOfRangeFail, back.OnOutOfRange)
+	require.Equal(t, StateRunning, back.State)
+	require.Equal(t, "boontadata-job-j1", back.GroupID())
+}

@@ -1,0 +1,289 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	"go.uber.org/zap"
+
+	"github.com/boontadata/boontadata/pkg/engine"
+	"github.com/boontadata/boontadata/pkg/event"
+	"github.com/boontadata/boontadata/pkg/job"
+	"github.com/boontadata/boontadata/pkg/kafka"
+	"github.com/boontadata/boontadata/pkg/logging"
+)
+
+// AnyRun is the run id under which a job without a run id stores results.
+const AnyRun = "any"
+
+// DeadLetter sends a record that cannot be processed to the dead-letter topic
+// and returns once Kafka has it, so that committing past it loses nothing.
+type DeadLetter interface {
+	Send(msg *sarama.ProducerMessage) error
+}
+
+// Marker is the part of a consumer group session a partition needs: offsets
+// are marked here and committed by the session's committer.
+type Marker interface {
+	MarkOffset(topic string, partition int32, offset int64, metadata string)
+	ResetOffset(topic string, partition int32, offset int64, metadata string)
+}
+
+type resultKey struct {
+	device, category string
+	start            int64
+}
+
+// partition runs one engine over one claimed partition, on one goroutine.
+type partition struct {
+	spec      job.Spec
+	espec     engine.Spec
+	runID     string
+	topic     string
+	id        int32
+	eng       *engine.Engine
+	writer    ResultWriter
+	dlq       DeadLetter
+	deadTopic string
+	log       *zap.Logger
+	now       func() time.Time
+
+	view    event.View
+	rec     engine.Record
+	pending map[resultKey]engine.Result
+	batch   []engine.Result
+
+	nextOffset int64 // after the last record handled (-1: none yet)
+	marked     int64
+
+	mu   sync.Mutex
+	snap job.PartitionProgress
+}
+
+func newPartition(spec job.Spec, espec engine.Spec, topic string, id int32, deps partitionDeps) (*partition, error) {
+	p := &partition{
+		spec: spec, espec: espec, topic: topic, id: id,
+		writer: deps.writer, dlq: deps.dlq, deadTopic: deps.deadTopic, now: deps.now,
+		log:        deps.log.With(zap.Int32(logging.KeyPartition, id)),
+		pending:    make(map[resultKey]engine.Result),
+		nextOffset: -1, marked: -1,
+		runID: spec.RunID,
+	}
+	if p.runID == "" {
+		p.runID = AnyRun
+	}
+	eng, err := engine.New(espec, id, p)
+	if err != nil {
+		return nil, err
+	}
+	p.eng = eng
+	p.snap.Partition = id
+	return p, nil
+}
+
+type partitionDeps struct {
+	writer    ResultWriter
+	dlq       DeadLetter
+	deadTopic string
+	log       *zap.Logger
+	now       func() time.Time
+}
+
+// Result implements engine.Sink: the latest emission of each window waits in
+// pending until the next write.
+func (p *partition) Result(r *engine.Result) {
+	p.pending[resultKey{r.DeviceID, r.Category, r.Window.Start}] = *r
+}
+
+// Decision implements engine.Sink. Decisions are counted by the engine's
+// Stats and reported with the progress.
+func (p *partition) Decision(d *engine.Decision) {
+	if ce := p.log.Check(zap.DebugLevel, "record not counted"); ce != nil {
+		ce.Write(zap.Stringer("decision", d.Kind), zap.Stringer("reason", d.Reason),
+			zap.ByteString("message_id", d.MessageID), zap.Int64(logging.KeyOffset, d.Offset))
+	}
+}
+
+// restore prepares the engine to rebuild its state from the committed offset.
+func (p *partition) restore(cp engine.Checkpoint) error {
+	return p.eng.Restore(cp)
+}
+
+// handle processes one record. Only a failure to dead-letter a poison record
+// is an error: that record must not be committed past.
+func (p *partition) handle(ctx context.Context, msg *sarama.ConsumerMessage) error {
+	p.nextOffset = msg.Offset + 1
+	if p.spec.RunID != "" {
+		if run := kafka.Header(msg.Headers, kafka.HeaderRunID); string(run) != p.spec.RunID {
+			p.mu.Lock()
+			p.snap.OtherRuns++
+			p.mu.Unlock()
+			return nil
+		}
+	}
+	if err := event.ParseView(msg.Value, &p.view); err != nil {
+		return p.poison(ctx, msg, err)
+	}
+	now := p.now()
+	ingest, ok := kafka.HeaderInt64(msg.Headers, kafka.HeaderIngestTime)
+	if !ok {
+		ingest = msg.Timestamp.UnixMilli()
+	}
+	p.rec = engine.Record{Event: p.view, Partition: msg.Partition, Offset: msg.Offset,
+		IngestionTime: ingest, ProcessingTime: now.UnixMilli()}
+	p.eng.Process(&p.rec)
+	p.mu.Lock()
+	p.snap.LastRecordTime = now
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *partition) poison(ctx context.Context, msg *sarama.ConsumerMessage, perr error) error {
+	field := ""
+	if pe, ok := perr.(*event.ParseError); ok {
+		field = pe.Field
+	}
+	value := msg.Value
+	if len(value) > 64<<10 {
+		value = value[:64<<10]
+	}
+	headers := []sarama.RecordHeader{
+		{Key: []byte(kafka.HeaderError), Value: []byte(perr.Error())},
+		{Key: []byte(kafka.HeaderErrorField), Value: []byte(field)},
+		{Key: []byte(kafka.HeaderOriginTopic), Value: []byte(msg.Topic)},
+		kafka.Int64Header(kafka.HeaderOriginPartition, int64(msg.Partition)),
+		kafka.Int64Header(kafka.HeaderOriginOffset, msg.Offset),
+		{Key: []byte(kafka.HeaderRejectedBy), Value: []byte("aggregator-worker/" + p.spec.ID)},
+		kafka.Int64Header(kafka.HeaderRejectedAt, p.now().UnixMilli()),
+	}
+	if run := kafka.Header(msg.Headers, kafka.HeaderRunID); run != nil {
+		headers = append(headers, sarama.RecordHeader{Key: []byte(kafka.HeaderRunID), Value: run})
+	}
+	dead := &sarama.ProducerMessage{Topic: p.deadTopic, Key: sarama.ByteEncoder(msg.Key),
+		Value: sarama.ByteEncoder(value), Headers: headers}
+	delay := 200 * time.Millisecond
+	for {
+		err := p.dlq.Send(dead)
+		if err == nil {
+			break
+		}
+		p.log.Warn("dead-lettering a poison record failed; retrying", zap.Error(err),
+			zap.Int64(logging.KeyOffset, msg.Offset), zap.Duration("retry_in", delay))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("dead-letter poison record %s/%d@%d: %w", msg.Topic, msg.Partition, msg.Offset, err)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 10*time.Second)
+	}
+	p.log.Warn("poison record sent to the dead-letter topic", zap.Error(perr),
+		zap.Int64(logging.KeyOffset, msg.Offset), zap.String("deadletter_topic", p.deadTopic))
+	p.mu.Lock()
+	p.snap.Poison++
+	p.mu.Unlock()
+	return nil
+}
+
+// tick advances processing time and makes what the engine emitted durable.
+func (p *partition) tick(ctx context.Context, m Marker) error {
+	p.eng.Advance(p.now().UnixMilli())
+	return p.flush(ctx, m)
+}
+
+// flush writes the pending results, retrying with backoff while ctx lasts,
+// then marks the offset the partition may commit. It never marks past a
+// result that is not written: on error nothing is marked.
+func (p *partition) flush(ctx context.Context, m Marker) error {
+	if len(p.pending) > 0 {
+		p.batch = p.batch[:0]
+		for _, r := range p.pending {
+			p.batch = append(p.batch, r)
+		}
+		delay := 200 * time.Millisecond
+		for {
+			err := p.writer.Write(ctx, p.runID, p.spec.ID, p.batch)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("results not written, offset not committed: %w", err)
+			}
+			p.log.Warn("writing results failed; retrying", zap.Error(err), zap.Duration("retry_in", delay))
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("results not written, offset not committed: %w", err)
+			case <-time.After(delay):
+			}
+			delay = min(2*delay, 10*time.Second)
+		}
+		clear(p.pending)
+		p.mu.Lock()
+		p.snap.ResultsWritten += int64(len(p.batch))
+		p.mu.Unlock()
+	}
+	p.mark(m)
+	return nil
+}
+
+// mark sets the offset to commit: for exactly-once effect the first offset
+// the open state still needs, with the engine checkpoint as metadata; for
+// at-least-once the offset after the last record handled.
+func (p *partition) mark(m Marker) {
+	if p.nextOffset < 0 {
+		return
+	}
+	off, meta := p.nextOffset, ""
+	if p.espec.Delivery == engine.ExactlyOnce {
+		if needed, ok := p.eng.MinOffsetNeeded(); ok {
+			off = min(off, needed)
+		}
+		b, err := json.Marshal(p.eng.Checkpoint())
+		if err == nil {
+			meta = string(b)
+		}
+	}
+	// MarkOffset only moves forward and ResetOffset only backward; both
+	// together set exactly this offset and metadata.
+	m.MarkOffset(p.topic, p.id, off, meta)
+	m.ResetOffset(p.topic, p.id, off, meta)
+	p.marked = off
+	p.mu.Lock()
+	p.snap.CommittedOffset = off
+	p.mu.Unlock()
+}
+
+// progress returns a snapshot for the progress report; it may run on
+// another goroutine than the partition's.
+func (p *partition) progress() job.PartitionProgress {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.snap
+}
+
+// updateProgress refreshes the engine's figures in the snapshot, on the
+// partition's goroutine.
+func (p *partition) updateProgress(highWatermark int64) {
+	st := p.eng.Stats()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.snap.NextOffset = p.nextOffset
+	p.snap.HighWatermark = highWatermark
+	if p.nextOffset >= 0 {
+		p.snap.Lag = max(0, highWatermark-p.nextOffset)
+	} else {
+		p.snap.Lag = highWatermark
+	}
+	p.snap.Watermark = max(0, st.Watermark) // none yet: below zero
+	p.snap.Records = st.Records
+	p.snap.Accepted = st.Accepted
+	p.snap.Late = st.Late
+	p.snap.Duplicates = st.Duplicates
+	p.snap.ResultsEmitted = st.Results
+	p.snap.OpenWindows = st.OpenWindows
+	p.snap.OpenStates = st.OpenStates
+	p.snap.DedupEntries = st.DedupEntries
+}

@@ -1,0 +1,197 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/boontadata/boontadata/pkg/engine"
+	"github.com/boontadata/boontadata/pkg/job"
+	"github.com/boontadata/boontadata/pkg/kafka"
+)
+
+type marked struct {
+	offset   int64
+	metadata string
+}
+
+type fakeMarker struct{ last map[int32]marked }
+
+func (f *fakeMarker) MarkOffset(_ string, p int32, off int64, meta string) {
+	if f.last == nil {
+		f.last = map[int32]marked{}
+	}
+	if cur, ok := f.last[p]; !ok || off > cur.offset {
+		f.last[p] = marked{off, meta}
+	}
+}
+
+func (f *fakeMarker) ResetOffset(_ string, p int32, off int64, meta string) {
+	if cur, ok := f.last[p]; ok && off <= cur.offset {
+		f.last[p] = marked{off, meta}
+	}
+}
+
+type fakeWriter struct {
+	mu      sync.Mutex
+	failing int
+	calls   int
+	written map[resultKey]engine.Result
+}
+
+func (f *fakeWriter) Write(_ context.Context, runID, jobID string, rs []engine.Result) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.failing > 0 {
+		f.failing--
+		return errors.New("cassandra unavailable")
+	}
+	if f.written == nil {
+		f.written = map[resultKey]engine.Result{}
+	}
+	for _, r := range rs {
+		f.written[resultKey{runID + "/" + jobID + "/" + r.DeviceID, r.Category, r.Window.Start}] = r
+	}
+	return nil
+}
+
+type fakeDLQ struct{ msgs []*sarama.ProducerMessage }
+
+func (f *fakeDLQ) Send(m *sarama.ProducerMessage) error {
+	f.msgs = append(f.msgs, m)
+	return nil
+}
+
+const t0 = 1_700_000_000_000 // a window boundary: divisible by 5,000 ms
+
+func record(offset int64, line, run string) *sarama.ConsumerMessage {
+	return &sarama.ConsumerMessage{Topic: "events", Partition: 3, Offset: offset, Value: []byte(line),
+		Timestamp: time.UnixMilli(t0),
+		Headers:   []*sarama.RecordHeader{{Key: []byte(kafka.HeaderRunID), Value: []byte(run)}}}
+}
+
+func newTestPartition(t *testing.T, preset, runID string) (*partition, *fakeWriter, *fakeDLQ, *time.Time) {
+	t.Helper()
+	spec := job.Spec{ID: "j1", RunID: runID, Preset: preset}.WithDefaults()
+	espec, err := spec.Engine()
+	require.NoError(t, err)
+	now := time.UnixMilli(t0)
+	w, d := &fakeWriter{}, &fakeDLQ{}
+	p, err := newPartition(spec, espec, "events", 3, partitionDeps{
+		writer: w, dlq: d, deadTopic: "dead", log: zaptest.NewLogger(t), now: func() time.Time { return now },
+	})
+	require.NoError(t, err)
+	return p, w, d, &now
+}
+
+func TestPartitionExactlyOnceMarksFirstOffsetStillNeeded(t *testing.T) {
+	p, w, _, now := newTestPartition(t, "exact", "r1")
+	ctx := context.Background()
+	m := &fakeMarker{}
+	for i := range 3 {
+		line := fmt.Sprintf("m%d|dev-1|%d|cat-1|%d|1.5", i, t0+int64(i)*100, i+1)
+		require.NoError(t, p.handle(ctx, record(int64(10+i), line, "r1")))
+	}
+	*now = now.Add(time.Second)
+	require.NoError(t, p.tick(ctx, m))
+	// The window is open (watermark 10 s behind): offset 10 is still needed.
+	require.Equal(t, int64(10), m.last[3].offset)
+	var cp engine.Checkpoint
+	require.NoError(t, json.Unmarshal([]byte(m.last[3].metadata), &cp))
+	require.Equal(t, int64(13), cp.NextOffset)
+	// Update output: the open window was written with its revision.
+	r := w.written[resultKey{"r1/j1/dev-1", "cat-1", t0}]
+	require.Equal(t, int64(6), r.SumMeasure1)
+	require.Equal(t, int64(3), r.Count)
+	require.False(t, r.Final)
+}
+
+func TestPartitionAtLeastOnceMarksAfterLastRecord(t *testing.T) {
+	p, _, _, _ := newTestPartition(t, "storm", "")
+	m := &fakeMarker{}
+	require.NoError(t, p.handle(context.Background(), record(41, fmt.Sprintf("m1|dev-1|%d|cat-1|1|1", t0), "any-run")))
+	require.NoError(t, p.tick(context.Background(), m))
+	require.Equal(t, int64(42), m.last[3].offset)
+	require.Empty(t, m.last[3].metadata)
+	require.Equal(t, AnyRun, p.runID)
+}
+
+func TestPartitionRetriesWritesAndNeverMarksUnwrittenResults(t *testing.T) {
+	p, w, _, _ := newTestPartition(t, "storm", "r1")
+	m := &fakeMarker{}
+	require.NoError(t, p.handle(context.Background(), record(5, fmt.Sprintf("m1|dev-1|%d|cat-1|1|1", t0), "r1")))
+
+	w.failing = 100
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	require.Error(t, p.tick(ctx, m))
+	require.Empty(t, m.last, "nothing is marked while results are not written")
+
+	w.failing = 1
+	require.NoError(t, p.flush(context.Background(), m))
+	require.Equal(t, int64(6), m.last[3].offset)
+	require.Len(t, w.written, 1)
+}
+
+func TestPartitionPoisonGoesToDeadLetter(t *testing.T) {
+	p, _, d, _ := newTestPartition(t, "exact", "r1")
+	require.NoError(t, p.handle(context.Background(), record(7, "m1|dev-1|not-a-time|cat-1|1|1", "r1")))
+	require.Len(t, d.msgs, 1)
+	msg := d.msgs[0]
+	require.Equal(t, "dead", msg.Topic)
+	var headers = map[string]string{}
+	for _, h := range msg.Headers {
+		headers[string(h.Key)] = string(h.Value)
+	}
+	require.Contains(t, headers[kafka.HeaderError], "device_time_ms")
+	require.Equal(t, "device_time_ms", headers[kafka.HeaderErrorField])
+	require.Equal(t, "7", headers[kafka.HeaderOriginOffset])
+	require.Equal(t, "3", headers[kafka.HeaderOriginPartition])
+	require.Equal(t, "r1", headers[kafka.HeaderRunID])
+	require.Equal(t, int64(1), p.progress().Poison)
+	require.Equal(t, int64(8), p.nextOffset, "the poison record is handled")
+}
+
+func TestPartitionSkipsOtherRuns(t *testing.T) {
+	p, w, _, _ := newTestPartition(t, "storm", "r1")
+	m := &fakeMarker{}
+	require.NoError(t, p.handle(context.Background(), record(0, fmt.Sprintf("m1|dev-1|%d|cat-1|1|1", t0), "r2")))
+	require.NoError(t, p.tick(context.Background(), m))
+	require.Empty(t, w.written)
+	require.Equal(t, int64(1), p.progress().OtherRuns)
+	require.Equal(t, int64(1), m.last[3].offset)
+}
+
+func TestConfigStopDeadline(t *testing.T) {
+	now := time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
+	c := DefaultConfig()
+	d, err := c.stopDeadline(now)
+	require.NoError(t, err)
+	require.True(t, d.IsZero())
+	c.StopAt = "09:30"
+	d, err = c.stopDeadline(now)
+	require.NoError(t, err)
+	require.Equal(t, time.Date(2026, 1, 3, 9, 30, 0, 0, time.UTC), d, "a time already past today means tomorrow")
+	c.RunFor = time.Hour
+	d, err = c.stopDeadline(now)
+	require.NoError(t, err)
+	require.Equal(t, now.Add(time.Hour), d, "the earlier of the two")
+	c.StopAt = "25:99"
+	_, err = c.stopDeadline(now)
+	require.ErrorIs(t, err, ErrBadStopAt)
+}
+
+func TestRunnerRefusesMicroBatch(t *testing.T) {
+	c := DefaultConfig()
+	_, err := newRunner(&c, job.Spec{ID: "j", Preset: "dstream"}.WithDefaults(), partitionDeps{log: zaptest.NewLogger(t)}, nil)
+	require.ErrorIs(t, err, ErrMicroBatch)
+}
