@@ -4,5 +4,5 @@ import "github.com/urfave/cli/v2"
 
 // commands lists the subcommands of aggregator-worker besides version.
 func commands() []*cli.Command {
-	return []*cli.Command{replayCommand()}
+	return []*cli.Command{runCommand(), replayCommand()}
 }

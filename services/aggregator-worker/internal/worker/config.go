@@ -53,12 +53,7 @@ type Config struct {
 // DefaultConfig returns the configuration that works against the local
 // infrastructure.
 func DefaultConfig() Config {
-	host, _ := os.Hostname() // only a default name
-	if host == "" {
-		host = "worker"
-	}
 	return Config{
-		WorkerID:         host + "-" + strconv.Itoa(os.Getpid()),
 		Listen:           "127.0.0.1:0",
 		Tick:             200 * time.Millisecond,
 		CommitInterval:   time.Second,
@@ -75,7 +70,7 @@ func DefaultConfig() Config {
 func (c *Config) Flags() []cli.Flag {
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: "worker-id", EnvVars: cliapp.Env("worker-id"), Value: c.WorkerID, Destination: &c.WorkerID,
-			Usage: "name of this worker in progress reports (default: host-pid)"},
+			Usage: "name of this worker in progress reports (empty: host name and process id)"},
 		&cli.StringFlag{Name: "listen", EnvVars: cliapp.Env("worker-listen"), Value: c.Listen, Destination: &c.Listen,
 			Usage: "address of /healthz and /metrics (port 0 picks a free port, logged at start)"},
 		&cli.DurationFlag{Name: "tick", EnvVars: cliapp.Env("worker-tick"), Value: c.Tick, Destination: &c.Tick,
@@ -101,8 +96,8 @@ func (c *Config) Flags() []cli.Flag {
 
 // Validate reports the first problem of the configuration.
 func (c *Config) Validate() error {
-	if strings.TrimSpace(c.WorkerID) == "" {
-		return errors.New("the worker id must not be empty")
+	if c.WorkerID != "" && strings.TrimSpace(c.WorkerID) != c.WorkerID {
+		return errors.New("the worker id must not start or end with blanks")
 	}
 	for _, d := range []time.Duration{c.Tick, c.CommitInterval, c.ProgressInterval, c.ShutdownTimeout} {
 		if d <= 0 {
@@ -122,6 +117,15 @@ func (c *Config) Validate() error {
 		return err
 	}
 	return c.Cassandra.Validate()
+}
+
+// defaultWorkerID names a worker after its host and process.
+func defaultWorkerID() string {
+	host, _ := os.Hostname() // only a default name
+	if host == "" {
+		host = "worker"
+	}
+	return host + "-" + strconv.Itoa(os.Getpid())
 }
 
 // stopDeadline returns when a planned stop is due, or zero.

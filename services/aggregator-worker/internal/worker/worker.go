@@ -43,6 +43,9 @@ type runningJob struct {
 
 // New returns a worker; Run starts it.
 func New(cfg Config, log *zap.Logger) *Worker {
+	if cfg.WorkerID == "" {
+		cfg.WorkerID = defaultWorkerID()
+	}
 	return &Worker{cfg: cfg, log: log.With(zap.String(logging.KeyWorker, cfg.WorkerID)), now: time.Now,
 		runners: map[string]*runningJob{}, metrics: newMetrics()}
 }
