@@ -1,0 +1,39 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/boontadata/boontadata/pkg/cliapp"
+)
+
+func TestCommandLine(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		status int
+		out    string
+		errOut string
+	}{
+		{name: "help", args: []string{"--help"}, status: 0, out: "/v1/events"},
+		{name: "help lists flags", args: []string{"--help"}, status: 0, out: "--max-in-flight"},
+		{name: "loadtest help", args: []string{"loadtest", "--help"}, status: 0, out: "--concurrency"},
+		{name: "bad flag value", args: []string{"--max-in-flight", "0"}, status: 2, errOut: "max-in-flight"},
+		{name: "stray argument", args: []string{"serve"}, status: 2, errOut: "unexpected argument"},
+		{name: "loadtest bad batch", args: []string{"loadtest", "--batch", "0"}, status: 2, errOut: "--batch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			a := newApp()
+			a.Stdout, a.Stderr = &out, &errOut
+			status := cliapp.Run(context.Background(), a, append([]string{"ingest"}, tt.args...))
+			require.Equal(t, tt.status, status, errOut.String())
+			require.Contains(t, out.String(), tt.out)
+			require.Contains(t, errOut.String(), tt.errOut)
+		})
+	}
+}

@@ -1,0 +1,111 @@
+package gateway
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+const namespace = "boontadata_ingest"
+
+// metrics of the gateway, registered on a registry of its own (no global).
+type metrics struct {
+	reg            *prometheus.Registry
+	requests       *prometheus.CounterVec
+	requestSeconds *prometheus.HistogramVec
+	accepted       prometheus.Counter
+	rejected       prometheus.Counter
+	produceSeconds prometheus.Histogram
+	produceErrors  prometheus.Counter
+	inFlight       prometheus.Gauge
+	kafkaReachable prometheus.Gauge
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "requests_total",
+			Help: "HTTP requests answered, by handler and status code.",
+		}, []string{"handler", "code"}),
+		requestSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "request_duration_seconds",
+			Help:    "Time from the request's arrival to its answer, by handler.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"handler"}),
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "events_accepted_total",
+			Help: "Valid events acknowledged by Kafka on the events topic (counted in 202 answers).",
+		}),
+		rejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "events_rejected_total",
+			Help: "Invalid lines acknowledged by Kafka on the dead-letter topic (counted in 202 answers).",
+		}),
+		produceSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "produce_duration_seconds",
+			Help:    "Time from enqueueing a request's first record to Kafka's last acknowledgement.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
+		produceErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "produce_errors_total",
+			Help: "Records Kafka did not acknowledge (their request was answered 503).",
+		}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "in_flight_requests",
+			Help: "Requests of /v1/events being read or produced.",
+		}),
+		kafkaReachable: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "kafka_reachable",
+			Help: "1 when the last readiness check reached Kafka.",
+		}),
+	}
+	m.reg.MustRegister(m.requests, m.requestSeconds, m.accepted, m.rejected, m.produceSeconds,
+		m.produceErrors, m.inFlight, m.kafkaReachable,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// statusWriter remembers the status code of an answer.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// instrument counts the answers of h by status code and times them.
+func (m *metrics) instrument(name string, now func() time.Time, h http.Handler) http.Handler {
+	seconds := m.requestSeconds.WithLabelValues(name)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := now()
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		if sw.code == 0 {
+			sw.code = http.StatusOK
+		}
+		m.requests.WithLabelValues(name, strconv.Itoa(sw.code)).Inc()
+		seconds.Observe(now().Sub(start).Seconds())
+	})
+}
