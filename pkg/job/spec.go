@@ -137,7 +137,7 @@ func (s Spec) Validate() error {
 func (s Spec) Engine() (engine.Spec, error) {
 	es, err := engine.Preset(s.Preset)
 	if err != nil {
-		return es, fmt.Errorf("preset %q (one of %s): %w", s.Preset, strings.Join(engine.PresetNames(), ", "), err)
+		return es, err // names the preset and the known ones
 	}
 	o := s.Overrides
 	set := func(dst *time.Duration, v Duration) {

@@ -1,6 +1,7 @@
 // Command aggregator-master is the job coordinator of the boontadata engine, as
 // a Spark driver or a Flink JobManager: it holds job specs, hands them to the
-// aggregator-workers, plans micro-batches and tracks progress.
+// aggregator-workers and tracks their progress. 'serve' runs it; submit, list,
+// status, cancel and presets call a running one over its HTTP API.
 package main
 
 import (
@@ -14,13 +15,26 @@ import (
 )
 
 func main() {
+	os.Exit(cliapp.Main(app()))
+}
+
+func app() cliapp.App {
 	kc, cc := kafka.DefaultConfig(), cassandra.DefaultConfig()
-	os.Exit(cliapp.Main(cliapp.App{
+	return cliapp.App{
 		Name:  "aggregator-master",
-		Usage: "boontadata engine coordinator: jobs, micro-batch plans, progress",
-		Description: "Every flag can also be set with the BOONTADATA_* environment variable shown\n" +
-			"beside it. Start with 'aggregator-master setup' to create the Kafka topics and the\n" +
-			"Cassandra schema (the services also do it themselves at start).",
-		Commands: []*cli.Command{setupCommand(&kc, &cc)},
-	}))
+		Usage: "boontadata engine coordinator: jobs, progress of the workers, HTTP API and status page",
+		Description: "'aggregator-master serve' runs the master (HTTP API, status page and metrics on\n" +
+			"http://127.0.0.1:8090 by default). The other commands call a running master:\n" +
+			"    aggregator-master submit --preset exact --run-id r1   # prints the job id last\n" +
+			"    aggregator-master list\n" +
+			"    aggregator-master status JOB_ID [--json]\n" +
+			"    aggregator-master cancel JOB_ID\n" +
+			"Every flag can also be set with the BOONTADATA_* environment variable shown beside it.\n" +
+			"'aggregator-master setup' creates the Kafka topics and the Cassandra schema (serve also\n" +
+			"does it at start).",
+		Commands: []*cli.Command{
+			serveCommand(), submitCommand(), listCommand(), statusCommand(), cancelCommand(), presetsCommand(),
+			setupCommand(&kc, &cc),
+		},
+	}
 }

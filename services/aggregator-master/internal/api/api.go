@@ -1,0 +1,204 @@
+// Package api is the JSON contract of the aggregator-master's HTTP API: the
+// paths, and the documents the server writes and the CLI reads.
+package api
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/boontadata/boontadata/pkg/engine"
+	"github.com/boontadata/boontadata/pkg/job"
+)
+
+// Paths of the API.
+const (
+	JobsPath    = "/api/jobs"
+	PresetsPath = "/api/presets"
+	HealthzPath = "/healthz"
+	ReadyzPath  = "/readyz"
+	MetricsPath = "/metrics"
+)
+
+// JobPath is the path of one job.
+func JobPath(id string) string { return JobsPath + "/" + id }
+
+// CancelPath is the path that cancels one job.
+func CancelPath(id string) string { return JobPath(id) + "/cancel" }
+
+// Error is the body of every answer that is not 2xx.
+type Error struct {
+	Error string `json:"error"`
+}
+
+// Semantics is an engine spec in words: a row of the preset table, or what a
+// job runs once its overrides are applied.
+type Semantics struct {
+	Name            string `json:"name"`
+	Mirrors         string `json:"mirrors"`
+	Time            string `json:"time"`
+	Window          string `json:"window"`
+	Slide           string `json:"slide"`
+	Trigger         string `json:"trigger"`
+	TriggerInterval string `json:"trigger_interval,omitempty"`
+	Watermark       string `json:"watermark"`
+	AllowedLateness string `json:"allowed_lateness"`
+	IdleTimeout     string `json:"idle_timeout"`
+	Dedup           string `json:"dedup"`
+	DedupHorizon    string `json:"dedup_horizon,omitempty"`
+	Output          string `json:"output"`
+	EmitPerRecord   bool   `json:"emit_per_record,omitempty"`
+	Delivery        string `json:"delivery"`
+	// Runnable is false for the presets the continuous runtime cannot run
+	// (micro-batch); Note then says why.
+	Runnable bool   `json:"runnable"`
+	Note     string `json:"note,omitempty"`
+}
+
+// MicroBatchNote says why micro-batch semantics are refused, naming the
+// presets of each kind.
+func MicroBatchNote() string {
+	var batch, continuous []string
+	for _, p := range engine.Presets() {
+		if p.Trigger == engine.MicroBatch {
+			batch = append(batch, p.Name)
+		} else {
+			continuous = append(continuous, p.Name)
+		}
+	}
+	return fmt.Sprintf("micro-batch presets (%s) are not available yet in this engine: they need the micro-batch driver, "+
+		"which is not built yet; the continuous runtime runs %s", strings.Join(batch, ", "), strings.Join(continuous, ", "))
+}
+
+// Describe puts an engine spec in words.
+func Describe(s engine.Spec) Semantics {
+	d := Semantics{
+		Name:            s.Name,
+		Mirrors:         s.Mirrors,
+		Time:            s.Time.String(),
+		Window:          s.WindowSize.String(),
+		Slide:           s.WindowSlide.String(),
+		Trigger:         s.Trigger.String(),
+		Watermark:       s.WatermarkDelay.String(),
+		AllowedLateness: s.AllowedLateness.String(),
+		IdleTimeout:     s.IdleTimeout.String(),
+		Dedup:           s.Dedup.String(),
+		Output:          s.Output.String(),
+		EmitPerRecord:   s.EmitPerRecord,
+		Delivery:        s.Delivery.String(),
+		Runnable:        s.Trigger == engine.Continuous,
+	}
+	if s.Trigger == engine.MicroBatch {
+		d.TriggerInterval = s.TriggerInterval.String()
+		d.Note = MicroBatchNote()
+	}
+	if s.Dedup == engine.DedupUntilWatermark {
+		d.DedupHorizon = s.DedupHorizon.String()
+	}
+	return d
+}
+
+// PresetTable describes every preset, in table order.
+func PresetTable() []Semantics {
+	ps := engine.Presets()
+	out := make([]Semantics, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, Describe(p))
+	}
+	return out
+}
+
+// Presets is the body of GET /api/presets.
+type Presets struct {
+	Presets []Semantics `json:"presets"`
+}
+
+// Jobs is the body of GET /api/jobs.
+type Jobs struct {
+	Jobs []Job `json:"jobs"`
+}
+
+// Job is a job with the aggregate of its workers' latest reports.
+type Job struct {
+	Spec      job.Spec  `json:"spec"`
+	Semantics Semantics `json:"semantics"`
+	Progress  Progress  `json:"progress"`
+}
+
+// JobDetail is the body of GET /api/jobs/{id}.
+type JobDetail struct {
+	Job
+	Workers    []Worker    `json:"workers"`
+	Partitions []Partition `json:"partitions"`
+}
+
+// Progress aggregates the latest report of every live worker of a job. Each
+// partition counts once, from the freshest report naming it (during a
+// rebalance two workers may briefly report the same one). Counters are those
+// of the current owners of the partitions.
+type Progress struct {
+	Workers         int     `json:"workers"`
+	Partitions      int     `json:"partitions"`
+	Lag             int64   `json:"lag"`
+	EventsPerSecond float64 `json:"events_per_second"`
+	// Watermark is the lowest watermark of the partitions that have one, ms
+	// since the epoch; 0 when none has one yet.
+	Watermark      int64 `json:"watermark_ms"`
+	Records        int64 `json:"records"`
+	Accepted       int64 `json:"accepted"`
+	Late           int64 `json:"late"`
+	Duplicates     int64 `json:"duplicates"`
+	Poison         int64 `json:"poison"`
+	OtherRuns      int64 `json:"other_runs"`
+	ResultsEmitted int64 `json:"results_emitted"`
+	ResultsWritten int64 `json:"results_written"`
+	OffsetResets   int64 `json:"offset_resets"`
+	OpenWindows    int   `json:"open_windows"`
+	// LastReport is when the master received the newest report of the job.
+	LastReport time.Time `json:"last_report,omitzero"`
+	// Errors of the live workers' runners of the job.
+	Errors []WorkerError `json:"errors,omitempty"`
+	// LastError is the newest error any worker reported for the job, kept
+	// after that worker left.
+	LastError *WorkerError `json:"last_error,omitempty"`
+}
+
+// WorkerError is an error a worker reported.
+type WorkerError struct {
+	WorkerID string    `json:"worker_id"`
+	Error    string    `json:"error"`
+	Time     time.Time `json:"time"`
+}
+
+// Worker is the latest report of one worker of a job.
+type Worker struct {
+	WorkerID string `json:"worker_id"`
+	// Time is the worker's clock when it wrote the report; ReceivedAt the
+	// master's when it read it (expiry uses the latter).
+	Time       time.Time `json:"time"`
+	ReceivedAt time.Time `json:"received_at"`
+	Partitions []int32   `json:"partitions"`
+	Lag        int64     `json:"lag"`
+	// EventsPerSecond of the worker for this job.
+	EventsPerSecond float64 `json:"events_per_second"`
+	Error           string  `json:"error,omitempty"`
+}
+
+// Partition is the latest progress of one partition of a job, from the
+// worker that reported it last.
+type Partition struct {
+	WorkerID string `json:"worker_id"`
+	job.PartitionProgress
+}
+
+// FormatWatermark writes a watermark in ms as a UTC time, "-" when none.
+func FormatWatermark(ms int64) string {
+	if ms <= 0 {
+		return "-"
+	}
+	return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04:05.000")
+}
+
+// FormatRate writes events per second with one decimal.
+func FormatRate(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }

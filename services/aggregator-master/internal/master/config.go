@@ -1,0 +1,101 @@
+package master
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/boontadata/boontadata/pkg/cassandra"
+	"github.com/boontadata/boontadata/pkg/cliapp"
+	"github.com/boontadata/boontadata/pkg/kafka"
+)
+
+// Sentinel errors returned by Config.Validate.
+var (
+	ErrNoListen     = errors.New("no listen address given (--listen)")
+	ErrBadTimeout   = errors.New("--shutdown-timeout and --setup-wait must be positive")
+	ErrBadExpiry    = errors.New("--worker-expiry must be at least 1s (workers report about every second)")
+	ErrBadReadiness = errors.New("--ready-interval must be at least 100ms")
+)
+
+// Config is the configuration of `aggregator-master serve`. DefaultConfig
+// gives values that work on a laptop against scripts/infra.
+type Config struct {
+	// Listen is the TCP address of the HTTP server.
+	Listen string
+	// ShutdownTimeout bounds the graceful stop.
+	ShutdownTimeout time.Duration
+	// WorkerExpiry forgets a worker whose last report is older than this.
+	WorkerExpiry time.Duration
+	// ReadyInterval is how often Cassandra and Kafka are checked for /readyz.
+	ReadyInterval time.Duration
+	// SetupWait bounds how long the start waits for Kafka and Cassandra.
+	SetupWait time.Duration
+	Kafka     kafka.Config
+	Cassandra cassandra.Config
+}
+
+// DefaultConfig returns the defaults of every flag.
+func DefaultConfig() Config {
+	return Config{
+		Listen:          "127.0.0.1:8090",
+		ShutdownTimeout: 15 * time.Second,
+		WorkerExpiry:    10 * time.Second,
+		ReadyInterval:   2 * time.Second,
+		SetupWait:       2 * time.Minute,
+		Kafka:           kafka.DefaultConfig(),
+		Cassandra:       cassandra.DefaultConfig(),
+	}
+}
+
+// Flags registers the configuration as flags, each also read from a
+// BOONTADATA_* environment variable. The receiver holds the defaults.
+func (c *Config) Flags() []cli.Flag {
+	const cat = "Master"
+	flags := []cli.Flag{
+		&cli.StringFlag{
+			Name: "listen", Category: cat, EnvVars: cliapp.Env("master-listen"), Value: c.Listen, Destination: &c.Listen,
+			Usage: "address of the HTTP API, status page and metrics (use :8090 in a container)",
+		},
+		&cli.DurationFlag{
+			Name: "shutdown-timeout", Category: cat, EnvVars: cliapp.Env("shutdown-timeout"), Value: c.ShutdownTimeout, Destination: &c.ShutdownTimeout,
+			Usage: "how long a graceful stop may take: finish requests, stop consuming, close the producer and session",
+		},
+		&cli.DurationFlag{
+			Name: "worker-expiry", Category: cat, EnvVars: cliapp.Env("worker-expiry"), Value: c.WorkerExpiry, Destination: &c.WorkerExpiry,
+			Usage: "forget a worker of a job after this long without a progress report",
+		},
+		&cli.DurationFlag{
+			Name: "ready-interval", Category: cat, EnvVars: cliapp.Env("ready-interval"), Value: c.ReadyInterval, Destination: &c.ReadyInterval,
+			Usage: "how often Cassandra and Kafka are checked for /readyz",
+		},
+		&cli.DurationFlag{
+			Name: "setup-wait", Category: cat, EnvVars: cliapp.Env("setup-wait"), Value: c.SetupWait, Destination: &c.SetupWait,
+			Usage: "how long the start waits for Kafka and Cassandra to create the topics and schema",
+		},
+	}
+	return append(append(flags, c.Kafka.Flags()...), c.Cassandra.Flags()...)
+}
+
+// Validate reports the first problem of the configuration.
+func (c *Config) Validate() error {
+	switch {
+	case c.Listen == "":
+		return ErrNoListen
+	case c.ShutdownTimeout <= 0 || c.SetupWait <= 0:
+		return ErrBadTimeout
+	case c.WorkerExpiry < time.Second:
+		return ErrBadExpiry
+	case c.ReadyInterval < 100*time.Millisecond:
+		return ErrBadReadiness
+	}
+	if err := c.Kafka.Validate(); err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	if err := c.Cassandra.Validate(); err != nil {
+		return fmt.Errorf("cassandra: %w", err)
+	}
+	return nil
+}
