@@ -30,7 +30,7 @@ func TestSubmit(t *testing.T) {
 		{name: "another spec under the same id", before: []string{`{"job_id":"j1","preset":"exact"}`},
 			body: `{"job_id":"j1","preset":"storm"}`, wantCode: http.StatusConflict, wantErr: "job id already used: j1 has another spec (preset exact"},
 		{name: "unknown preset", body: `{"job_id":"j1","preset":"kinesis"}`, wantCode: http.StatusBadRequest,
-			wantErr: "one of dstream, structured, flink-processing"},
+			wantErr: "known: dstream, structured, flink-processing"},
 		{name: "bad id", body: `{"job_id":"a b","preset":"exact"}`, wantCode: http.StatusBadRequest, wantErr: "job ids are 1 to 64"},
 		{name: "bad override", body: `{"job_id":"j1","preset":"exact","overrides":{"dedup":"forever"}}`, wantCode: http.StatusBadRequest,
 			wantErr: "none, batch, window or watermark"},
