@@ -33,7 +33,7 @@ func app() cliapp.App {
 			"'aggregator-master setup' creates the Kafka topics and the Cassandra schema (serve also\n" +
 			"does it at start).",
 		Commands: []*cli.Command{
-			serveCommand(), submitCommand(), listCommand(), statusCommand(), cancelCommand(), presetsCommand(),
+			serveCommand(), submitCommand(), listCommand(), statusCommand(), waitCommand(), cancelCommand(), presetsCommand(),
 			setupCommand(&kc, &cc),
 		},
 	}

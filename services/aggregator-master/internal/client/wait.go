@@ -1,0 +1,87 @@
+package client
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/boontadata/boontadata/pkg/engine"
+	"github.com/boontadata/boontadata/services/aggregator-master/internal/api"
+)
+
+// Waiter decides when a job has consumed a run: every partition reported
+// with no lag, results no longer changing, and, for append output, the
+// watermark past the last window of the run plus the allowed lateness (the
+// only way its last windows are emitted at all).
+type Waiter struct {
+	// Partitions of the events topic, all of which must be reported.
+	Partitions int
+	// EventsEnd is the latest time an event of the run carries, in the
+	// job's time domain; zero skips the watermark condition.
+	EventsEnd time.Time
+	// Settle is how long results must stay unchanged once caught up.
+	Settle time.Duration
+
+	lastWritten int64
+	stableSince time.Time
+}
+
+// Check says whether the job is done, and if not, what it waits for.
+// Errors reported by workers end the wait at once.
+func (w *Waiter) Check(d api.JobDetail, now time.Time) (done bool, state string, err error) {
+	p := d.Progress
+	if len(p.Errors) > 0 {
+		var msgs []string
+		for _, e := range p.Errors {
+			msgs = append(msgs, e.WorkerID+": "+e.Error)
+		}
+		return false, "", fmt.Errorf("job %s failed on its workers: %s", d.Spec.ID, strings.Join(msgs, "; "))
+	}
+	if p.ResultsWritten != w.lastWritten || w.stableSince.IsZero() {
+		w.lastWritten, w.stableSince = p.ResultsWritten, now
+	}
+	reported := map[int32]bool{}
+	var lagging []string
+	for _, part := range d.Partitions {
+		reported[part.Partition] = true
+		if part.Lag > 0 {
+			lagging = append(lagging, fmt.Sprintf("%d (lag %d)", part.Partition, part.Lag))
+		}
+	}
+	var missing []string
+	for i := range w.Partitions {
+		if !reported[int32(i)] {
+			missing = append(missing, fmt.Sprint(i))
+		}
+	}
+	sort.Strings(lagging)
+	status := fmt.Sprintf("workers %d, partitions %d/%d, lag %d, records %d, results written %d, watermark %s",
+		p.Workers, len(d.Partitions), w.Partitions, p.Lag, p.Records, p.ResultsWritten, api.FormatWatermark(p.Watermark))
+	switch {
+	case p.Workers == 0:
+		return false, status + "; no worker runs the job yet (start one: aggregator-worker run)", nil
+	case len(missing) > 0:
+		return false, status + "; partitions not claimed yet: " + strings.Join(missing, ","), nil
+	case len(lagging) > 0:
+		return false, status + "; partitions behind: " + strings.Join(lagging, ", "), nil
+	}
+	es, err := d.Spec.Engine()
+	if err != nil {
+		return false, "", err
+	}
+	if es.Output == engine.Append && !w.EventsEnd.IsZero() {
+		size := es.WindowSize.Milliseconds()
+		end := w.EventsEnd.UnixMilli()
+		lastWindowEnd := end - end%size + size
+		need := lastWindowEnd + es.AllowedLateness.Milliseconds()
+		if p.Watermark < need {
+			return false, status + fmt.Sprintf("; append output: waiting for the watermark to reach %s so the last windows are emitted",
+				api.FormatWatermark(need)), nil
+		}
+	}
+	if now.Sub(w.stableSince) < w.Settle {
+		return false, status + "; caught up, waiting for the last results to be written", nil
+	}
+	return true, status, nil
+}
