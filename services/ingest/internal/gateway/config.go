@@ -75,7 +75,7 @@ func (c *Config) Flags() []cli.Flag {
 	const cat = "Gateway"
 	return append([]cli.Flag{
 		&cli.StringFlag{
-			Name: "listen", Category: cat, EnvVars: cliapp.Env("listen"), Value: c.Listen, Destination: &c.Listen,
+			Name: "listen", Category: cat, EnvVars: cliapp.Env("ingest-listen"), Value: c.Listen, Destination: &c.Listen,
 			Usage: "address of the HTTP server (use :8080 in a container)",
 		},
 		&cli.Int64Flag{
@@ -95,7 +95,7 @@ func (c *Config) Flags() []cli.Flag {
 			Usage: "how long a request waits for Kafka's acknowledgements before it is answered 503",
 		},
 		&cli.StringFlag{
-			Name: "auth-token", Category: cat, EnvVars: cliapp.Env("auth-token"), Value: c.AuthToken, Destination: &c.AuthToken,
+			Name: "auth-token", Category: cat, EnvVars: cliapp.Env("ingest-auth-token"), Value: c.AuthToken, Destination: &c.AuthToken,
 			Usage: "bearer token required on /v1/events (empty: no authentication)",
 		},
 		&cli.DurationFlag{

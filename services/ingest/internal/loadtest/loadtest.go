@@ -67,7 +67,7 @@ func (c *Config) Flags() []cli.Flag {
 			Usage: "requests in flight at once"},
 		&cli.IntFlag{Name: "devices", EnvVars: cliapp.Env("loadtest-devices"), Value: c.Devices, Destination: &c.Devices,
 			Usage: "distinct device ids (record keys)"},
-		&cli.StringFlag{Name: "token", EnvVars: cliapp.Env("auth-token"), Value: c.Token, Destination: &c.Token,
+		&cli.StringFlag{Name: "token", EnvVars: cliapp.Env("ingest-auth-token"), Value: c.Token, Destination: &c.Token,
 			Usage: "bearer token, when the gateway requires one"},
 		&cli.StringFlag{Name: "run-id", EnvVars: cliapp.Env("loadtest-run-id"), Value: c.RunID, Destination: &c.RunID,
 			Usage: "run id sent with every request"},
