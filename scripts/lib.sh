@@ -20,3 +20,42 @@ die() {
 go_modules() {
   (cd "$(repo_root)" && go list -m -f '{{.Dir}}')
 }
+
+# state_dir prints where local runs keep their state, logs and reports.
+state_dir() {
+  echo "${BOONTADATA_STATE_DIR:-$(repo_root)/.state}"
+}
+
+# build_binaries builds every service into $(state_dir)/bin; go build only
+# rebuilds what changed.
+build_binaries() {
+  local root bin s
+  root=$(repo_root)
+  bin="$(state_dir)/bin"
+  mkdir -p "$bin"
+  for s in simulator ingest aggregator-master aggregator-worker comparator; do
+    (cd "$root" && go build -o "$bin/$s" "./services/$s/cmd/$s") || die "building $s failed"
+  done
+}
+
+# pid_alive PIDFILE NAME: the process of the pid file runs and is NAME.
+pid_alive() {
+  local pid
+  [ -f "$1" ] || return 1
+  pid=$(cat "$1" 2>/dev/null) || return 1
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$2"
+}
+
+# wait_http URL SECONDS NAME LOG: waits until URL answers 2xx.
+wait_http() {
+  local url=$1 secs=$2 name=$3 log=$4 i
+  for ((i = 0; i < secs * 4; i++)); do
+    if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.25
+  done
+  echo "$name did not answer $url within ${secs}s; last lines of $log:" >&2
+  tail -n 20 "$log" >&2 || true
+  return 1
+}

@@ -1,24 +1,105 @@
 #!/usr/bin/env bash
-# Brings up what a scenario needs on this machine: Kafka and Cassandra from
-# scripts/infra, then the topics and the schema. Idempotent.
+# Brings up what a scenario needs, idempotently, and prints what runs where.
 #
-#   ./scripts/startscenario.sh          start (or confirm) the local platform
-#   ./scripts/startscenario.sh --help
+#   ./scripts/startscenario.sh [--workers N] [ENGINE]
+#   ./scripts/startscenario.sh --docker [--cluster] [ENGINE]
+#
+# Locally (the default): Kafka and Cassandra from scripts/infra, then the
+# ingest gateway, the aggregator-master and N aggregator-workers (default 2)
+# as background processes, logs under .state/services/. With --docker: the
+# same platform from docker-compose.yml (profile single, or cluster with
+# three Kafka brokers and three Cassandra nodes).
+#
+# ENGINE is continuous (default: every continuous preset runs on it) or a
+# preset name. Micro-batch presets (dstream, structured) are not available yet.
+#
+# Environment: BOONTADATA_INGEST_PORT (8080), BOONTADATA_MASTER_PORT (8090),
+# BOONTADATA_WORKER_BASE_PORT (8091: workers listen on 8091, 8092, ...).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 root=$(repo_root)
 
-case "${1:-}" in
-  -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  "") ;;
-  --docker) die "--docker needs the docker-compose.yml of the platform, which is not there yet" ;;
-  *) die "engine scenarios are not available yet: the services that run them are still to come; '$1' cannot start" ;;
+docker=0 cluster=0 workers=${BOONTADATA_WORKERS:-2} engine=continuous
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --docker) docker=1 ;;
+    --cluster) cluster=1 ;;
+    --workers) [ $# -ge 2 ] || die "--workers needs a number"; workers=$2; shift ;;
+    --workers=*) workers=${1#*=} ;;
+    -*) echo "startscenario.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    *) engine=$1 ;;
+  esac
+  shift
+done
+[[ "$workers" =~ ^[1-9][0-9]*$ ]] || { echo "startscenario.sh: --workers takes a number from 1, got '$workers'" >&2; exit 2; }
+case "$engine" in
+  continuous|flink-processing|flink-event|flink-ingestion|storm|exact|all) ;;
+  dstream|structured|microbatch|micro-batch)
+    echo "startscenario.sh: the micro-batch engine ($engine) is not available yet; the continuous presets are flink-processing, flink-event, flink-ingestion, storm and exact" >&2
+    exit 3 ;;
+  *) echo "startscenario.sh: unknown engine '$engine' (continuous, or a preset name; see --help)" >&2; exit 2 ;;
 esac
 
-"$root/scripts/bootstrap.sh"
+if [ "$docker" = 1 ]; then
+  command -v docker >/dev/null || die "--docker needs Docker with the compose plugin"
+  profile=single
+  [ "$cluster" = 1 ] && profile=cluster
+  (cd "$root" && docker compose --profile "$profile" up -d --build)
+  (cd "$root" && docker compose --profile "$profile" ps)
+  exit 0
+fi
+
+state=$(state_dir)
+svc="$state/services"
+bin="$state/bin"
+mkdir -p "$svc"
+ingest_port=${BOONTADATA_INGEST_PORT:-8080}
+master_port=${BOONTADATA_MASTER_PORT:-8090}
+worker_base=${BOONTADATA_WORKER_BASE_PORT:-8091}
+
+"$root/scripts/bootstrap.sh" >/dev/null
 step "Kafka and Cassandra"
 "$root/scripts/infra/infra.sh" start all
-step "topics and schema"
-(cd "$root" && go run ./services/aggregator-master/cmd/aggregator-master setup)
-"$root/scripts/infra/infra.sh" status all
+step "building the services"
+build_binaries
+echo "binaries in $bin"
+
+# start_service NAME BINARY ARGS...: starts it unless it already runs.
+start_service() {
+  local name=$1; shift
+  local pidfile="$svc/$name.pid" log="$svc/$name.log"
+  if pid_alive "$pidfile" "$1"; then
+    echo "$name: already running (pid $(cat "$pidfile"))"
+    return 0
+  fi
+  [ -f "$log" ] && mv -f "$log" "$log.previous"
+  nohup setsid "$@" >>"$log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  echo "$name: started (pid $!), log $log"
+}
+
+step "services"
+start_service ingest "$bin/ingest" --listen "127.0.0.1:$ingest_port"
+start_service aggregator-master "$bin/aggregator-master" serve --listen "127.0.0.1:$master_port"
+for ((i = 1; i <= workers; i++)); do
+  start_service "aggregator-worker-$i" "$bin/aggregator-worker" run --worker-id "worker-$i" --listen "127.0.0.1:$((worker_base + i - 1))"
+done
+wait_http "http://127.0.0.1:$ingest_port/readyz" 120 ingest "$svc/ingest.log"
+wait_http "http://127.0.0.1:$master_port/readyz" 120 aggregator-master "$svc/aggregator-master.log"
+for ((i = 1; i <= workers; i++)); do
+  wait_http "http://127.0.0.1:$((worker_base + i - 1))/healthz" 120 "aggregator-worker-$i" "$svc/aggregator-worker-$i.log"
+done
+
+step "running"
+printf '%-22s %-28s %s\n' SERVICE ADDRESS LOG
+printf '%-22s %-28s %s\n' kafka 127.0.0.1:9092 "$state/infra/kafka/logs/server.log"
+printf '%-22s %-28s %s\n' cassandra 127.0.0.1:9042 "$state/infra/cassandra/logs/system.log"
+printf '%-22s %-28s %s\n' ingest "http://127.0.0.1:$ingest_port" "$svc/ingest.log"
+printf '%-22s %-28s %s\n' aggregator-master "http://127.0.0.1:$master_port" "$svc/aggregator-master.log"
+for ((i = 1; i <= workers; i++)); do
+  printf '%-22s %-28s %s\n' "aggregator-worker-$i" "http://127.0.0.1:$((worker_base + i - 1))" "$svc/aggregator-worker-$i.log"
+done
+echo
+echo "status page: http://127.0.0.1:$master_port/   stop everything: ./scripts/stopscenario.sh"

@@ -31,12 +31,15 @@ type Waiter struct {
 // Errors reported by workers end the wait at once.
 func (w *Waiter) Check(d api.JobDetail, now time.Time) (done bool, state string, err error) {
 	p := d.Progress
+	// Worker errors may be passing (a broker restarting): they are shown,
+	// and the timeout ends a wait they never stop blocking.
+	var errs string
 	if len(p.Errors) > 0 {
 		var msgs []string
 		for _, e := range p.Errors {
 			msgs = append(msgs, e.WorkerID+": "+e.Error)
 		}
-		return false, "", fmt.Errorf("job %s failed on its workers: %s", d.Spec.ID, strings.Join(msgs, "; "))
+		errs = "; worker errors: " + strings.Join(msgs, "; ")
 	}
 	if p.ResultsWritten != w.lastWritten || w.stableSince.IsZero() {
 		w.lastWritten, w.stableSince = p.ResultsWritten, now
@@ -59,6 +62,8 @@ func (w *Waiter) Check(d api.JobDetail, now time.Time) (done bool, state string,
 	status := fmt.Sprintf("workers %d, partitions %d/%d, lag %d, records %d, results written %d, watermark %s",
 		p.Workers, len(d.Partitions), w.Partitions, p.Lag, p.Records, p.ResultsWritten, api.FormatWatermark(p.Watermark))
 	switch {
+	case errs != "":
+		return false, status + errs, nil
 	case p.Workers == 0:
 		return false, status + "; no worker runs the job yet (start one: aggregator-worker run)", nil
 	case len(missing) > 0:

@@ -66,9 +66,16 @@ func TestWaiterSettlesOnlyWhenResultsStopChanging(t *testing.T) {
 	require.True(t, done)
 }
 
-func TestWaiterFailsOnWorkerErrors(t *testing.T) {
+func TestWaiterWaitsWhileWorkersReportErrors(t *testing.T) {
 	d := waitDetail("exact", 0, 0, 0)
-	d.Progress.Errors = []api.WorkerError{{WorkerID: "w1", Error: "boom"}}
-	_, _, err := (&Waiter{Partitions: 1}).Check(d, time.Now())
-	require.ErrorContains(t, err, "w1: boom")
+	d.Progress.Errors = []api.WorkerError{{WorkerID: "w1", Error: "broker down"}}
+	w := &Waiter{Partitions: 1}
+	done, state, err := w.Check(d, time.Now())
+	require.NoError(t, err)
+	require.False(t, done)
+	require.Contains(t, state, "w1: broker down")
+	d.Progress.Errors = nil
+	done, _, err = w.Check(d, time.Now().Add(time.Second))
+	require.NoError(t, err)
+	require.True(t, done)
 }

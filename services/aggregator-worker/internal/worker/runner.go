@@ -267,6 +267,9 @@ func (h *handler) Setup(s sarama.ConsumerGroupSession) error {
 			}
 		}
 	}()
+	r.mu.Lock()
+	r.lastErr = "" // consuming again: a passing error is over
+	r.mu.Unlock()
 	r.log.Info("partitions claimed", zap.Int32s("partitions", claimed), zap.Int("checkpoints", len(h.checkpoints)))
 	return nil
 }
