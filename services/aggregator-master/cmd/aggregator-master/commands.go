@@ -76,7 +76,7 @@ func answerError(err error) error {
 
 func oneArg(c *cli.Context, what string) (string, error) {
 	if c.NArg() != 1 {
-		for _, a := range c.Args().Slice()[1:] {
+		for _, a := range c.Args().Tail() {
 			if strings.HasPrefix(a, "-") {
 				return "", cliapp.Usagef("flags go before the %s: %s %s [flags] %s", what, c.App.Name, c.Command.Name, strings.ToUpper(strings.ReplaceAll(what, " ", "_")))
 			}
