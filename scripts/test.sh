@@ -79,7 +79,7 @@ if [ "$mode" = all ]; then
 fi
 set -e
 # Package lines and failures only; the whole log stays in $log.
-grep -E '^(ok|FAIL|panic:|--- FAIL|\?)|^\s+--- FAIL|_test.go:[0-9]+:' "$log" | grep -v 'no test files' || true
+grep -E '^(ok|FAIL|panic:|--- FAIL|\?)|^\s+--- FAIL|_test.go:[0-9]+:' "$log" | grep -vE 'no test files|no tests to run' || true
 passed=$(grep -cE '^--- PASS' "$log" || true)
 failed=$(grep -cE '^--- FAIL' "$log" || true)
 if [ "$mode" = all ]; then

@@ -34,32 +34,40 @@ import (
 
 var services = []string{"simulator", "ingest", "aggregator-master", "aggregator-worker", "comparator"}
 
-// binDir holds the binaries built once for the whole test run.
-var binDir string
+// binaries are built once for the whole test run, by the first test that
+// needs them, into a folder TestMain removes.
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir) // a temporary folder
+	}
+	os.Exit(code)
 }
 
-func run(m *testing.M) int {
-	if os.Getenv(testutil.EnvIntegration) == "1" {
+func buildBinaries() (string, error) {
+	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "boontadata-e2e-bin-")
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "e2e:", err)
-			return 1
+			buildErr = err
+			return
 		}
-		defer os.RemoveAll(dir)
+		binDir = dir
 		for _, s := range services {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, s), "./services/"+s+"/cmd/"+s)
 			cmd.Dir = "../.."
 			if out, err := cmd.CombinedOutput(); err != nil {
-				fmt.Fprintf(os.Stderr, "e2e: build %s: %v\n%s", s, err, out)
-				return 1
+				buildErr = fmt.Errorf("build %s: %w\n%s", s, err, out)
+				return
 			}
 		}
-		binDir = dir
-	}
-	return m.Run()
+	})
+	return binDir, buildErr
 }
 
 // platform is one isolated instance of the platform: its own topics and
@@ -80,7 +88,8 @@ type platform struct {
 func newPlatform(t *testing.T) *platform {
 	t.Helper()
 	testutil.Integration(t)
-	require.NotEmpty(t, binDir, "binaries were not built")
+	_, err := buildBinaries()
+	require.NoError(t, err)
 	prefix := testutil.Unique("e2e-")
 	keyspace := strings.ReplaceAll(prefix, "-", "_")
 	p := &platform{t: t, prefix: prefix, keyspace: keyspace, logDir: t.TempDir()}
