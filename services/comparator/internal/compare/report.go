@@ -1,0 +1,207 @@
+package compare
+
+// Cause codes, stable in JSON and CSV.
+const (
+	CauseLateDropped       = "late_dropped"
+	CauseDuplicateCounted  = "duplicate_counted"
+	CauseOtherWindow       = "other_window"
+	CauseMissingWindow     = "missing_window"
+	CauseExtraWindow       = "extra_window"
+	CauseUnexplained       = "unexplained"
+	KindMismatch           = "mismatch"
+	KindMissing            = "missing"
+	KindExtra              = "extra"
+	causeLabelUnexplained  = "unexplained"
+	causeLabelOtherWindow  = "placed in another window"
+	causeLabelLateDropped  = "late event dropped"
+	causeLabelDuplicate    = "duplicate counted twice"
+	causeLabelMissing      = "missing window"
+	causeLabelExtra        = "extra window"
+	maxIDsInText           = 8
+	maxSubsetCandidates    = 20
+	maxSubsetEvaluations   = 300_000
+	minRelativeM2Magnitude = 1.0
+)
+
+// Causes lists the cause codes in report order.
+func Causes() []string {
+	return []string{CauseLateDropped, CauseDuplicateCounted, CauseOtherWindow, CauseMissingWindow, CauseExtraWindow, CauseUnexplained}
+}
+
+// CauseLabel is the human name of a cause code.
+func CauseLabel(code string) string {
+	switch code {
+	case CauseLateDropped:
+		return causeLabelLateDropped
+	case CauseDuplicateCounted:
+		return causeLabelDuplicate
+	case CauseOtherWindow:
+		return causeLabelOtherWindow
+	case CauseMissingWindow:
+		return causeLabelMissing
+	case CauseExtraWindow:
+		return causeLabelExtra
+	}
+	return causeLabelUnexplained
+}
+
+// Cause explains (part of) an exception.
+type Cause struct {
+	Code string `json:"code"`
+	// Text is the explanation, e.g. "late event dropped: d1-7 (late by
+	// 2m13s, m1 31)".
+	Text string `json:"text"`
+	// MessageIDs are the events involved, from raw_events.
+	MessageIDs []string `json:"message_ids,omitempty"`
+}
+
+// EngineAgg is the engine's answer for a window.
+type EngineAgg struct {
+	Agg
+	Revision int   `json:"revision"`
+	Final    bool  `json:"final"`
+	EmitTime int64 `json:"emit_time"`
+}
+
+// Row is one compared window.
+type Row struct {
+	DeviceID     string     `json:"device_id"`
+	Category     string     `json:"category"`
+	WindowStart  int64      `json:"window_start"`
+	WindowEnd    int64      `json:"window_end"`
+	WindowEndUTC string     `json:"window_end_utc"`
+	Truth        *Agg       `json:"truth"`
+	Engine       *EngineAgg `json:"engine"`
+	BySendTime   *Agg       `json:"truth_by_send_time"`
+	// DeltaM1 and DeltaM2 are truth by device time − engine, a missing side
+	// counting as 0, as in the original report.
+	DeltaM1   int64   `json:"delta_m1"`
+	DeltaM2   float64 `json:"delta_m2"`
+	M1Differs bool    `json:"m1_differs"`
+	M2Differs bool    `json:"m2_differs"`
+	Exception bool    `json:"exception"`
+	// Kind: "" (no exception), mismatch, missing (no engine row) or extra
+	// (no truth row).
+	Kind   string  `json:"kind,omitempty"`
+	Causes []Cause `json:"causes,omitempty"`
+	// LatencyMs of the engine's latest revision; nil without an engine row.
+	LatencyMs *int64 `json:"latency_ms"`
+}
+
+// Key returns the row's window key.
+func (r *Row) Key() Key {
+	return Key{DeviceID: r.DeviceID, Category: r.Category, WindowStart: r.WindowStart}
+}
+
+// CauseCodes returns the codes of the row's causes joined by "+".
+func (r *Row) CauseCodes() string {
+	s := ""
+	for i, c := range r.Causes {
+		if i > 0 {
+			s += "+"
+		}
+		s += c.Code
+	}
+	return s
+}
+
+// CauseLabels returns the labels of the row's causes joined by " + ".
+func (r *Row) CauseLabels() string {
+	s := ""
+	for i, c := range r.Causes {
+		if i > 0 {
+			s += " + "
+		}
+		s += CauseLabel(c.Code)
+	}
+	return s
+}
+
+// Latency summarises latencies in ms; percentiles are exact (nearest rank
+// over the sorted values).
+type Latency struct {
+	Count int64   `json:"count"`
+	Min   int64   `json:"min"`
+	Mean  float64 `json:"mean"`
+	P50   int64   `json:"p50"`
+	P95   int64   `json:"p95"`
+	P99   int64   `json:"p99"`
+	P999  int64   `json:"p999"`
+	Max   int64   `json:"max"`
+}
+
+// LatencyPoint is the latency of the results of the windows ending at one
+// moment, over every revision.
+type LatencyPoint struct {
+	WindowEnd    int64  `json:"window_end"`
+	WindowEndUTC string `json:"window_end_utc"`
+	Count        int64  `json:"count"`
+	P50          int64  `json:"p50"`
+	Max          int64  `json:"max"`
+}
+
+// HistogramBin counts latencies in [From, To) ms.
+type HistogramBin struct {
+	From  int64 `json:"from"`
+	To    int64 `json:"to"`
+	Count int64 `json:"count"`
+}
+
+// Events counts events on both sides.
+type Events struct {
+	// Truth is the number of distinct events in the compared windows.
+	Truth int64 `json:"truth"`
+	// Engine is the number of events the engine counted.
+	Engine int64 `json:"engine"`
+	// ByPattern is runs.counts: acknowledged sends by pattern.
+	ByPattern map[string]int64 `json:"by_pattern"`
+	// RawRecorded is the number of raw_events rows read.
+	RawRecorded int64 `json:"raw_recorded"`
+}
+
+// Report is the comparison of one job with the truth of its run.
+type Report struct {
+	RunID            string  `json:"run_id"`
+	JobID            string  `json:"job_id"`
+	Preset           string  `json:"preset"`
+	Mirrors          string  `json:"mirrors"`
+	JobState         string  `json:"job_state"`
+	Time             string  `json:"time"`
+	Dedup            string  `json:"dedup"`
+	Output           string  `json:"output"`
+	WindowMs         int64   `json:"window_ms"`
+	WatermarkDelayMs int64   `json:"watermark_delay_ms"`
+	AllowedLateMs    int64   `json:"allowed_lateness_ms"`
+	M2Tolerance      float64 `json:"m2_tolerance"`
+	// Problem, when set, says why there is nothing to compare (no results
+	// yet, windows that differ from the truth's, an unknown preset).
+	Problem      string         `json:"problem,omitempty"`
+	Windows      int            `json:"windows"`
+	Exceptions   int            `json:"exceptions"`
+	M1Exceptions int            `json:"m1_exceptions"`
+	M2Exceptions int            `json:"m2_exceptions"`
+	NotFinal     int            `json:"not_final"`
+	ByCause      map[string]int `json:"by_cause"`
+	// LatencyMs is over every revision the engine emitted; FinalLatencyMs
+	// over the latest revision of each window.
+	LatencyMs        Latency        `json:"latency_ms"`
+	FinalLatencyMs   Latency        `json:"final_latency_ms"`
+	LatencySeries    []LatencyPoint `json:"latency_series"`
+	LatencyHistogram []HistogramBin `json:"latency_histogram"`
+	Events           Events         `json:"events"`
+	Notes            []string       `json:"notes"`
+	Rows             []Row          `json:"rows"`
+}
+
+// ExceptionRows returns the rows that are exceptions, by window end, device
+// and category.
+func (r *Report) ExceptionRows() []*Row {
+	var out []*Row
+	for i := range r.Rows {
+		if r.Rows[i].Exception {
+			out = append(out, &r.Rows[i])
+		}
+	}
+	sortRowsByTime(out)
+	return out
+}

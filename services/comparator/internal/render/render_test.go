@@ -1,0 +1,179 @@
+package render
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/boontadata/boontadata/pkg/engine"
+	"github.com/boontadata/boontadata/pkg/testutil"
+
+	"github.com/boontadata/boontadata/services/comparator/internal/compare"
+)
+
+const t0 = int64(1_767_225_600_000)
+
+// synthetic builds a document of two jobs over devices × categories ×
+// windows, with a duplicate counted every 7th window (storm) and a missing
+// window every 5th (flink-event).
+func synthetic(t testing.TB, devices, categories, windows int) Document {
+	t.Helper()
+	var run compare.RunData
+	run.Run = compare.Run{ID: "synthetic", Status: "done", Devices: devices, WindowMs: 5000, Counts: map[string]int64{"normal": 1}}
+	var storm, flink []compare.Result
+	n := 0
+	for d := range devices {
+		dev := fmt.Sprintf("dev-%d", d)
+		run.DeviceIDs = append(run.DeviceIDs, dev)
+		for c := range categories {
+			cat := fmt.Sprintf("cat-%d", c+1)
+			for w := range windows {
+				n++
+				start := t0 + int64(w)*5000
+				k := compare.Key{DeviceID: dev, Category: cat, WindowStart: start}
+				m1 := int64(10 + (n*37)%90)
+				truth := compare.Agg{M1: m1, M2: float64(m1) / 4, Count: 1}
+				run.TruthByDevice = append(run.TruthByDevice, compare.TruthRow{Key: k, WindowEnd: start + 5000, Agg: truth})
+				id := fmt.Sprintf("%s-%d", dev, n)
+				run.Raw = append(run.Raw, compare.RawEvent{DeviceID: dev, SendSeq: int64(n), MessageID: id, DeviceTime: start + 10, SendTime: start + 10, Category: cat, M1: m1, M2: truth.M2, Pattern: "normal"})
+				emit := start + 5000 + int64(200+(n*53)%3000)
+				s := compare.Result{Key: k, WindowEnd: start + 5000, Agg: truth, Revision: 1, Final: true, EmitTime: emit}
+				if n%7 == 0 {
+					run.Raw = append(run.Raw, compare.RawEvent{DeviceID: dev, SendSeq: int64(n) + 100000, MessageID: id, DeviceTime: start + 10, SendTime: start + 900, Category: cat, M1: m1, M2: truth.M2, Pattern: "resend"})
+					s.M1, s.M2, s.Count = 2*m1, 2*truth.M2, 2
+				}
+				storm = append(storm, s)
+				if n%5 != 0 {
+					f := s
+					f.Agg, f.EmitTime = truth, emit+5000
+					flink = append(flink, f)
+				}
+			}
+		}
+	}
+	run.TruthBySend = run.TruthByDevice
+	cmp := compare.New(&run, compare.Options{M2Tolerance: compare.DefaultM2Tolerance})
+	job := func(id, preset string) compare.Job {
+		spec, err := engine.Preset(preset)
+		require.NoError(t, err)
+		return compare.Job{ID: id, RunID: "synthetic", Preset: preset, State: "running", Engine: spec}
+	}
+	reports := []compare.Report{
+		cmp.Compare(compare.JobData{Job: job("job-storm", "storm"), Results: storm}),
+		cmp.Compare(compare.JobData{Job: job("job-flink", "flink-event"), Results: flink}),
+		cmp.Compare(compare.JobData{Job: job("job-idle", "exact")}),
+	}
+	return NewDocument(run.Run, compare.DefaultM2Tolerance, time.UnixMilli(t0), reports)
+}
+
+func TestCSVOneRowPerJobAndWindow(t *testing.T) {
+	doc := synthetic(t, 2, 2, 5)
+	var b bytes.Buffer
+	require.NoError(t, CSV(&b, doc))
+	recs, err := csv.NewReader(&b).ReadAll()
+	require.NoError(t, err)
+	require.Equal(t, CSVHeader, recs[0])
+	require.Len(t, recs, 1+20+20, "header, then 20 windows of each job with results")
+	col := func(name string) int {
+		for i, h := range CSVHeader {
+			if h == name {
+				return i
+			}
+		}
+		t.Fatalf("no column %s", name)
+		return -1
+	}
+	var missing int
+	for _, r := range recs[1:] {
+		if r[col("kind")] == "missing" {
+			missing++
+			require.Empty(t, r[col("engine_m1")])
+			require.Equal(t, "missing_window", r[col("causes")])
+		}
+	}
+	require.Equal(t, 4, missing)
+}
+
+func TestTextHasEveryPart(t *testing.T) {
+	doc := synthetic(t, 2, 2, 30)
+	var b bytes.Buffer
+	require.NoError(t, Text(&b, doc, TextOptions{AllWindows: false}))
+	out := b.String()
+	for _, want := range []string{
+		"boontadata comparator · run synthetic · job job-storm",
+		"Comparing ingest device and downstream for m1_sum\n--------------------------------------------------\n17 exceptions out of 120\n",
+		"Exceptions are:", "Explanations:", "duplicate counted twice: dev-0-7 (m1 ",
+		"Exceptions by cause:", "Result latency (ms)", "… 10 more",
+		"Side by side: run synthetic", "Nothing to compare for job-idle",
+	} {
+		require.Contains(t, out, want)
+	}
+	require.NotContains(t, out, "showing all lines", "--windows=false leaves the table of every window out")
+}
+
+// TestHTMLRendersInHeadlessChromium loads the page in Debian's chromium and
+// counts what its script drew: one point per window in each job's
+// truth-against-engine chart, one bar per latency bin.
+func TestHTMLRendersInHeadlessChromium(t *testing.T) {
+	testutil.Integration(t)
+	const chromium = "/usr/bin/chromium"
+	if _, err := os.Stat(chromium); err != nil {
+		t.Skipf("%s not installed (Debian package chromium): the HTML report is not checked in a browser", chromium)
+	}
+	doc := synthetic(t, 3, 4, 24)
+	dir := t.TempDir()
+	page := filepath.Join(dir, "report.html")
+	f, err := os.Create(page)
+	require.NoError(t, err)
+	require.NoError(t, HTML(f, doc))
+	require.NoError(t, f.Close())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	args := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir=" + filepath.Join(dir, "profile"), "--virtual-time-budget=5000"}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, chromium, append(args, "--dump-dom", "file://"+page)...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), stderr.String())
+	dom := stdout.String()
+	require.True(t, strings.Contains(dom, `data-rendered="true"`), "the page's script did not finish")
+
+	for i, rep := range doc.Jobs {
+		svg := element(t, dom, fmt.Sprintf("scatter-%d", i))
+		if rep.Problem != "" {
+			require.Empty(t, svg)
+			continue
+		}
+		require.Equal(t, rep.Windows, strings.Count(svg, "<circle"), "job %s: one point per window", rep.JobID)
+		require.Equal(t, rep.Exceptions, strings.Count(svg, `class="point exception"`), "job %s", rep.JobID)
+		hist := element(t, dom, fmt.Sprintf("histogram-%d", i))
+		require.Equal(t, len(rep.LatencyHistogram), strings.Count(hist, `class="bar"`), "job %s", rep.JobID)
+		series := element(t, dom, fmt.Sprintf("series-%d", i))
+		require.Contains(t, series, fmt.Sprintf(`data-points="%d"`, len(rep.LatencySeries)))
+		require.Equal(t, 2, strings.Count(series, "<polyline"))
+	}
+	require.Contains(t, dom, `id="matrix-table"`)
+
+	if shot := os.Getenv("BOONTADATA_COMPARATOR_SCREENSHOT"); shot != "" {
+		cmd := exec.CommandContext(ctx, chromium, append(args, "--screenshot="+shot, "--window-size=1200,900", "file://"+page)...)
+		require.NoError(t, cmd.Run())
+	}
+}
+
+// element returns the <svg> with the id, or "" when the page has none.
+func element(t *testing.T, dom, id string) string {
+	t.Helper()
+	return regexp.MustCompile(`(?s)<svg id="` + regexp.QuoteMeta(id) + `"[^>]*>.*?</svg>`).FindString(dom)
+}
