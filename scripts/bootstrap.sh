@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh machine and downloads the Go
 # modules: Go (1.26 or newer), JDK 17 and Maven for the local Kafka and
-# Cassandra, python3 with venv for cqlsh. Safe to run again: it installs only
-# what is missing.
+# Cassandra, python3 with venv for cqlsh, curl; with --browser also Chromium,
+# which the comparator's HTML report tests render pages in. Safe to run again:
+# it installs only what is missing.
+#
+#   ./scripts/bootstrap.sh [--browser]
 set -euo pipefail
+browser=0
+[ "${1:-}" = --browser ] && browser=1
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 root=$(repo_root)
@@ -38,6 +43,10 @@ done
 command -v mvn >/dev/null || apt_install maven
 command -v python3 >/dev/null || apt_install python3
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+command -v curl >/dev/null || apt_install curl
+if [ "$browser" = 1 ] && ! command -v chromium >/dev/null; then
+  apt_install chromium
+fi
 
 echo "bootstrap: $(go version)"
 echo "bootstrap: downloading Go modules"

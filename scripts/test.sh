@@ -32,7 +32,11 @@ logdir="$state/test"
 mkdir -p "$logdir"
 
 step "prerequisites"
-"$root/scripts/bootstrap.sh"
+if [ "$mode" = all ]; then
+  "$root/scripts/bootstrap.sh" --browser
+else
+  "$root/scripts/bootstrap.sh"
+fi
 export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 mapfile -t modules < <(go_modules)
 pkgs=()

@@ -128,7 +128,7 @@ func TestHTMLRendersInHeadlessChromium(t *testing.T) {
 	testutil.Integration(t)
 	const chromium = "/usr/bin/chromium"
 	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("%s not installed (Debian package chromium): the HTML report is not checked in a browser", chromium)
+		t.Fatalf("%s not installed: the HTML report must be checked in a browser (apt-get install chromium, or ./scripts/bootstrap.sh --browser)", chromium)
 	}
 	doc := synthetic(t, 3, 4, 24)
 	dir := t.TempDir()
