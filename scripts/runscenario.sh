@@ -90,7 +90,7 @@ done
 
 count=$((devices * per_device))
 step "run $run_id: simulator ($devices devices, $count events, $rate/s per device, seed $seed, via $target)"
-"$bin/simulator" --run-id "$run_id" --devices "$devices" --count "$count" --rate "$rate" --seed "$seed" \
+"$bin/simulator" --log-level warn --run-id "$run_id" --devices "$devices" --count "$count" --rate "$rate" --seed "$seed" \
   --target "$target" --ingest-url "$ingest_url" --progress auto >/dev/null
 # Device clocks run up to 2 s ahead (clock skew); events end by then.
 events_end=$(( $(date +%s%3N) + 3000 ))
