@@ -45,7 +45,7 @@ func BenchmarkEngine(b *testing.B) {
 						eng.Advance(rec.ProcessingTime)
 					}
 				}
-				warm := int(rate) * 330 // 5.5 minutes of event time
+				warm := int(rate) * 400 // past the 5-minute horizons, and a dedup table rebuild or two
 				for done := 0; done < warm; done += chunk {
 					s.chunk(chunk)
 					for i := range chunk {

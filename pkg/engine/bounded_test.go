@@ -53,8 +53,9 @@ func TestStateBoundedOverTenMinutes(t *testing.T) {
 					peak.OpenWindows = max(peak.OpenWindows, st.OpenWindows)
 				}
 			}
-			t.Logf("%s: peak over minutes 6-8: %d states, %d windows, %d dedup entries; minutes 8-10: %d states, %d windows, %d dedup entries",
-				name, peakMid.OpenStates, peakMid.OpenWindows, peakMid.DedupEntries, peakEnd.OpenStates, peakEnd.OpenWindows, peakEnd.DedupEntries)
+			t.Logf("%s: peak over minutes 6-8: %d states, %d windows, %d dedup entries; minutes 8-10: %d states, %d windows, %d dedup entries; heap at the end %.1f MB",
+				name, peakMid.OpenStates, peakMid.OpenWindows, peakMid.DedupEntries, peakEnd.OpenStates, peakEnd.OpenWindows, peakEnd.DedupEntries,
+				float64(heapInUse())/1e6)
 			require.LessOrEqual(t, peakEnd.OpenStates, peakMid.OpenStates*11/10+10)
 			require.LessOrEqual(t, peakEnd.DedupEntries, peakMid.DedupEntries*11/10+10)
 			require.LessOrEqual(t, peakEnd.OpenWindows, peakMid.OpenWindows+2)

@@ -42,10 +42,12 @@ type Engine struct {
 	lastGroup *group
 	dirty     []int32 // update mode: states changed since their last emission
 
-	// Dedup: one map for every scope; buckets expire its keys for
-	// DedupUntilWatermark, groups for DedupWithinWindow, Advance for
-	// DedupWithinBatch.
+	// dedup holds the ids of DedupWithinBatch (cleared by Advance) and
+	// DedupUntilWatermark (expiring under the watermark; buckets count them
+	// by expiry); DedupWithinWindow ids live in their group.
 	dedup        dedupSet // key -> offset of the counted copy
+	dedupLive    int      // live DedupUntilWatermark entries
+	evictedAt    int64    // the watermark of the last eviction: ids expire under it
 	buckets      []*bucket
 	spareBuckets []*bucket
 	lastBucket   *bucket
@@ -67,20 +69,16 @@ type Engine struct {
 	stats  Stats
 }
 
-// aggKey finds a state: interned device and category, window start.
-type aggKey struct {
-	dev, cat uint32
-	start    int64
-}
-
+// aggState is one (device, category, window) aggregate, kept small: the
+// device and category are interned ids and the window end is implied.
 type aggState struct {
-	key   aggKey
-	win   window.Window
-	sum1  int64
-	sum2  float64
-	comp  float64 // compensation of sum2 (TwoSum): see addCompensated
-	count int64
-	dirty bool
+	dev, cat uint32
+	start    int64 // window start
+	sum1     int64
+	sum2     float64
+	comp     float64 // compensation of sum2 (TwoSum): see addCompensated
+	count    int64
+	dirty    bool
 }
 
 type group struct {
@@ -101,9 +99,12 @@ type group struct {
 // collide; the chance that two of n live ids collide is about n²/2¹²⁹.
 type dedupKey struct{ a, b uint64 }
 
+// bucket tracks the DedupUntilWatermark entries that expire together: how
+// many are live and the lowest offset among them (for MinOffsetNeeded). The
+// entries themselves expire in the dedupSet without being visited.
 type bucket struct {
 	expiry    int64
-	keys      []dedupKey
+	count     int
 	minOffset int64
 }
 
@@ -130,6 +131,7 @@ func New(spec Spec, partition int32, sink Sink) (*Engine, error) {
 		horizon:    spec.DedupHorizon.Milliseconds(),
 		interval:   spec.TriggerInterval.Milliseconds(),
 		wm:         noTime,
+		evictedAt:  noTime,
 		maxTime:    noTime,
 		devices:    newInterner(),
 		categories: newInterner(),
@@ -192,7 +194,7 @@ func (e *Engine) Process(r *Record) {
 	switch e.spec.Dedup {
 	case DedupWithinBatch, DedupUntilWatermark:
 		k := e.hash(r.Event.MessageID)
-		if orig, dup := e.dedup.get(k); dup {
+		if orig, dup := e.dedup.get(k, e.evictedAt); dup {
 			reason := ReasonSeenBeforeWatermark
 			if e.spec.Dedup == DedupWithinBatch {
 				reason = ReasonSeenInBatch
@@ -202,14 +204,15 @@ func (e *Engine) Process(r *Record) {
 			e.afterRecord(now, continuous)
 			return
 		}
-		e.dedup.put(k, r.Offset)
 		if e.spec.Dedup == DedupWithinBatch {
+			e.dedup.put(k, r.Offset, noExpiry, e.evictedAt)
 			e.batchMin = min(e.batchMin, r.Offset)
 		} else {
 			// Remembered while a copy could still count, and at least
 			// DedupHorizon: a function of the record alone, so a restarted
 			// engine forgets ids exactly when the first one did.
-			e.remember(k, max(ts+e.horizon, newest.End+e.lateness), r.Offset)
+			expiry := e.remember(max(ts+e.horizon, newest.End+e.lateness), r.Offset)
+			e.dedup.put(k, r.Offset, expiry, e.evictedAt)
 		}
 	}
 
@@ -221,12 +224,12 @@ func (e *Engine) Process(r *Record) {
 		g := e.group(w)
 		if e.spec.Dedup == DedupWithinWindow {
 			k := e.hash(r.Event.MessageID)
-			if orig, dup := g.dedup.get(k); dup {
+			if orig, dup := g.dedup.get(k, noTime); dup {
 				e.count(&e.stats.Duplicates)
 				e.decide(r, DuplicateDropped, ReasonSeenInWindow, ts, w, orig)
 				continue
 			}
-			g.dedup.put(k, r.Offset)
+			g.dedup.put(k, r.Offset, noExpiry, noTime)
 		}
 		e.aggregate(g, r, now)
 		accepted = true
@@ -423,9 +426,12 @@ func (e *Engine) Stats() Stats {
 	s := e.stats
 	s.OpenStates = e.open
 	s.OpenWindows = len(e.groups)
-	s.DedupEntries = e.dedup.len()
+	s.DedupEntries = e.dedupLive
+	if e.spec.Dedup == DedupWithinBatch {
+		s.DedupEntries = e.dedup.used
+	}
 	for _, g := range e.groups {
-		s.DedupEntries += g.dedup.len()
+		s.DedupEntries += g.dedup.used
 	}
 	s.Watermark = e.wm
 	return s
@@ -501,13 +507,12 @@ func (e *Engine) aggregate(g *group, r *Record, now int64) {
 	if !ok {
 		dev = e.devices.acquire(r.Event.DeviceID)
 		cat = e.categories.acquire(r.Event.Category)
-		k := aggKey{dev: dev, cat: cat, start: g.win.Start}
 		if n := len(e.free); n > 0 {
 			idx, e.free = e.free[n-1], e.free[:n-1]
-			e.states[idx] = aggState{key: k, win: g.win}
+			e.states[idx] = aggState{dev: dev, cat: cat, start: g.win.Start}
 		} else {
 			idx = int32(len(e.states))
-			e.states = append(e.states, aggState{key: k, win: g.win})
+			e.states = append(e.states, aggState{dev: dev, cat: cat, start: g.win.Start})
 		}
 		g.index[uint64(dev)<<32|uint64(cat)] = idx
 		g.states = append(g.states, idx)
@@ -548,7 +553,8 @@ func (e *Engine) emit(st *aggState, final bool, now int64) {
 		sum2 = st.sum2 // the compensation of an overflowed sum is NaN
 	}
 	e.res = Result{
-		Window: st.win, DeviceID: e.devices.names[st.key.dev], Category: e.categories.names[st.key.cat],
+		Window:   window.Window{Start: st.start, End: st.start + e.asg.Size()},
+		DeviceID: e.devices.names[st.dev], Category: e.categories.names[st.cat],
 		SumMeasure1: st.sum1, SumMeasure2: sum2, Count: st.count, Revision: st.count,
 		Final: final, EmitTime: now, Partition: e.partition,
 	}
@@ -587,8 +593,8 @@ func (e *Engine) evict(now int64) {
 			for _, idx := range g.states {
 				st := &e.states[idx]
 				e.emit(st, true, now)
-				e.devices.release(st.key.dev)
-				e.categories.release(st.key.cat)
+				e.devices.release(st.dev)
+				e.categories.release(st.cat)
 				e.free = append(e.free, idx)
 			}
 			if g == e.lastGroup {
@@ -603,28 +609,27 @@ func (e *Engine) evict(now int64) {
 		e.groups = append(e.groups[:0], e.groups[n:]...)
 	}
 
+	e.evictedAt = e.wm
 	n = 0
 	for n < len(e.buckets) && e.buckets[n].expiry <= e.wm {
 		n++
 	}
 	if n > 0 {
 		for _, b := range e.buckets[:n] {
-			for _, k := range b.keys {
-				e.dedup.delete(k)
-			}
+			e.dedupLive -= b.count
 			if b == e.lastBucket {
 				e.lastBucket = nil
 			}
-			b.keys = b.keys[:0]
 			e.spareBuckets = append(e.spareBuckets, b)
 		}
 		e.buckets = append(e.buckets[:0], e.buckets[n:]...)
 	}
 }
 
-// remember files a DedupUntilWatermark key to be forgotten once the watermark
-// reaches expiry, rounded up to the window slide so that few buckets exist.
-func (e *Engine) remember(k dedupKey, expiry, offset int64) {
+// remember counts a DedupUntilWatermark entry in the bucket of its expiry,
+// rounded up to the window slide so that few buckets exist, and returns the
+// rounded expiry.
+func (e *Engine) remember(expiry, offset int64) int64 {
 	slide := e.asg.Slide()
 	expiry = -floorDiv(-expiry, slide) * slide // round up
 	b := e.lastBucket
@@ -646,11 +651,13 @@ func (e *Engine) remember(k dedupKey, expiry, offset int64) {
 			} else {
 				b = &bucket{}
 			}
-			b.expiry, b.minOffset = expiry, math.MaxInt64
+			b.expiry, b.count, b.minOffset = expiry, 0, math.MaxInt64
 			e.buckets = slices.Insert(e.buckets, i, b)
 		}
 		e.lastBucket = b
 	}
-	b.keys = append(b.keys, k)
+	b.count++
+	e.dedupLive++
 	b.minOffset = min(b.minOffset, offset)
+	return expiry
 }

@@ -134,39 +134,38 @@ func TestProcessDoesNotAllocate(t *testing.T) {
 
 func TestDedupSetMatchesMap(t *testing.T) {
 	var s dedupSet
-	ref := map[dedupKey]int64{}
+	type entry struct{ off, expiry int64 }
+	ref := map[dedupKey]entry{}
 	rng := rand.New(rand.NewPCG(1, 2))
-	var keys []dedupKey
-	for i := range 200_000 {
-		switch op := rng.IntN(10); {
-		case op < 5 || len(keys) == 0:
-			// Few distinct a values force long probe runs and wrap-around.
-			k := dedupKey{a: rng.Uint64N(4096), b: rng.Uint64() | 1}
-			if _, ok := ref[k]; !ok {
-				s.put(k, int64(i))
-				ref[k] = int64(i)
-				keys = append(keys, k)
+	ops := 300_000
+	if raceEnabled {
+		ops = 30_000
+	}
+	var wm int64
+	for i := range ops {
+		if i%1000 == 0 {
+			wm += 10 // expire some entries as the watermark moves
+			for k, e := range ref {
+				if e.expiry <= wm {
+					delete(ref, k)
+				}
 			}
-		case op < 8:
-			j := rng.IntN(len(keys))
-			k := keys[j]
-			s.delete(k)
-			delete(ref, k)
-			keys[j] = keys[len(keys)-1]
-			keys = keys[:len(keys)-1]
-		default:
-			k := keys[rng.IntN(len(keys))]
-			off, ok := s.get(k)
-			require.True(t, ok)
-			require.Equal(t, ref[k], off)
 		}
-		require.Equal(t, len(ref), s.len())
+		// Few distinct a values force long probe runs and wrap-around.
+		k := dedupKey{a: rng.Uint64N(2048), b: rng.Uint64N(64) | 1}
+		off, ok := s.get(k, wm)
+		e, live := ref[k]
+		if ok != live || (ok && off != e.off) {
+			t.Fatalf("step %d: get(%v) = %d, %v; want %v, %v", i, k, off, ok, e, live)
+		}
+		if !ok {
+			e = entry{off: int64(i), expiry: wm + 1 + rng.Int64N(200)}
+			s.put(k, e.off, e.expiry, wm)
+			ref[k] = e
+		}
 	}
-	for k, off := range ref {
-		got, ok := s.get(k)
-		require.True(t, ok)
-		require.Equal(t, off, got)
-	}
-	_, ok := s.get(dedupKey{a: 5000, b: 3})
+	require.Less(t, len(s.slots), 16*len(ref)+4*minDedupSlots, "dead entries are dropped")
+	s.clear()
+	_, ok := s.get(dedupKey{a: 1, b: 1}, wm)
 	require.False(t, ok)
 }
