@@ -70,8 +70,10 @@ func (r *runner) saramaConfig() (*sarama.Config, error) {
 		sc.Consumer.Offsets.Initial = sarama.OffsetNewest
 	}
 	sc.Consumer.Group.ResetInvalidOffsets = r.spec.OnOutOfRange == job.OutOfRangeSkip
-	sc.ChannelBufferSize = 4096
-	sc.Consumer.Fetch.Default = 4 << 20
+	// Bounded read-ahead per partition: memory stays small when the
+	// engine is the slower side, and 1 MiB fetches keep the broker busy.
+	sc.ChannelBufferSize = 1024
+	sc.Consumer.Fetch.Default = 1 << 20
 	sc.Consumer.MaxProcessingTime = 5 * time.Second
 	return sc, nil
 }

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Measures the continuous runtime end to end through the real broker: how fast
+# two workers consume a run, the result latency at a steady rate, and worker
+# memory. The figures go to BENCHMARKS.md.
+#
+#   ./scripts/bench.sh throughput [EVENTS]   preload EVENTS (default 3000000) into a
+#                                            fresh topic, then time 2 workers draining it
+#   ./scripts/bench.sh latency [RATE] [SECS] the simulator live at RATE events/s in all
+#                                            (default 100000) for SECS (default 60) with
+#                                            2 workers consuming; comparator latency
+#
+# Each run uses its own topics and keyspace (bench-*), its own ports (18080+),
+# and stops its services at the end. Kafka and Cassandra are started if needed.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+root=$(repo_root)
+
+mode=${1:-}
+case "$mode" in
+  throughput|latency) ;;
+  -h|--help|"") sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; [ -n "$mode" ]; exit $? ;;
+  *) echo "bench.sh: unknown mode '$mode' (see --help)" >&2; exit 2 ;;
+esac
+
+"$root/scripts/infra/infra.sh" start all >/dev/null
+build_binaries
+bin="$(state_dir)/bin"
+dir="$(state_dir)/bench/$(date -u +%Y%m%d-%H%M%S)-$mode"
+mkdir -p "$dir"
+tag="bench-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
+export BOONTADATA_EVENTS_TOPIC="$tag-events" BOONTADATA_DEADLETTER_TOPIC="$tag-dead" \
+  BOONTADATA_JOBS_TOPIC="$tag-jobs" BOONTADATA_TASKS_TOPIC="$tag-tasks" BOONTADATA_PROGRESS_TOPIC="$tag-progress" \
+  BOONTADATA_CASSANDRA_KEYSPACE="${tag//-/_}" BOONTADATA_LOG_FORMAT=json
+master_url=http://127.0.0.1:18090
+export BOONTADATA_MASTER_URL=$master_url
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+start() { # NAME ARGS...
+  local name=$1; shift
+  "$@" >"$dir/$name.log" 2>&1 &
+  pids+=($!)
+  echo $! >"$dir/$name.pid"
+}
+rss_peak() { # PID: peak resident memory in MiB
+  awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "?"
+}
+
+start master "$bin/aggregator-master" serve --listen 127.0.0.1:18090
+wait_http "$master_url/readyz" 120 master "$dir/master.log"
+run_id="$tag-run"
+
+if [ "$mode" = throughput ]; then
+  events=${2:-3000000}
+  step "preloading $events events (10000 devices) into $BOONTADATA_EVENTS_TOPIC"
+  "$bin/simulator" --log-level warn --target kafka --clock fast --record none --devices 10000 --count "$events" \
+    --seed 1 --run-id "$run_id" --progress off >/dev/null
+  start worker-1 "$bin/aggregator-worker" run --worker-id w1 --listen 127.0.0.1:18091
+  start worker-2 "$bin/aggregator-worker" run --worker-id w2 --listen 127.0.0.1:18092
+  wait_http http://127.0.0.1:18091/healthz 120 worker-1 "$dir/worker-1.log"
+  wait_http http://127.0.0.1:18092/healthz 120 worker-2 "$dir/worker-2.log"
+  # flink-event writes each window once (append): the figure is the engine's
+  # and Kafka's, not Cassandra's rate of rewriting open windows.
+  step "2 workers draining the topic (preset flink-event)"
+  end=$(( $(date +%s%3N) + 3000 ))
+  t0=$(date +%s%3N)
+  "$bin/aggregator-master" submit --preset flink-event --run-id "$run_id" --job-id "$tag-fe" >/dev/null
+  # Drained: every record processed and no lag.
+  while :; do
+    st=$("$bin/aggregator-master" status --json "$tag-fe" 2>/dev/null | python3 -c '
+import json, sys
+p = json.load(sys.stdin)["progress"]
+print(p["records"], p["lag"], p["partitions"])' 2>/dev/null || echo "0 1 0")
+    read -r recs lag parts <<<"$st"
+    if [ "$recs" -ge "$events" ] && [ "$lag" = 0 ] && [ "$parts" = 16 ]; then break; fi
+    sleep 0.2
+  done
+  t1=$(date +%s%3N)
+  "$bin/aggregator-master" wait --settle 1s --poll 500ms --events-end "$end" --wait-timeout 20m "$tag-fe"
+  t2=$(date +%s%3N)
+  peak="w1 $(rss_peak "$(cat "$dir/worker-1.pid")") MiB, w2 $(rss_peak "$(cat "$dir/worker-2.pid")") MiB"
+  secs2=$(awk -v a="$t0" -v b="$t2" 'BEGIN{printf "%.1f", (b-a)/1000}')
+  echo "last window written ${secs2}s after submission (the watermark of idle partitions advances after the 10s idle timeout)"
+  secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", (b-a)/1000}')
+  rate=$(awk -v n="$events" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", n/((b-a)/1000)}')
+  echo "throughput: $events events drained in ${secs}s = $rate events/s (2 workers, from job submission, group join included, to every record processed)"
+  echo "worker peak RSS: $peak (10000 devices)"
+else
+  rate=${2:-100000} secs=${3:-60}
+  start worker-1 "$bin/aggregator-worker" run --worker-id w1 --listen 127.0.0.1:18091
+  start worker-2 "$bin/aggregator-worker" run --worker-id w2 --listen 127.0.0.1:18092
+  wait_http http://127.0.0.1:18091/healthz 120 worker-1 "$dir/worker-1.log"
+  wait_http http://127.0.0.1:18092/healthz 120 worker-2 "$dir/worker-2.log"
+  "$bin/aggregator-master" submit --preset flink-event --run-id "$run_id" --job-id "$tag-fe" >/dev/null
+  "$bin/aggregator-master" wait --settle 1s --wait-timeout 2m "$tag-fe" 2>/dev/null || true
+  step "simulator live: $rate events/s for ${secs}s, 1000 devices, straight to Kafka"
+  "$bin/simulator" --log-level warn --target kafka --clock live --record none --devices 1000 \
+    --total-rate "$rate" --duration "${secs}s" --seed 1 --run-id "$run_id" --progress log --progress-interval 10s
+  end=$(( $(date +%s%3N) + 3000 ))
+  "$bin/aggregator-master" wait --events-end "$end" --wait-timeout 5m "$tag-fe"
+  "$bin/comparator" --run "$run_id" --job "$tag-fe" --format json --windows=false --output "$dir/report.json"
+  python3 - "$dir/report.json" <<'EOF'
+import json, sys
+j = json.load(open(sys.argv[1]))["jobs"][0]
+l = j["final_latency_ms"]
+print("latency (flink-event, emit time - window end - watermark delay, ms): p50 %.0f p95 %.0f p99 %.0f max %.0f over %d windows"
+      % (l["p50"], l["p95"], l["p99"], l["max"], l["count"]))
+EOF
+  echo "worker peak RSS: w1 $(rss_peak "$(cat "$dir/worker-1.pid")") MiB, w2 $(rss_peak "$(cat "$dir/worker-2.pid")") MiB"
+fi
+echo "logs: $dir"
