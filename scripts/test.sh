@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The project's test command, what CI runs: vet and format checks, every
-# module's unit tests with the race detector, the integration and end-to-end
+# The project's test command, what CI runs: vet and format checks, the
+# validation of the deployment files, every module's unit tests with the race
+# detector, the integration and end-to-end
 # tests against a real Kafka and Cassandra (started here and stopped at the
 # end, even on failure, unless they were already running), and a short run of
 # every fuzz target.
@@ -46,6 +47,11 @@ step "gofmt and go vet"
 unformatted=$(gofmt -l pkg services)
 [ -z "$unformatted" ] || die "gofmt would change: $unformatted (run gofmt -w)"
 for m in "${modules[@]}"; do (cd "$m" && go vet ./...); done
+
+if [ "$mode" = all ]; then
+  step "deployment files (docker-compose.yml, Dockerfile, Kubernetes manifests)"
+  "$root/deploy/validate.sh"
+fi
 
 infra_started=0
 cleanup() {
