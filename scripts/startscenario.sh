@@ -44,10 +44,10 @@ esac
 
 if [ "$docker" = 1 ]; then
   command -v docker >/dev/null || die "--docker needs Docker with the compose plugin"
-  profile=single
-  [ "$cluster" = 1 ] && profile=cluster
-  (cd "$root" && docker compose --profile "$profile" up -d --build)
-  (cd "$root" && docker compose --profile "$profile" ps)
+  compose=(docker compose --profile single)
+  [ "$cluster" = 1 ] && compose=(docker compose --env-file deploy/compose/cluster.env --profile cluster)
+  (cd "$root" && "${compose[@]}" up -d --build)
+  (cd "$root" && "${compose[@]}" ps)
   exit 0
 fi
 

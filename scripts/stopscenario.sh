@@ -20,9 +20,9 @@ for a in "$@"; do
   esac
 done
 if [ "$docker" = 1 ]; then
-  profile=single
-  [ "$cluster" = 1 ] && profile=cluster
-  (cd "$root" && docker compose --profile "$profile" down)
+  compose=(docker compose --profile single)
+  [ "$cluster" = 1 ] && compose=(docker compose --env-file deploy/compose/cluster.env --profile cluster)
+  (cd "$root" && "${compose[@]}" down)
   exit 0
 fi
 
