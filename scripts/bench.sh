@@ -99,8 +99,22 @@ else
   "$bin/aggregator-master" submit --preset flink-event --run-id "$run_id" --job-id "$tag-fe" >/dev/null
   "$bin/aggregator-master" wait --settle 1s --wait-timeout 2m "$tag-fe" 2>/dev/null || true
   step "simulator live: $rate events/s for ${secs}s, 1000 devices, straight to Kafka"
+  # Sample the job's total lag every second while the simulator runs.
+  (
+    while :; do
+      "$bin/aggregator-master" status --json "$tag-fe" 2>/dev/null |
+        python3 -c 'import json,sys; p=json.load(sys.stdin)["progress"]; print(p["lag"], p["records"])' 2>/dev/null || true
+      sleep 1
+    done
+  ) >"$dir/lag.txt" &
+  sampler=$!
+  t0=$(date +%s%3N)
   "$bin/simulator" --log-level warn --target kafka --clock live --record none --devices 1000 \
-    --total-rate "$rate" --duration "${secs}s" --seed 1 --run-id "$run_id" --progress log --progress-interval 10s
+    --total-rate "$rate" --duration "${secs}s" --seed 1 --run-id "$run_id" --progress log --progress-interval 10s >"$dir/simulator.out"
+  t1=$(date +%s%3N)
+  kill "$sampler" 2>/dev/null || true
+  awk -v a="$t0" -v b="$t1" 'NR > 1 && $1 > max { max = $1 } { last = $2 } END {
+    printf "consumed %d records in %.1fs of sending = %.0f records/s; lag sampled every second: max %d\n", last, (b-a)/1000, last/((b-a)/1000), max }' "$dir/lag.txt"
   end=$(( $(date +%s%3N) + 3000 ))
   "$bin/aggregator-master" wait --events-end "$end" --wait-timeout 5m "$tag-fe"
   "$bin/comparator" --run "$run_id" --job "$tag-fe" --format json --windows=false --output "$dir/report.json"
