@@ -2,7 +2,6 @@ package master
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/boontadata/boontadata/pkg/job"
+
+	"github.com/boontadata/boontadata/pkg/httpmetrics"
 )
 
 const namespace = "boontadata_master"
@@ -131,39 +132,7 @@ func (c *jobCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// statusWriter remembers the status code of an answer.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // instrument counts the answers of h by status code and times them.
 func (m *metrics) instrument(name string, now func() time.Time, h http.HandlerFunc) http.Handler {
-	seconds := m.requestSeconds.WithLabelValues(name)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := now()
-		sw := &statusWriter{ResponseWriter: w}
-		h.ServeHTTP(sw, r)
-		if sw.code == 0 {
-			sw.code = http.StatusOK
-		}
-		m.requests.WithLabelValues(name, strconv.Itoa(sw.code)).Inc()
-		seconds.Observe(now().Sub(start).Seconds())
-	})
+	return httpmetrics.Instrument(m.requests, m.requestSeconds, name, now, h)
 }

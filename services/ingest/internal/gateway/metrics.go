@@ -2,12 +2,13 @@ package gateway
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/boontadata/boontadata/pkg/httpmetrics"
 )
 
 const namespace = "boontadata_ingest"
@@ -73,39 +74,7 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// statusWriter remembers the status code of an answer.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // instrument counts the answers of h by status code and times them.
 func (m *metrics) instrument(name string, now func() time.Time, h http.Handler) http.Handler {
-	seconds := m.requestSeconds.WithLabelValues(name)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := now()
-		sw := &statusWriter{ResponseWriter: w}
-		h.ServeHTTP(sw, r)
-		if sw.code == 0 {
-			sw.code = http.StatusOK
-		}
-		m.requests.WithLabelValues(name, strconv.Itoa(sw.code)).Inc()
-		seconds.Observe(now().Sub(start).Seconds())
-	})
+	return httpmetrics.Instrument(m.requests, m.requestSeconds, name, now, h)
 }
