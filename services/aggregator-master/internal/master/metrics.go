@@ -8,9 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/boontadata/boontadata/pkg/job"
-
 	"github.com/boontadata/boontadata/pkg/httpmetrics"
+	"github.com/boontadata/boontadata/pkg/job"
 )
 
 const namespace = "boontadata_master"
