@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/stretchr/testify/require"
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap/zaptest"
@@ -17,11 +18,11 @@ import (
 	"github.com/boontadata/boontadata/pkg/testutil"
 )
 
-// TestIntegrationWorkerAggregatesAJob runs a worker in-process against the
-// real Kafka and Cassandra: a job published on the jobs topic, events
-// produced by hand, results read back from Cassandra.
-func TestIntegrationWorkerAggregatesAJob(t *testing.T) {
-	testutil.Integration(t)
+// integrationSetup gives a worker configuration with topics and a keyspace of
+// its own, provisioned, a session on that keyspace and a producer, and
+// publishes the job storm-it (run run-it) on the jobs topic.
+func integrationSetup(t *testing.T) (Config, *gocql.Session, sarama.SyncProducer) {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.WorkerID = "it-worker"
 	prefix := testutil.Unique("itw-")
@@ -55,6 +56,33 @@ func TestIntegrationWorkerAggregatesAJob(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = producer.SendMessage(msg)
 	require.NoError(t, err)
+	return cfg, session, producer
+}
+
+// m1Sums reads the m1 sum and count of each window of a device of storm-it.
+func m1Sums(session *gocql.Session, device string) (map[int64][2]int64, error) {
+	iter := session.Query(`SELECT window_start, m1_sum, event_count FROM engine_results WHERE run_id = ? AND job_id = ? AND device_id = ? AND category = ?`,
+		"run-it", "storm-it", device, "cat-1").Iter()
+	var (
+		start time.Time
+		m1, n int64
+		got   = map[int64][2]int64{}
+	)
+	for iter.Scan(&start, &m1, &n) {
+		got[start.UnixMilli()] = [2]int64{m1, n}
+	}
+	return got, iter.Close()
+}
+
+// TestIntegrationWorkerAggregatesAJob runs a worker in-process against the
+// real Kafka and Cassandra: a job published on the jobs topic, events
+// produced by hand, results read back from Cassandra.
+func TestIntegrationWorkerAggregatesAJob(t *testing.T) {
+	testutil.Integration(t)
+	cfg, session, producer := integrationSetup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	log := zaptest.NewLogger(t)
 
 	// Three devices, two windows each; one line of another run, one poison.
 	base := int64(1_767_225_600_000)
@@ -83,17 +111,8 @@ func TestIntegrationWorkerAggregatesAJob(t *testing.T) {
 	want := map[int64][2]int64{base: {3, 3}, base + 5000: {7, 2}, base + 10000: {5, 1}}
 	require.Eventually(t, func() bool {
 		for d := range 3 {
-			iter := session.Query(`SELECT window_start, m1_sum, event_count FROM engine_results WHERE run_id = ? AND job_id = ? AND device_id = ? AND category = ?`,
-				"run-it", "storm-it", fmt.Sprintf("dev-%d", d), "cat-1").Iter()
-			var (
-				start time.Time
-				m1, n int64
-				got   = map[int64][2]int64{}
-			)
-			for iter.Scan(&start, &m1, &n) {
-				got[start.UnixMilli()] = [2]int64{m1, n}
-			}
-			if iter.Close() != nil || len(got) != len(want) {
+			got, err := m1Sums(session, fmt.Sprintf("dev-%d", d))
+			if err != nil || len(got) != len(want) {
 				return false
 			}
 			for k, v := range want {
