@@ -96,6 +96,9 @@ func presetChoice() string {
 			not = append(not, p.Name)
 		}
 	}
+	if len(not) == 0 {
+		return strings.Join(ok, ", ")
+	}
 	return strings.Join(ok, ", ") + "; not yet: " + strings.Join(not, ", ") + " (micro-batch)"
 }
 
@@ -136,8 +139,9 @@ func submitCommand() *cli.Command {
 		Description: "Prints the job id alone on the last line of stdout, for scripts:\n" +
 			"    JOB=$(aggregator-master submit --preset exact --run-id r1 | tail -n1)\n" +
 			"Submitting again the same job id with the same spec changes nothing; another spec under\n" +
-			"an existing id is refused (409). Micro-batch presets (dstream, structured) are refused: the\n" +
-			"micro-batch driver is not available yet.",
+			"an existing id is refused (409). Micro-batch presets (dstream, structured) are run by the\n" +
+			"master's micro-batch driver: it plans a batch every trigger interval and hands its tasks\n" +
+			"to the workers.",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {

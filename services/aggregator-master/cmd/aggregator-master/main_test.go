@@ -119,7 +119,7 @@ func TestClientCommands(t *testing.T) {
 	t.Run("submit micro-batch is refused", func(t *testing.T) {
 		code, _, errOut := run(t, "submit", url, "--preset", "dstream")
 		require.Equal(t, 1, code)
-		require.Contains(t, errOut, "422 Unprocessable Entity: micro-batch presets (dstream, structured) are not available yet")
+		require.Contains(t, errOut, "422 Unprocessable Entity: micro-batch presets (dstream, structured) are not available on this master")
 	})
 	t.Run("submit without preset", func(t *testing.T) {
 		code, _, errOut := run(t, "submit", url)

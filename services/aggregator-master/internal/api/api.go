@@ -50,13 +50,15 @@ type Semantics struct {
 	Output          string `json:"output"`
 	EmitPerRecord   bool   `json:"emit_per_record,omitempty"`
 	Delivery        string `json:"delivery"`
-	// Runnable is false for the presets the continuous runtime cannot run
-	// (micro-batch); Note then says why.
+	// Runnable says the platform runs the preset: continuous presets in the
+	// workers' continuous runtime, micro-batch ones with the master's
+	// micro-batch driver. Note says why when it is false.
 	Runnable bool   `json:"runnable"`
 	Note     string `json:"note,omitempty"`
 }
 
-// MicroBatchNote says why micro-batch semantics are refused, naming the
+// MicroBatchNote says why a master without the micro-batch driver (no batch
+// store, offsets or tasks topic) refuses micro-batch semantics, naming the
 // presets of each kind.
 func MicroBatchNote() string {
 	var batch, continuous []string
@@ -67,8 +69,8 @@ func MicroBatchNote() string {
 			continuous = append(continuous, p.Name)
 		}
 	}
-	return fmt.Sprintf("micro-batch presets (%s) are not available yet in this engine: they need the micro-batch driver, "+
-		"which is not built yet; the continuous runtime runs %s", strings.Join(batch, ", "), strings.Join(continuous, ", "))
+	return fmt.Sprintf("micro-batch presets (%s) are not available on this master: it runs without the micro-batch driver "+
+		"(aggregator-master serve provides it); the continuous runtime runs %s", strings.Join(batch, ", "), strings.Join(continuous, ", "))
 }
 
 // Describe puts an engine spec in words.
@@ -87,11 +89,10 @@ func Describe(s engine.Spec) Semantics {
 		Output:          s.Output.String(),
 		EmitPerRecord:   s.EmitPerRecord,
 		Delivery:        s.Delivery.String(),
-		Runnable:        s.Trigger == engine.Continuous,
+		Runnable:        true,
 	}
 	if s.Trigger == engine.MicroBatch {
 		d.TriggerInterval = s.TriggerInterval.String()
-		d.Note = MicroBatchNote()
 	}
 	if s.Dedup == engine.DedupUntilWatermark {
 		d.DedupHorizon = s.DedupHorizon.String()
@@ -131,6 +132,9 @@ type JobDetail struct {
 	Job
 	Workers    []Worker    `json:"workers"`
 	Partitions []Partition `json:"partitions"`
+	// Batches are the latest micro-batches of a micro-batch job, newest
+	// first.
+	Batches []Batch `json:"batches,omitempty"`
 }
 
 // Progress aggregates the latest report of every live worker of a job. Each
@@ -202,3 +206,23 @@ func FormatWatermark(ms int64) string {
 
 // FormatRate writes events per second with one decimal.
 func FormatRate(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+
+// Batch is one micro-batch of a job, with the figures Spark's streaming UI
+// shows.
+type Batch struct {
+	BatchID   int64     `json:"batch_id"`
+	BatchTime time.Time `json:"batch_time"`
+	State     string    `json:"state"`
+	// InputRows counts the offsets of the batch's ranges.
+	InputRows int64 `json:"input_rows"`
+	// ProcessingMs is from the plan to the last task acknowledged.
+	ProcessingMs int64 `json:"processing_ms"`
+	// SchedulingDelayMs is from the trigger the batch was due at to its
+	// plan; Late says a trigger was missed because the batch before was
+	// still running (the batch then took everything pending).
+	SchedulingDelayMs int64     `json:"scheduling_delay_ms"`
+	Late              bool      `json:"late,omitempty"`
+	PlannedAt         time.Time `json:"planned_at"`
+	CompletedAt       time.Time `json:"completed_at,omitzero"`
+	Partitions        int       `json:"partitions"`
+}

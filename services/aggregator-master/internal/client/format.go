@@ -62,6 +62,11 @@ func WriteDetail(w io.Writer, d api.JobDetail, now time.Time) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if len(d.Batches) > 0 {
+		if err := writeBatches(w, d.Batches); err != nil {
+			return err
+		}
+	}
 	if len(d.Workers) == 0 {
 		_, err := fmt.Fprintln(w, "\nno worker reports this job (workers report about every second; see aggregator-worker)")
 		return err
@@ -84,6 +89,27 @@ func WriteDetail(w io.Writer, d api.JobDetail, now time.Time) error {
 			pp.NextOffset, pp.HighWatermark, pp.Lag, pp.CommittedOffset, api.FormatRate(pp.EventsPerSecond),
 			api.FormatWatermark(pp.Watermark), pp.Records, pp.Late, pp.Duplicates, pp.Poison, pp.OpenWindows,
 			pp.ResultsWritten, pp.OffsetResets)
+	}
+	return tw.Flush()
+}
+
+// writeBatches writes the latest micro-batches, as Spark's streaming UI
+// lists them.
+func writeBatches(w io.Writer, bs []api.Batch) error {
+	fmt.Fprintln(w)
+	tw := table(w)
+	fmt.Fprintln(tw, "BATCH\tBATCH TIME (UTC)\tSTATE\tINPUT ROWS\tPROCESSING\tSCHEDULING DELAY\tLATE")
+	for _, b := range bs {
+		proc := "-"
+		if !b.CompletedAt.IsZero() {
+			proc = (time.Duration(b.ProcessingMs) * time.Millisecond).String()
+		}
+		late := ""
+		if b.Late {
+			late = "late: the batch before overran the trigger"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", b.BatchID, b.BatchTime.UTC().Format("2006-01-02 15:04:05"), b.State,
+			b.InputRows, proc, time.Duration(b.SchedulingDelayMs)*time.Millisecond, late)
 	}
 	return tw.Flush()
 }

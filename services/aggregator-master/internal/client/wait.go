@@ -25,11 +25,15 @@ type Waiter struct {
 
 	lastWritten int64
 	stableSince time.Time
+	lastBatch   int64 // micro-batch: the newest batch that had input rows
 }
 
 // Check says whether the job is done, and if not, what it waits for.
 // Errors reported by workers end the wait at once.
 func (w *Waiter) Check(d api.JobDetail, now time.Time) (done bool, state string, err error) {
+	if es, err := d.Spec.Engine(); err == nil && es.Trigger == engine.MicroBatch {
+		return w.checkBatches(d, now)
+	}
 	p := d.Progress
 	// Worker errors may be passing (a broker restarting): they are shown,
 	// and the timeout ends a wait they never stop blocking.
@@ -87,6 +91,38 @@ func (w *Waiter) Check(d api.JobDetail, now time.Time) (done bool, state string,
 	}
 	if now.Sub(w.stableSince) < w.Settle {
 		return false, status + "; caught up, waiting for the last results to be written", nil
+	}
+	return true, status, nil
+}
+
+// checkBatches is Check for a micro-batch job: done once a completed batch
+// found no new input (it covers the newest offsets of every partition, and
+// the batch before emitted what the last records changed, including the
+// windows they closed) and no batch with input completed for Settle.
+func (w *Waiter) checkBatches(d api.JobDetail, now time.Time) (bool, string, error) {
+	var last *api.Batch
+	for i := range d.Batches {
+		b := &d.Batches[i]
+		if b.InputRows > 0 && b.BatchID > w.lastBatch {
+			w.lastBatch, w.stableSince = b.BatchID, now
+		}
+		if last == nil && b.State == "completed" {
+			last = b
+		}
+	}
+	if w.stableSince.IsZero() {
+		w.stableSince = now
+	}
+	if last == nil {
+		return false, "micro-batch: no batch completed yet (the master plans one every trigger interval; start a worker: aggregator-worker run)", nil
+	}
+	status := fmt.Sprintf("micro-batch: last completed batch %d at %s, %d input rows, processing %dms, scheduling delay %dms",
+		last.BatchID, last.BatchTime.UTC().Format("15:04:05"), last.InputRows, last.ProcessingMs, last.SchedulingDelayMs)
+	switch {
+	case last.InputRows > 0:
+		return false, status + "; waiting for a batch with no new input", nil
+	case now.Sub(w.stableSince) < w.Settle:
+		return false, status + "; caught up, waiting for the results to settle", nil
 	}
 	return true, status, nil
 }

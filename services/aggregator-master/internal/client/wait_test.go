@@ -79,3 +79,25 @@ func TestWaiterWaitsWhileWorkersReportErrors(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, done)
 }
+
+func TestWaiterMicroBatch(t *testing.T) {
+	t0 := time.UnixMilli(1_767_225_600_000)
+	d := api.JobDetail{Job: api.Job{Spec: job.Spec{ID: "j", Preset: "structured"}.WithDefaults()}}
+	w := &Waiter{Partitions: 2, Settle: 2 * time.Second}
+	done, state, err := w.Check(d, t0)
+	require.NoError(t, err)
+	require.False(t, done)
+	require.Contains(t, state, "no batch completed yet")
+
+	d.Batches = []api.Batch{{BatchID: 2, State: "planned"}, {BatchID: 1, State: "completed", InputRows: 10}}
+	done, state, _ = w.Check(d, t0)
+	require.False(t, done)
+	require.Contains(t, state, "waiting for a batch with no new input")
+
+	d.Batches = append([]api.Batch{{BatchID: 2, State: "completed"}}, d.Batches[1:]...)
+	done, state, _ = w.Check(d, t0.Add(time.Second))
+	require.False(t, done)
+	require.Contains(t, state, "waiting for the results to settle")
+	done, _, _ = w.Check(d, t0.Add(2*time.Second))
+	require.True(t, done)
+}

@@ -33,8 +33,10 @@ type Config struct {
 	ReadyInterval time.Duration
 	// SetupWait bounds how long the start waits for Kafka and Cassandra.
 	SetupWait time.Duration
-	Kafka     kafka.Config
-	Cassandra cassandra.Config
+	// TaskTimeout re-issues micro-batch tasks not acknowledged within it.
+	TaskTimeout time.Duration
+	Kafka       kafka.Config
+	Cassandra   cassandra.Config
 }
 
 // DefaultConfig returns the defaults of every flag.
@@ -45,6 +47,7 @@ func DefaultConfig() Config {
 		WorkerExpiry:    10 * time.Second,
 		ReadyInterval:   2 * time.Second,
 		SetupWait:       2 * time.Minute,
+		TaskTimeout:     30 * time.Second,
 		Kafka:           kafka.DefaultConfig(),
 		Cassandra:       cassandra.DefaultConfig(),
 	}
@@ -75,6 +78,10 @@ func (c *Config) Flags() []cli.Flag {
 			Name: "setup-wait", Category: cat, EnvVars: cliapp.Env("setup-wait"), Value: c.SetupWait, Destination: &c.SetupWait,
 			Usage: "how long the start waits for Kafka and Cassandra to create the topics and schema",
 		},
+		&cli.DurationFlag{
+			Name: "task-timeout", Category: cat, EnvVars: cliapp.Env("task-timeout"), Value: c.TaskTimeout, Destination: &c.TaskTimeout,
+			Usage: "re-issue a micro-batch task not acknowledged within this (a dead worker)",
+		},
 	}
 	return append(append(flags, c.Kafka.Flags()...), c.Cassandra.Flags()...)
 }
@@ -84,7 +91,7 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Listen == "":
 		return ErrNoListen
-	case c.ShutdownTimeout <= 0 || c.SetupWait <= 0:
+	case c.ShutdownTimeout <= 0 || c.SetupWait <= 0 || c.TaskTimeout < 0:
 		return ErrBadTimeout
 	case c.WorkerExpiry < time.Second:
 		return ErrBadExpiry

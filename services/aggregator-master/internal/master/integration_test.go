@@ -100,9 +100,10 @@ func TestIntegrationMaster(t *testing.T) {
 	var se *client.StatusError
 	require.ErrorAs(t, err, &se)
 	require.Equal(t, http.StatusConflict, se.Code)
-	_, _, err = c.Submit(ctx, job.Spec{ID: "it-dstream", Preset: "dstream"})
-	require.ErrorAs(t, err, &se)
-	require.Equal(t, http.StatusUnprocessableEntity, se.Code)
+	// Micro-batch presets run with the master's micro-batch driver.
+	_, created, err = c.Submit(ctx, job.Spec{ID: "it-dstream", Preset: "dstream"})
+	require.NoError(t, err)
+	require.True(t, created)
 
 	// In Cassandra.
 	session, err := cassandra.NewSession(&cfg.Cassandra, log, true)
@@ -112,7 +113,7 @@ func TestIntegrationMaster(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, stored, fromDB)
 	_, err = job.NewStore(session).Get(ctx, "it-dstream")
-	require.ErrorIs(t, err, job.ErrNotFound, "a refused job is not stored")
+	require.NoError(t, err, "a micro-batch job is stored")
 
 	// On the jobs topic, as a worker reads it.
 	require.Equal(t, stored, watchFor(ctx, t, cfg, log, "it-exact", job.StateRunning))
@@ -160,16 +161,17 @@ func TestIntegrationMaster(t *testing.T) {
 	require.Equal(t, cancelled, watchFor(ctx, t, cfg, log, "it-exact", job.StateCancelled))
 	require.NoError(t, stop())
 
-	// A new master on the same keyspace knows both jobs, and republishes.
+	// A new master on the same keyspace knows every job, and republishes.
 	c2, stop2 := startMaster(t, cfg, log)
 	jobs, err := c2.List(ctx)
 	require.NoError(t, err)
-	require.Len(t, jobs, 2)
+	require.Len(t, jobs, 3)
 	require.Equal(t, "it-storm", jobs[0].Spec.ID)
 	require.Equal(t, job.StateRunning, jobs[0].Spec.State)
-	require.Equal(t, "it-exact", jobs[1].Spec.ID)
-	require.Equal(t, job.StateCancelled, jobs[1].Spec.State)
-	require.Equal(t, "10s", jobs[1].Semantics.Window)
+	require.Equal(t, "it-dstream", jobs[1].Spec.ID)
+	require.Equal(t, "it-exact", jobs[2].Spec.ID)
+	require.Equal(t, job.StateCancelled, jobs[2].Spec.State)
+	require.Equal(t, "10s", jobs[2].Semantics.Window)
 	require.NoError(t, stop2())
 }
 

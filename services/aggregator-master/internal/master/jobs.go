@@ -83,8 +83,10 @@ type Jobs struct {
 
 	// write serialises submits and cancels: they read, compare and write.
 	write sync.Mutex
-	mu    sync.RWMutex
-	cache map[string]job.Spec
+	// microBatch: the master drives micro-batch jobs, so they are runnable.
+	microBatch bool
+	mu         sync.RWMutex
+	cache      map[string]job.Spec
 }
 
 // NewJobs returns an empty registry; Load fills it.
@@ -178,7 +180,7 @@ func (j *Jobs) Submit(ctx context.Context, s job.Spec) (job.Spec, bool, error) {
 	if err := s.Validate(); err != nil {
 		return s, false, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if err := Runnable(s); err != nil {
+	if err := Runnable(s); err != nil && !(j.microBatch && errors.Is(err, ErrNotRunnable)) {
 		return s, false, err
 	}
 

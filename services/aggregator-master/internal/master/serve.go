@@ -91,7 +91,13 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *zap.Lo
 		Publisher: KafkaPublisher{Producer: producer, Topic: cfg.Kafka.Topics.Jobs},
 		Consumer:  consumer,
 		Checkers:  map[string]Checker{"cassandra": CassandraChecker(session), "kafka": checker},
-		Log:       log,
+		MicroBatch: MicroBatchDeps{
+			Batches:     CassandraBatches{Session: session},
+			Offsets:     KafkaOffsets{Client: client, Topic: cfg.Kafka.Topics.Events},
+			Tasks:       KafkaTasks{Producer: producer, Topic: cfg.Kafka.Topics.Tasks},
+			TaskTimeout: cfg.TaskTimeout,
+		},
+		Log: log,
 	})
 	if err != nil {
 		return closeListener(err)

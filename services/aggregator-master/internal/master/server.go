@@ -15,6 +15,7 @@ import (
 	"github.com/IBM/sarama"
 	"go.uber.org/zap"
 
+	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/services/aggregator-master/internal/api"
 )
@@ -39,6 +40,8 @@ type Deps struct {
 	Consumer sarama.Consumer
 	// Checkers tell /readyz whether each dependency answers, by name.
 	Checkers map[string]Checker
+	// MicroBatch drives micro-batch jobs; without it they are refused.
+	MicroBatch MicroBatchDeps
 	// Clock defaults to the system's.
 	Clock Clock
 	Log   *zap.Logger
@@ -55,6 +58,7 @@ type Master struct {
 	page     *template.Template
 	clock    Clock
 	log      *zap.Logger
+	mb       MicroBatchDeps
 }
 
 // New builds a master; Run serves it.
@@ -76,6 +80,7 @@ func New(cfg Config, d Deps) (*Master, error) {
 		return nil, fmt.Errorf("status page template: %w", err)
 	}
 	jobs := NewJobs(d.Store, d.Publisher, d.Clock, d.Log)
+	jobs.microBatch = d.MicroBatch.enabled()
 	tracker := NewTracker(d.Clock, cfg.WorkerExpiry)
 	return &Master{
 		cfg:      cfg,
@@ -87,6 +92,7 @@ func New(cfg Config, d Deps) (*Master, error) {
 		page:     pageTmpl,
 		clock:    d.Clock,
 		log:      d.Log,
+		mb:       d.MicroBatch,
 	}, nil
 }
 
@@ -143,6 +149,14 @@ func (m *Master) Run(ctx context.Context, ln net.Listener) error {
 		defer wg.Done()
 		m.ready.run(bgCtx, m.cfg.ReadyInterval)
 	}()
+	if m.mb.enabled() {
+		ds := &drivers{deps: m.mb, clock: m.clock, log: m.log, running: map[string]context.CancelFunc{}}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ds.run(bgCtx, m.jobs.List)
+		}()
+	}
 
 	var consumed chan error // nil, never ready, without a consumer
 	consumeCtx, stopConsuming := context.WithCancel(context.WithoutCancel(ctx))
@@ -321,6 +335,15 @@ func (m *Master) detail(id string) (api.JobDetail, bool) {
 	}
 	if d.Partitions == nil {
 		d.Partitions = []api.Partition{}
+	}
+	if es, err := s.Engine(); err == nil && es.Trigger == engine.MicroBatch && m.mb.enabled() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if bs, err := m.mb.Batches.Latest(ctx, id, 20); err == nil {
+			d.Batches = BatchInfo(bs, es.TriggerInterval.Milliseconds())
+		} else {
+			m.log.Warn("micro-batches not read", zap.Error(err))
+		}
 	}
 	return d, true
 }

@@ -43,7 +43,7 @@ func TestSubmit(t *testing.T) {
 		{name: "submitted cancelled", body: `{"job_id":"j1","preset":"exact","state":"cancelled"}`, wantCode: http.StatusBadRequest,
 			wantErr: "a job is submitted running"},
 		{name: "micro-batch dstream", body: `{"job_id":"j1","preset":"dstream"}`, wantCode: http.StatusUnprocessableEntity,
-			wantErr: "micro-batch presets (dstream, structured) are not available yet in this engine"},
+			wantErr: "micro-batch presets (dstream, structured) are not available on this master"},
 		{name: "micro-batch structured", body: `{"job_id":"j1","preset":"structured"}`, wantCode: http.StatusUnprocessableEntity,
 			wantErr: "micro-batch driver"},
 		{name: "too large", body: `{"job_id":"` + strings.Repeat("x", maxSpecBytes) + `"}`, wantCode: http.StatusRequestEntityTooLarge},
@@ -217,10 +217,10 @@ func TestPresets(t *testing.T) {
 	for _, p := range ps {
 		byName[p.Name] = p
 	}
-	require.False(t, byName["dstream"].Runnable)
+	require.True(t, byName["dstream"].Runnable, "the master's micro-batch driver runs it")
 	require.Equal(t, "micro-batch", byName["dstream"].Trigger)
 	require.Equal(t, "5s", byName["dstream"].TriggerInterval)
-	require.Contains(t, byName["structured"].Note, "not available yet")
+	require.Empty(t, byName["structured"].Note)
 	require.True(t, byName["exact"].Runnable)
 	require.Equal(t, "until watermark", byName["exact"].Dedup)
 	require.Equal(t, "30s", byName["exact"].DedupHorizon)
@@ -294,7 +294,7 @@ func TestStatusPage(t *testing.T) {
 	require.Contains(t, body, `<meta http-equiv="refresh" content="2">`)
 	require.Contains(t, body, "j1")
 	require.Contains(t, body, "2026-03-01 12:00:00.000", "watermark in UTC")
-	require.Contains(t, body, "not available yet (micro-batch)")
+	require.NotContains(t, body, "not available yet (micro-batch)")
 	require.NotContains(t, body, "<script>", "escaped")
 	require.Contains(t, body, "&lt;script&gt;")
 	require.NotContains(t, body, "src=", "no external asset")

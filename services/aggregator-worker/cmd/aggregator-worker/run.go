@@ -4,6 +4,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/boontadata/boontadata/pkg/cliapp"
+	"github.com/boontadata/boontadata/services/aggregator-worker/internal/microbatch"
 	"github.com/boontadata/boontadata/services/aggregator-worker/internal/worker"
 )
 
@@ -23,7 +24,9 @@ func runCommand() *cli.Command {
 			if err := cfg.Validate(); err != nil {
 				return cliapp.UsageError{Err: err}
 			}
-			return worker.New(cfg, cliapp.Logger(c)).Run(c.Context)
+			w := worker.New(cfg, cliapp.Logger(c))
+			w.Tasks = microbatch.Run
+			return w.Run(c.Context)
 		},
 	}
 }

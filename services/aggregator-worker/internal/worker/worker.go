@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"go.uber.org/zap"
 
 	"github.com/boontadata/boontadata/pkg/cassandra"
+	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/pkg/logging"
 	"github.com/boontadata/boontadata/pkg/setup"
@@ -32,6 +34,21 @@ type Worker struct {
 	addr    string
 
 	metrics *metrics
+
+	// Tasks, when set, runs the micro-batch tasks next to the continuous
+	// jobs (package microbatch); micro-batch specs on the jobs topic are
+	// then left to it instead of being reported as not runnable.
+	Tasks func(ctx context.Context, env TasksEnv) error
+}
+
+// TasksEnv is what the micro-batch runtime shares with the worker.
+type TasksEnv struct {
+	Config    *Config
+	Session   *gocql.Session
+	Writer    ResultWriter
+	DLQ       DeadLetter
+	DeadTopic string
+	Log       *zap.Logger
 }
 
 type runningJob struct {
@@ -118,6 +135,18 @@ func (w *Worker) Run(ctx context.Context) error {
 		log: w.log, now: w.now}
 	report := func(rep job.WorkerReport) { w.publish(producer, rep) }
 
+	tasksDone := make(chan error, 1)
+	tasksCtx, stopTasks := context.WithCancel(context.Background())
+	defer stopTasks()
+	if w.Tasks != nil {
+		go func() {
+			tasksDone <- w.Tasks(tasksCtx, TasksEnv{Config: &w.cfg, Session: session, Writer: writer,
+				DLQ: syncProducer{producer}, DeadTopic: w.cfg.Kafka.Topics.DeadLetter, Log: w.log})
+		}()
+	} else {
+		tasksDone <- nil
+	}
+
 	w.setReady(true)
 	w.log.Info("worker started", zap.String("listen", w.Addr()), zap.Strings("brokers", brokers))
 	jobsCtx, stopJobs := context.WithCancel(context.Background())
@@ -129,6 +158,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.setReady(false)
 	w.log.Info("stopping: jobs flush their results and commit")
 	stopJobs()
+	stopTasks()
+	if err := <-tasksDone; err != nil {
+		w.log.Warn("micro-batch tasks stopped on an error", zap.Error(err))
+	}
 	done := make(chan struct{})
 	go func() { w.wg.Wait(); close(done) }()
 	select {
@@ -172,6 +205,8 @@ func (w *Worker) apply(ctx context.Context, s job.Spec, deps partitionDeps, repo
 		w.log.Info("job cancelled; stopping it", zap.String(logging.KeyJobID, s.ID))
 		cur.cancel()
 		delete(w.runners, s.ID)
+	case s.State == job.StateRunning && !running && w.Tasks != nil && isMicroBatch(s):
+		w.log.Debug("micro-batch job: run by the tasks of the master", zap.String(logging.KeyJobID, s.ID))
 	case s.State == job.StateRunning && !running:
 		r, err := newRunner(&w.cfg, s, deps, report)
 		if err != nil {
@@ -193,6 +228,11 @@ func (w *Worker) apply(ctx context.Context, s job.Spec, deps partitionDeps, repo
 			}
 		}()
 	}
+}
+
+func isMicroBatch(s job.Spec) bool {
+	es, err := s.Engine()
+	return err == nil && es.Trigger == engine.MicroBatch
 }
 
 func (w *Worker) publish(p sarama.SyncProducer, rep job.WorkerReport) {

@@ -1,0 +1,66 @@
+package job
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/IBM/sarama"
+)
+
+// States of a micro-batch in the microbatches table.
+const (
+	BatchPlanned   = "planned"
+	BatchCompleted = "completed"
+)
+
+// Task is one partition range of one micro-batch, handed by the master (the
+// driver) to a worker on the tasks topic. Start and End are offsets of the
+// events topic: the task reads [Start, End).
+type Task struct {
+	JobID string `json:"job_id"`
+	// Spec is the job, so that a worker needs nothing else to run the task.
+	Spec    Spec  `json:"spec"`
+	BatchID int64 `json:"batch_id"`
+	// BatchTime is the trigger instant of the batch, ms since the epoch,
+	// a multiple of the trigger interval; PrevBatchTime the one of the
+	// batch before (0 for the first batch).
+	BatchTime     int64 `json:"batch_time"`
+	PrevBatchTime int64 `json:"prev_batch_time"`
+	Partition     int32 `json:"partition"`
+	Start         int64 `json:"start"`
+	End           int64 `json:"end"`
+	Attempt       int   `json:"attempt"`
+}
+
+// TaskKey keys the tasks of one (job, partition): the same key lands on the
+// same tasks partition, hence on the same worker while it lives.
+func TaskKey(jobID string, partition int32) string {
+	return jobID + "/" + strconv.Itoa(int(partition))
+}
+
+// TaskMessage returns the record that carries a task.
+func TaskMessage(topic string, t Task) (*sarama.ProducerMessage, error) {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return nil, fmt.Errorf("encode task %s/%d/%d: %w", t.JobID, t.BatchID, t.Partition, err)
+	}
+	return &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(TaskKey(t.JobID, t.Partition)),
+		Value: sarama.ByteEncoder(b)}, nil
+}
+
+// TaskAck is what a worker records once a task's results and checkpoint are
+// durable (table microbatch_tasks).
+type TaskAck struct {
+	JobID        string `json:"job_id"`
+	BatchID      int64  `json:"batch_id"`
+	Partition    int32  `json:"partition"`
+	WorkerID     string `json:"worker_id"`
+	Attempt      int    `json:"attempt"`
+	InputRows    int64  `json:"input_rows"`
+	Results      int64  `json:"results"`
+	Late         int64  `json:"late"`
+	Duplicates   int64  `json:"duplicates"`
+	ProcessingMs int64  `json:"processing_ms"`
+	Watermark    int64  `json:"watermark_ms"`
+}

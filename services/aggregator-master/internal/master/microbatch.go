@@ -1,0 +1,445 @@
+package master
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"go.uber.org/zap"
+
+	"github.com/boontadata/boontadata/pkg/engine"
+	"github.com/boontadata/boontadata/pkg/job"
+	"github.com/boontadata/boontadata/pkg/logging"
+	"github.com/boontadata/boontadata/services/aggregator-master/internal/api"
+)
+
+// Batch is one planned micro-batch: the offset range [start, end) of every
+// events partition, and its trigger instant.
+type Batch struct {
+	JobID       string
+	ID          int64
+	Time        int64 // ms, a multiple of the trigger interval
+	Ranges      map[int32][2]int64
+	State       string
+	PlannedAt   time.Time
+	CompletedAt time.Time
+}
+
+// BatchStore persists the plans (write-ahead) and reads the acks.
+type BatchStore interface {
+	// Latest returns up to n batches of the job, newest first.
+	Latest(ctx context.Context, jobID string, n int) ([]Batch, error)
+	Save(ctx context.Context, b Batch) error
+	Acks(ctx context.Context, jobID string, batchID int64) (map[int32]job.TaskAck, error)
+}
+
+// Offsets tells the partitions of the events topic and their offsets.
+type Offsets interface {
+	Partitions() ([]int32, error)
+	// Offset returns sarama.OffsetNewest or OffsetOldest of a partition.
+	Offset(partition int32, which int64) (int64, error)
+}
+
+// TaskSender hands tasks to the workers.
+type TaskSender interface {
+	Send(tasks []job.Task) error
+}
+
+// MicroBatchDeps are what the micro-batch driver runs on; nil fields leave
+// micro-batch jobs refused.
+type MicroBatchDeps struct {
+	Batches BatchStore
+	Offsets Offsets
+	Tasks   TaskSender
+	// TaskTimeout re-issues tasks not acknowledged within it.
+	TaskTimeout time.Duration
+}
+
+func (d MicroBatchDeps) enabled() bool { return d.Batches != nil && d.Offsets != nil && d.Tasks != nil }
+
+// driver plans and tracks the batches of one micro-batch job.
+type driver struct {
+	spec     job.Spec
+	interval int64
+	deps     MicroBatchDeps
+	clock    Clock
+	log      *zap.Logger
+
+	loaded   bool
+	firstDue int64 // the trigger of the first batch
+	prev     *Batch
+	cur      *Batch
+	sentAt   time.Time
+	tries    map[int32]int
+}
+
+func newDriver(s job.Spec, deps MicroBatchDeps, clock Clock, log *zap.Logger) (*driver, error) {
+	es, err := s.Engine()
+	if err != nil {
+		return nil, err
+	}
+	if es.Trigger != engine.MicroBatch {
+		return nil, fmt.Errorf("job %s is not micro-batch", s.ID)
+	}
+	if deps.TaskTimeout <= 0 {
+		deps.TaskTimeout = 30 * time.Second
+	}
+	return &driver{spec: s, interval: es.TriggerInterval.Milliseconds(), deps: deps, clock: clock,
+		log: log.With(zap.String(logging.KeyJobID, s.ID)), tries: map[int32]int{}}, nil
+}
+
+// pollInterval is how often the acks of the batch in flight are read.
+const pollInterval = 100 * time.Millisecond
+
+// run steps the driver until ctx ends; errors (Cassandra or Kafka away) are
+// logged and retried.
+func (d *driver) run(ctx context.Context) {
+	for {
+		wait, err := d.step(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			d.log.Warn("micro-batch driver step failed; retrying", zap.Error(err))
+			wait = time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// step does what is due now and returns how long to wait before the next.
+func (d *driver) step(ctx context.Context) (time.Duration, error) {
+	if !d.loaded {
+		last, err := d.deps.Batches.Latest(ctx, d.spec.ID, 2)
+		if err != nil {
+			return 0, err
+		}
+		if len(last) > 0 {
+			b := last[0]
+			if b.State == job.BatchCompleted {
+				d.prev = &b
+			} else {
+				// A restarted master re-runs the batch it planned last:
+				// its results are idempotent upserts, they land once.
+				d.cur = &b
+				if len(last) > 1 {
+					d.prev = &last[1]
+				}
+				d.log.Info("resuming an incomplete micro-batch", zap.Int64("batch_id", b.ID))
+			}
+		}
+		d.loaded = true
+		ms := d.clock.Now().UnixMilli()
+		d.firstDue = (ms/d.interval + 1) * d.interval
+	}
+	now := d.clock.Now()
+	if d.cur != nil {
+		return d.track(ctx, now)
+	}
+	return d.plan(ctx, now)
+}
+
+func (d *driver) track(ctx context.Context, now time.Time) (time.Duration, error) {
+	b := d.cur
+	acks, err := d.deps.Batches.Acks(ctx, d.spec.ID, b.ID)
+	if err != nil {
+		return 0, err
+	}
+	var missing []int32
+	for p := range b.Ranges {
+		if _, ok := acks[p]; !ok {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) == 0 {
+		b.State, b.CompletedAt = job.BatchCompleted, now.UTC().Truncate(time.Millisecond)
+		if err := d.deps.Batches.Save(ctx, *b); err != nil {
+			return 0, err
+		}
+		d.prev, d.cur = b, nil
+		clear(d.tries)
+		d.log.Debug("micro-batch completed", zap.Int64("batch_id", b.ID), zap.Duration("took", b.CompletedAt.Sub(b.PlannedAt)))
+		return 0, nil
+	}
+	if d.sentAt.IsZero() || now.Sub(d.sentAt) >= d.deps.TaskTimeout {
+		if !d.sentAt.IsZero() {
+			d.log.Warn("micro-batch tasks timed out; re-issuing them", zap.Int64("batch_id", b.ID), zap.Int32s("partitions", missing))
+		}
+		if err := d.send(b, missing); err != nil {
+			return 0, err
+		}
+		d.sentAt = now
+	}
+	return pollInterval, nil
+}
+
+func (d *driver) send(b *Batch, parts []int32) error {
+	var prevTime int64
+	if d.prev != nil {
+		prevTime = d.prev.Time
+	}
+	tasks := make([]job.Task, 0, len(parts))
+	for _, p := range parts {
+		r := b.Ranges[p]
+		tasks = append(tasks, job.Task{JobID: d.spec.ID, Spec: d.spec, BatchID: b.ID, BatchTime: b.Time, PrevBatchTime: prevTime,
+			Partition: p, Start: r[0], End: r[1], Attempt: d.tries[p]})
+		d.tries[p]++
+	}
+	return d.deps.Tasks.Send(tasks)
+}
+
+func (d *driver) plan(ctx context.Context, now time.Time) (time.Duration, error) {
+	ms := now.UnixMilli()
+	due := d.firstDue
+	if d.prev != nil {
+		due = d.prev.Time + d.interval
+	}
+	if ms < due {
+		return time.Duration(due-ms) * time.Millisecond, nil
+	}
+	parts, err := d.deps.Offsets.Partitions()
+	if err != nil {
+		return 0, err
+	}
+	b := Batch{JobID: d.spec.ID, ID: 1, Time: ms / d.interval * d.interval, Ranges: map[int32][2]int64{},
+		State: job.BatchPlanned, PlannedAt: now.UTC().Truncate(time.Millisecond)}
+	if d.prev != nil {
+		b.ID = d.prev.ID + 1
+	}
+	for _, p := range parts {
+		end, err := d.deps.Offsets.Offset(p, sarama.OffsetNewest)
+		if err != nil {
+			return 0, err
+		}
+		r, ok := [2]int64{}, false
+		if d.prev != nil {
+			r, ok = d.prev.Ranges[p]
+		}
+		start := r[1]
+		if !ok {
+			which := sarama.OffsetOldest
+			if d.spec.StartOffsets == job.StartLatest {
+				which = sarama.OffsetNewest
+			}
+			if start, err = d.deps.Offsets.Offset(p, which); err != nil {
+				return 0, err
+			}
+		}
+		b.Ranges[p] = [2]int64{start, max(start, end)}
+	}
+	// Write-ahead: the plan is durable before any task is handed out.
+	if err := d.deps.Batches.Save(ctx, b); err != nil {
+		return 0, err
+	}
+	d.cur = &b
+	if b.Time > due {
+		d.log.Warn("micro-batch started late: the batch before took longer than the trigger interval; this one takes everything pending",
+			zap.Int64("batch_id", b.ID), zap.Duration("scheduling_delay", time.Duration(ms-due)*time.Millisecond))
+	}
+	if err := d.send(&b, parts); err != nil {
+		d.sentAt = time.Time{} // the next step sends again
+		return 0, err
+	}
+	d.sentAt = now
+	return pollInterval, nil
+}
+
+// BatchInfo turns stored batches (newest first) into the API's figures.
+func BatchInfo(bs []Batch, interval int64) []api.Batch {
+	out := make([]api.Batch, 0, len(bs))
+	for i, b := range bs {
+		a := api.Batch{BatchID: b.ID, BatchTime: time.UnixMilli(b.Time).UTC(), State: b.State, PlannedAt: b.PlannedAt,
+			CompletedAt: b.CompletedAt, Partitions: len(b.Ranges)}
+		for _, r := range b.Ranges {
+			a.InputRows += r[1] - r[0]
+		}
+		if !b.CompletedAt.IsZero() {
+			a.ProcessingMs = b.CompletedAt.Sub(b.PlannedAt).Milliseconds()
+		}
+		due := b.Time
+		if i+1 < len(bs) && bs[i+1].ID == b.ID-1 {
+			due = bs[i+1].Time + interval
+		}
+		a.SchedulingDelayMs = max(0, b.PlannedAt.UnixMilli()-due)
+		a.Late = b.Time > due
+		out = append(out, a)
+	}
+	return out
+}
+
+// drivers runs one driver per running micro-batch job.
+type drivers struct {
+	deps  MicroBatchDeps
+	clock Clock
+	log   *zap.Logger
+
+	mu      sync.Mutex
+	running map[string]context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// reconcile starts the drivers of running micro-batch jobs and stops those
+// of cancelled ones.
+func (ds *drivers) reconcile(ctx context.Context, specs []job.Spec) {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	for _, s := range specs {
+		es, err := s.Engine()
+		if err != nil || es.Trigger != engine.MicroBatch {
+			continue
+		}
+		cancel, on := ds.running[s.ID]
+		switch {
+		case s.State == job.StateRunning && !on:
+			d, err := newDriver(s, ds.deps, ds.clock, ds.log)
+			if err != nil {
+				ds.log.Error("cannot drive micro-batch job", zap.String(logging.KeyJobID, s.ID), zap.Error(err))
+				continue
+			}
+			dctx, cancel := context.WithCancel(ctx)
+			ds.running[s.ID] = cancel
+			ds.wg.Add(1)
+			go func() {
+				defer ds.wg.Done()
+				ds.log.Info("micro-batch driver started", zap.String(logging.KeyJobID, s.ID))
+				d.run(dctx)
+			}()
+		case s.State == job.StateCancelled && on:
+			cancel()
+			delete(ds.running, s.ID)
+		}
+	}
+}
+
+func (ds *drivers) run(ctx context.Context, list func() []job.Spec) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		ds.reconcile(ctx, list())
+		select {
+		case <-ctx.Done():
+			ds.wg.Wait()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// CassandraBatches stores plans in microbatches and reads acks from
+// microbatch_tasks.
+type CassandraBatches struct{ Session *gocql.Session }
+
+// Latest implements BatchStore.
+func (c CassandraBatches) Latest(ctx context.Context, jobID string, n int) ([]Batch, error) {
+	iter := c.Session.Query(`SELECT batch_id, batch_time, ranges, state, planned_at, completed_at FROM microbatches WHERE job_id = ? LIMIT ?`,
+		jobID, n).IterContext(ctx)
+	var out []Batch
+	for {
+		b := Batch{JobID: jobID}
+		var bt time.Time
+		var ranges map[int][]int64
+		if !iter.Scan(&b.ID, &bt, &ranges, &b.State, &b.PlannedAt, &b.CompletedAt) {
+			break
+		}
+		b.Time = bt.UnixMilli()
+		b.Ranges = make(map[int32][2]int64, len(ranges))
+		for p, r := range ranges {
+			if len(r) == 2 {
+				b.Ranges[int32(p)] = [2]int64{r[0], r[1]}
+			}
+		}
+		out = append(out, b)
+	}
+	if err := iter.Close(); err != nil {
+		return nil, fmt.Errorf("read micro-batches of %s: %w", jobID, err)
+	}
+	return out, nil
+}
+
+// Save implements BatchStore.
+func (c CassandraBatches) Save(ctx context.Context, b Batch) error {
+	ranges := make(map[int][]int64, len(b.Ranges))
+	for p, r := range b.Ranges {
+		ranges[int(p)] = []int64{r[0], r[1]}
+	}
+	var completed any
+	if !b.CompletedAt.IsZero() {
+		completed = b.CompletedAt
+	}
+	err := c.Session.Query(`INSERT INTO microbatches (job_id, batch_id, batch_time, ranges, state, planned_at, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		b.JobID, b.ID, time.UnixMilli(b.Time), ranges, b.State, b.PlannedAt, completed).Idempotent(true).ExecContext(ctx)
+	if err != nil {
+		return fmt.Errorf("save micro-batch %s/%d: %w", b.JobID, b.ID, err)
+	}
+	return nil
+}
+
+// Acks implements BatchStore.
+func (c CassandraBatches) Acks(ctx context.Context, jobID string, batchID int64) (map[int32]job.TaskAck, error) {
+	iter := c.Session.Query(`SELECT partition, worker_id, attempt, input_rows, processing_ms FROM microbatch_tasks WHERE job_id = ? AND batch_id = ?`,
+		jobID, batchID).IterContext(ctx)
+	out := map[int32]job.TaskAck{}
+	var a job.TaskAck
+	var p int
+	for iter.Scan(&p, &a.WorkerID, &a.Attempt, &a.InputRows, &a.ProcessingMs) {
+		a.JobID, a.BatchID, a.Partition = jobID, batchID, int32(p)
+		out[a.Partition] = a
+	}
+	if err := iter.Close(); err != nil {
+		return nil, fmt.Errorf("read acks of %s/%d: %w", jobID, batchID, err)
+	}
+	return out, nil
+}
+
+// KafkaOffsets reads the events topic's partitions and offsets.
+type KafkaOffsets struct {
+	Client sarama.Client
+	Topic  string
+}
+
+// Partitions implements Offsets.
+func (k KafkaOffsets) Partitions() ([]int32, error) {
+	ps, err := k.Client.Partitions(k.Topic)
+	if err != nil {
+		return nil, fmt.Errorf("partitions of %s: %w", k.Topic, err)
+	}
+	return ps, nil
+}
+
+// Offset implements Offsets.
+func (k KafkaOffsets) Offset(p int32, which int64) (int64, error) {
+	o, err := k.Client.GetOffset(k.Topic, p, which)
+	if err != nil {
+		return 0, fmt.Errorf("offset of %s/%d: %w", k.Topic, p, err)
+	}
+	return o, nil
+}
+
+// KafkaTasks produces tasks on the tasks topic.
+type KafkaTasks struct {
+	Producer sarama.SyncProducer
+	Topic    string
+}
+
+// Send implements TaskSender.
+func (k KafkaTasks) Send(tasks []job.Task) error {
+	msgs := make([]*sarama.ProducerMessage, 0, len(tasks))
+	for _, t := range tasks {
+		m, err := job.TaskMessage(k.Topic, t)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, m)
+	}
+	if err := k.Producer.SendMessages(msgs); err != nil {
+		return fmt.Errorf("send %d tasks to %s: %w", len(msgs), k.Topic, err)
+	}
+	return nil
+}

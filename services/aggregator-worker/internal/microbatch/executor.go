@@ -1,0 +1,368 @@
+// Package microbatch is the micro-batch runtime of the boontadata engine (the
+// presets dstream and structured): workers execute the tasks the master (the
+// driver) plans, one partition range of one batch each, with the same engine
+// core as the continuous runtime and the replay command.
+package microbatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	"go.uber.org/zap"
+
+	"github.com/boontadata/boontadata/pkg/engine"
+	"github.com/boontadata/boontadata/pkg/event"
+	"github.com/boontadata/boontadata/pkg/job"
+	"github.com/boontadata/boontadata/pkg/kafka"
+	"github.com/boontadata/boontadata/pkg/logging"
+	"github.com/boontadata/boontadata/services/aggregator-worker/internal/worker"
+)
+
+// ErrGap: the state checkpointed for a partition does not end where the task
+// starts, so the task cannot be run on it.
+var ErrGap = errors.New("task does not start where the checkpointed state ends")
+
+// ErrStale: a later batch of the partition already ran; the task is an old
+// record of the tasks topic and is skipped.
+var ErrStale = errors.New("a later batch already ran")
+
+// Reader fetches exactly the records [start, end) of an events partition, in
+// offset order.
+type Reader interface {
+	Read(ctx context.Context, partition int32, start, end int64, fn func(*sarama.ConsumerMessage) error) error
+}
+
+// Store keeps the per-batch state checkpoints and the task acknowledgements.
+type Store interface {
+	// LoadState returns the latest state of (job, partition) saved by a
+	// batch before the given one.
+	LoadState(ctx context.Context, jobID string, partition int32, before int64) (State, bool, error)
+	SaveState(ctx context.Context, jobID string, partition int32, s State) error
+	Ack(ctx context.Context, a job.TaskAck) error
+}
+
+// Span is one batch of one partition, as a rebuild replays it.
+type Span struct {
+	BatchID  int64 `json:"batch_id"`
+	Time     int64 `json:"time"`
+	PrevTime int64 `json:"prev_time"`
+	Start    int64 `json:"start"`
+	End      int64 `json:"end"`
+}
+
+// State is what a partition checkpoints after each batch: the engine's
+// checkpoint, and the batches whose records the open state still needs
+// (from MinOffset on), so that another worker rebuilds the state by
+// replaying them exactly as they ran.
+type State struct {
+	BatchID    int64             `json:"batch_id"`
+	BatchTime  int64             `json:"batch_time"`
+	End        int64             `json:"end"`
+	MinOffset  int64             `json:"min_offset"`
+	Checkpoint engine.Checkpoint `json:"checkpoint"`
+	Spans      []Span            `json:"spans,omitempty"`
+}
+
+// Executor runs tasks. Tasks of one (job, partition) come one at a time, in
+// batch order, from one tasks partition: the engine of the partition stays
+// in memory between them (state affinity) and is rebuilt from the latest
+// checkpoint when the previous batch ran elsewhere.
+type Executor struct {
+	WorkerID  string
+	Reader    Reader
+	Store     Store
+	Writer    worker.ResultWriter
+	DLQ       worker.DeadLetter
+	DeadTopic string
+	Log       *zap.Logger
+	Now       func() time.Time
+	// OnDecision, when set, sees every decision (tests compare them with
+	// the replay command).
+	OnDecision func(t job.Task, d *engine.Decision)
+
+	mu    sync.Mutex
+	parts map[string]*pstate
+}
+
+// pstate is the engine of one (job, partition) between tasks.
+type pstate struct {
+	spec    job.Spec
+	espec   engine.Spec
+	eng     *engine.Engine
+	batch   int64 // last batch run
+	start   int64 // its range
+	next    int64 // end of its range: where the next task must start
+	spans   []Span
+	ack     job.TaskAck
+	task    job.Task
+	onDec   func(job.Task, *engine.Decision)
+	pending map[resultKey]engine.Result
+	used    time.Time
+}
+
+type resultKey struct {
+	device, category string
+	start            int64
+}
+
+func (p *pstate) Result(r *engine.Result) {
+	p.pending[resultKey{r.DeviceID, r.Category, r.Window.Start}] = *r
+}
+
+func (p *pstate) Decision(d *engine.Decision) {
+	if p.onDec != nil {
+		p.onDec(p.task, d)
+	}
+}
+
+func (e *Executor) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func key(jobID string, partition int32) string { return job.TaskKey(jobID, partition) }
+
+// Run executes one task: results and the checkpoint are durable and the ack
+// is written when it returns nil. Running a task twice writes the same rows.
+func (e *Executor) Run(ctx context.Context, t job.Task) (job.TaskAck, error) {
+	began := e.now()
+	e.mu.Lock()
+	if e.parts == nil {
+		e.parts = map[string]*pstate{}
+	}
+	p := e.parts[key(t.JobID, t.Partition)]
+	e.mu.Unlock()
+	log := e.Log.With(zap.String(logging.KeyJobID, t.JobID), zap.Int32(logging.KeyPartition, t.Partition),
+		zap.Int64("batch_id", t.BatchID))
+
+	if p != nil && p.batch == t.BatchID && p.start == t.Start && p.next == t.End && p.ack.BatchID == t.BatchID {
+		// Already done here (a re-issued task): the results are durable.
+		return p.ack, e.ack(ctx, p.ack)
+	}
+	if p == nil || p.batch != t.BatchID-1 || p.next != t.Start || p.spec.ID != t.Spec.ID {
+		var err error
+		if p, err = e.rebuild(ctx, t); err != nil {
+			return job.TaskAck{}, err
+		}
+		log.Debug("partition state rebuilt", zap.Int("spans", len(p.spans)))
+	}
+	e.mu.Lock()
+	delete(e.parts, key(t.JobID, t.Partition)) // back once the task succeeded
+	e.mu.Unlock()
+
+	before := p.eng.Stats()
+	span := Span{BatchID: t.BatchID, Time: t.BatchTime, PrevTime: t.PrevBatchTime, Start: t.Start, End: t.End}
+	p.task = t
+	rows, err := e.runSpan(ctx, p, span, t.Start, true, true)
+	if err != nil {
+		return job.TaskAck{}, err
+	}
+	results := int64(len(p.pending))
+	if err := e.write(ctx, p, t); err != nil {
+		return job.TaskAck{}, err
+	}
+	p.spans = append(p.spans, span)
+	minOff, ok := p.eng.MinOffsetNeeded()
+	if !ok {
+		minOff = t.End
+	}
+	n := 0
+	for n < len(p.spans) && p.spans[n].End <= minOff {
+		n++
+	}
+	p.spans = append(p.spans[:0], p.spans[n:]...)
+	st := State{BatchID: t.BatchID, BatchTime: t.BatchTime, End: t.End, MinOffset: minOff,
+		Checkpoint: p.eng.Checkpoint(), Spans: p.spans}
+	if cp := &st.Checkpoint; !cp.Seen && len(cp.Batches) > 1 {
+		// No record yet: every mark is at offset 0 and only the last one
+		// would apply to the first record.
+		cp.Batches = cp.Batches[len(cp.Batches)-1:]
+	}
+	if err := retry(ctx, log, "save state checkpoint", func() error { return e.Store.SaveState(ctx, t.JobID, t.Partition, st) }); err != nil {
+		return job.TaskAck{}, err
+	}
+	after := p.eng.Stats()
+	a := job.TaskAck{JobID: t.JobID, BatchID: t.BatchID, Partition: t.Partition, WorkerID: e.WorkerID, Attempt: t.Attempt,
+		InputRows: rows, Results: results, Late: after.Late - before.Late, Duplicates: after.Duplicates - before.Duplicates,
+		ProcessingMs: e.now().Sub(began).Milliseconds(), Watermark: max(0, after.Watermark)}
+	p.batch, p.start, p.next, p.ack, p.used = t.BatchID, t.Start, t.End, a, e.now()
+	if err := e.ack(ctx, a); err != nil {
+		return a, err
+	}
+	e.mu.Lock()
+	e.parts[key(t.JobID, t.Partition)] = p
+	e.mu.Unlock()
+	return a, nil
+}
+
+func (e *Executor) ack(ctx context.Context, a job.TaskAck) error {
+	return retry(ctx, e.Log, "acknowledge task", func() error { return e.Store.Ack(ctx, a) })
+}
+
+// Forget drops the engines not used since before: their tasks moved to
+// another worker or their job ended.
+func (e *Executor) Forget(before time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for k, p := range e.parts {
+		if p.used.Before(before) {
+			delete(e.parts, k)
+		}
+	}
+}
+
+// rebuild makes the engine of a partition as it was after the batch before
+// t: restore the latest checkpoint, then replay the batches its open state
+// needs with the Advance calls they ran with (muted: what they emitted was
+// written before).
+func (e *Executor) rebuild(ctx context.Context, t job.Task) (*pstate, error) {
+	espec, err := t.Spec.Engine()
+	if err != nil {
+		return nil, err
+	}
+	if espec.Trigger != engine.MicroBatch {
+		return nil, fmt.Errorf("job %s: preset %s is not micro-batch", t.JobID, t.Spec.Preset)
+	}
+	p := &pstate{spec: t.Spec, espec: espec, pending: map[resultKey]engine.Result{}, onDec: e.OnDecision, task: t}
+	if p.eng, err = engine.New(espec, t.Partition, p); err != nil {
+		return nil, err
+	}
+	var st State
+	var found bool
+	err = retry(ctx, e.Log, "load state checkpoint", func() (err error) {
+		st, found, err = e.Store.LoadState(ctx, t.JobID, t.Partition, math.MaxInt64)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if found && st.BatchID > t.BatchID {
+		return nil, fmt.Errorf("%w: job %s partition %d batch %d, state of batch %d", ErrStale, t.JobID, t.Partition, t.BatchID, st.BatchID)
+	}
+	err = retry(ctx, e.Log, "load state checkpoint", func() (err error) {
+		st, found, err = e.Store.LoadState(ctx, t.JobID, t.Partition, t.BatchID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		p.batch, p.next = t.BatchID-1, t.Start
+		return p, nil
+	}
+	if st.End != t.Start {
+		return nil, fmt.Errorf("%w: job %s partition %d batch %d starts at %d, the state of batch %d ends at %d",
+			ErrGap, t.JobID, t.Partition, t.BatchID, t.Start, st.BatchID, st.End)
+	}
+	if err := p.eng.Restore(st.Checkpoint); err != nil {
+		return nil, err
+	}
+	p.onDec = nil // replayed decisions were made before
+	for i, s := range st.Spans {
+		if _, err := e.runSpan(ctx, p, s, max(s.Start, st.MinOffset), i > 0, false); err != nil {
+			return nil, fmt.Errorf("rebuild state of job %s partition %d: %w", t.JobID, t.Partition, err)
+		}
+	}
+	clear(p.pending) // written before the checkpoint
+	p.onDec = e.OnDecision
+	p.batch, p.start, p.next, p.spans = st.BatchID, st.End, st.End, st.Spans
+	return p, nil
+}
+
+// runSpan runs one batch of a partition from offset from: the Advance calls
+// of the trigger boundaries since the batch before (as the replay command
+// makes them), its records at processing time batchTime-1, and the Advance
+// that ends it. live dead-letters poison records (a rebuild skips them). It
+// returns the number of records read.
+func (e *Executor) runSpan(ctx context.Context, p *pstate, s Span, from int64, between, live bool) (int64, error) {
+	interval := p.espec.TriggerInterval.Milliseconds()
+	if between && s.PrevTime > 0 {
+		last := s.Time - 1
+		for b := s.PrevTime + interval; b <= last; {
+			p.eng.Advance(b)
+			b += interval
+			if st := p.eng.Stats(); st.OpenWindows == 0 && st.DedupEntries == 0 && b <= last {
+				b += (last - b) / interval * interval // empty batches change nothing
+			}
+		}
+	}
+	var rows int64
+	var view event.View
+	var rec engine.Record
+	if from < s.End {
+		err := e.Reader.Read(ctx, p.task.Partition, from, s.End, func(m *sarama.ConsumerMessage) error {
+			rows++
+			if p.spec.RunID != "" {
+				if run := kafka.Header(m.Headers, kafka.HeaderRunID); string(run) != p.spec.RunID {
+					return nil
+				}
+			}
+			if err := event.ParseView(m.Value, &view); err != nil {
+				if !live {
+					return nil
+				}
+				return e.deadLetter(ctx, p.spec.ID, m, err)
+			}
+			ingest, ok := kafka.HeaderInt64(m.Headers, kafka.HeaderIngestTime)
+			if !ok {
+				ingest = m.Timestamp.UnixMilli()
+			}
+			rec = engine.Record{Event: view, Partition: m.Partition, Offset: m.Offset, IngestionTime: ingest, ProcessingTime: s.Time - 1}
+			p.eng.Process(&rec)
+			return nil
+		})
+		if err != nil {
+			return rows, err
+		}
+	}
+	p.eng.Advance(s.Time)
+	return rows, nil
+}
+
+func (e *Executor) write(ctx context.Context, p *pstate, t job.Task) error {
+	if len(p.pending) == 0 {
+		return nil
+	}
+	batch := make([]engine.Result, 0, len(p.pending))
+	for _, r := range p.pending {
+		batch = append(batch, r)
+	}
+	runID := p.spec.RunID
+	if runID == "" {
+		runID = worker.AnyRun
+	}
+	err := retry(ctx, e.Log, "write results", func() error { return e.Writer.Write(ctx, runID, t.JobID, batch) })
+	if err != nil {
+		return err
+	}
+	clear(p.pending)
+	return nil
+}
+
+// retry runs f with backoff until it succeeds or ctx ends.
+func retry(ctx context.Context, log *zap.Logger, what string, f func() error) error {
+	delay := 200 * time.Millisecond
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		log.Warn(what+" failed; retrying", zap.Error(err), zap.Duration("retry_in", delay))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w", what, err)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
