@@ -10,8 +10,8 @@
 #   flink-processing  Flink processing time: events placed by arrival, not device time
 #   flink-ingestion   Flink ingestion time: events placed by the gateway's clock
 #   storm             Storm at-least-once, record at a time: duplicates counted
-#   dstream           Spark Streaming micro-batches (not available yet)
-#   structured        Spark Structured Streaming (not available yet)
+#   dstream           Spark Streaming micro-batches of 5s: windows by batch time
+#   structured        Spark Structured Streaming: watermark 60s from earlier batches
 #
 # Options:
 #   --devices N            simulated devices (default 10)
@@ -58,14 +58,9 @@ done
 [[ "$seed" =~ ^-?[0-9]+$ ]] || bad "--seed takes a whole number, got '$seed'"
 case "$target" in http|kafka) ;; *) bad "--target is http or kafka, got '$target'" ;; esac
 
-continuous=(exact flink-event flink-processing flink-ingestion storm)
 case "$preset" in
-  all) presets=("${continuous[@]}") ;;
-  exact|flink-event|flink-processing|flink-ingestion|storm) presets=("$preset") ;;
-  dstream|structured)
-    echo "runscenario.sh: $preset is a micro-batch preset; the micro-batch runtime is not available yet." >&2
-    echo "runscenario.sh: the continuous presets run today: ${continuous[*]}" >&2
-    exit 3 ;;
+  all) presets=(exact flink-event flink-processing flink-ingestion storm dstream structured) ;;
+  exact|flink-event|flink-processing|flink-ingestion|storm|dstream|structured) presets=("$preset") ;;
   *) bad "unknown preset '$preset'" ;;
 esac
 

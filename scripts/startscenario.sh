@@ -10,8 +10,8 @@
 # same platform from docker-compose.yml (profile single, or cluster with
 # three Kafka brokers and three Cassandra nodes).
 #
-# ENGINE is continuous (default: every continuous preset runs on it) or a
-# preset name. Micro-batch presets (dstream, structured) are not available yet.
+# ENGINE is continuous, micro-batch or a preset name: every preset runs on the
+# same master and workers, so it only checks the name.
 #
 # Environment: BOONTADATA_INGEST_PORT (8080), BOONTADATA_MASTER_PORT (8090),
 # BOONTADATA_WORKER_BASE_PORT (8091: workers listen on 8091, 8092, ...).
@@ -35,11 +35,8 @@ while [ $# -gt 0 ]; do
 done
 [[ "$workers" =~ ^[1-9][0-9]*$ ]] || { echo "startscenario.sh: --workers takes a number from 1, got '$workers'" >&2; exit 2; }
 case "$engine" in
-  continuous|flink-processing|flink-event|flink-ingestion|storm|exact|all) ;;
-  dstream|structured|microbatch|micro-batch)
-    echo "startscenario.sh: the micro-batch engine ($engine) is not available yet; the continuous presets are flink-processing, flink-event, flink-ingestion, storm and exact" >&2
-    exit 3 ;;
-  *) echo "startscenario.sh: unknown engine '$engine' (continuous, or a preset name; see --help)" >&2; exit 2 ;;
+  continuous|micro-batch|microbatch|flink-processing|flink-event|flink-ingestion|storm|exact|dstream|structured|all) ;;
+  *) echo "startscenario.sh: unknown engine '$engine' (continuous, micro-batch or a preset name; see --help)" >&2; exit 2 ;;
 esac
 
 if [ "$docker" = 1 ]; then

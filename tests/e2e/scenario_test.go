@@ -62,7 +62,7 @@ func TestDisruptiveScenarioAll(t *testing.T) {
 		t.Logf("%-17s windows %4d exceptions %4d causes %v latency p50 %.0f p99 %.0f ms",
 			j.Preset, j.Windows, j.Exceptions, j.ByCause, j.Latency["p50"], j.Latency["p99"])
 	}
-	for _, p := range []string{"exact", "flink-event", "flink-processing", "flink-ingestion", "storm"} {
+	for _, p := range []string{"exact", "flink-event", "flink-processing", "flink-ingestion", "storm", "dstream", "structured"} {
 		require.Contains(t, byPreset, p, "preset %s missing from the report", p)
 	}
 
@@ -79,4 +79,11 @@ func TestDisruptiveScenarioAll(t *testing.T) {
 
 	fp := r.Jobs[byPreset["flink-processing"]]
 	require.Positive(t, fp.ByCause["other_window"], "processing time places events in other windows")
+
+	ds := r.Jobs[byPreset["dstream"]]
+	require.Positive(t, ds.ByCause["other_window"], "dstream places events by batch time")
+
+	st := r.Jobs[byPreset["structured"]]
+	require.Positive(t, st.Windows)
+	require.Equal(t, st.Exceptions, st.ByCause["late_dropped"], "structured's only exceptions are events older than its 60s watermark")
 }
