@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/IBM/sarama"
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"go.uber.org/zap"
 
@@ -41,74 +40,24 @@ func CassandraChecker(s *gocql.Session) Checker {
 	})
 }
 
-// ErrNoLeader means the metadata names no leader for a partition of a topic.
-var ErrNoLeader = errors.New("no partition with a leader")
-
-// KafkaChecker refreshes the metadata of the control topics with a client of
-// its own and short timeouts, so that a check ends within seconds even when
-// the brokers are gone. A failed client is dropped and a new one made at the
-// next check, so that a restarted broker is found again.
-type KafkaChecker struct {
-	brokers []string
-	sc      *sarama.Config
-	topics  []string
-
-	mu     sync.Mutex
-	client sarama.Client
-}
+// KafkaChecker checks the brokers and the control topics of the master.
+type KafkaChecker struct{ *kafka.Checker }
 
 // NewKafkaChecker returns a checker of the jobs and progress topics.
 func NewKafkaChecker(cfg *kafka.Config) (*KafkaChecker, error) {
-	sc, err := cfg.Sarama("aggregator-master-ready")
+	c, err := kafka.NewChecker(cfg, "aggregator-master-ready", checkTimeout, cfg.Topics.Jobs, cfg.Topics.Progress)
 	if err != nil {
 		return nil, err
 	}
-	sc.Net.DialTimeout, sc.Net.ReadTimeout, sc.Net.WriteTimeout = checkTimeout, checkTimeout, checkTimeout
-	sc.Metadata.Retry.Max = 0
-	sc.Metadata.Full = false
-	sc.Metadata.RefreshFrequency = 0 // refreshed by Check only
-	return &KafkaChecker{brokers: cfg.BrokerList(), sc: sc, topics: []string{cfg.Topics.Jobs, cfg.Topics.Progress}}, nil
+	return &KafkaChecker{c}, nil
 }
 
 // Check requires a leader for some partition of each topic.
 func (k *KafkaChecker) Check(context.Context) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.client == nil {
-		c, err := sarama.NewClient(k.brokers, k.sc)
-		if err != nil {
-			return fmt.Errorf("kafka: connect to %v: %w", k.brokers, err)
-		}
-		k.client = c
+	if err := k.Checker.Check(); err != nil {
+		return fmt.Errorf("kafka: %w", err)
 	}
-	err := k.client.RefreshMetadata(k.topics...)
-	for _, t := range k.topics {
-		if err != nil {
-			break
-		}
-		var ps []int32
-		if ps, err = k.client.WritablePartitions(t); err == nil && len(ps) == 0 {
-			err = fmt.Errorf("topic %s: %w", t, ErrNoLeader)
-		}
-	}
-	if err == nil {
-		return nil
-	}
-	_ = k.client.Close() // a fresh client next time; this one is of no use
-	k.client = nil
-	return fmt.Errorf("kafka: %w", err)
-}
-
-// Close releases the checker's client.
-func (k *KafkaChecker) Close() error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.client == nil {
-		return nil
-	}
-	err := k.client.Close()
-	k.client = nil
-	return err
+	return nil
 }
 
 // readiness holds what /readyz answers: every dependency answered its last

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,84 +18,34 @@ type Checker interface {
 	Check() error
 }
 
-// ErrNoWritablePartition means the metadata names no leader for a topic.
-var ErrNoWritablePartition = errors.New("no writable partition")
-
-// KafkaChecker asks a broker for the metadata of the gateway's topics with a
-// client of its own and short timeouts, so that a check answers within
-// seconds even when the brokers are gone. A failed client is dropped and a
-// new one made at the next check: a restarted broker is found again. A topic
-// that has gone missing (a broker reset to empty) is created again, so the
-// gateway recovers without a restart.
+// KafkaChecker checks the brokers and the gateway's topics. A topic that has
+// gone missing (a broker reset to empty) is created again, so the gateway
+// recovers without a restart.
 type KafkaChecker struct {
-	cfg    *kafka.Config
-	sc     *sarama.Config
-	topics []string
-	log    *zap.Logger
-
-	mu     sync.Mutex
-	client sarama.Client
+	*kafka.Checker
+	cfg *kafka.Config
+	log *zap.Logger
 }
 
 // NewKafkaChecker returns a checker of the brokers and topics of cfg; timeout
 // bounds one check's dial, read and write.
 func NewKafkaChecker(cfg *kafka.Config, timeout time.Duration, log *zap.Logger) (*KafkaChecker, error) {
-	sc, err := cfg.Sarama("ingest-ready")
+	c, err := kafka.NewChecker(cfg, "ingest-ready", timeout, cfg.Topics.Events, cfg.Topics.DeadLetter)
 	if err != nil {
 		return nil, err
 	}
-	sc.Net.DialTimeout, sc.Net.ReadTimeout, sc.Net.WriteTimeout = timeout, timeout, timeout
-	sc.Metadata.Retry.Max = 0
-	sc.Metadata.Full = false
-	sc.Metadata.RefreshFrequency = 0 // refreshed by Check only
-	return &KafkaChecker{cfg: cfg, sc: sc, topics: []string{cfg.Topics.Events, cfg.Topics.DeadLetter}, log: log}, nil
+	return &KafkaChecker{Checker: c, cfg: cfg, log: log}, nil
 }
 
-// Check refreshes the metadata of the topics and requires a leader for at
-// least one partition of each.
+// Check requires a leader for some partition of each topic.
 func (k *KafkaChecker) Check() error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.client == nil {
-		c, err := sarama.NewClient(k.cfg.BrokerList(), k.sc)
-		if err != nil {
-			return fmt.Errorf("connect to Kafka at %v: %w", k.cfg.BrokerList(), err)
-		}
-		k.client = c
-	}
-	err := k.client.RefreshMetadata(k.topics...)
-	for _, t := range k.topics {
-		if err != nil {
-			break
-		}
-		var ps []int32
-		if ps, err = k.client.WritablePartitions(t); err == nil && len(ps) == 0 {
-			err = fmt.Errorf("topic %s: %w", t, ErrNoWritablePartition)
-		}
-	}
-	if err == nil {
-		return nil
-	}
-	_ = k.client.Close() // a fresh client next time; this one is of no use
-	k.client = nil
+	err := k.Checker.Check()
 	if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
 		k.log.Warn("a topic of the gateway is missing: creating it again", zap.Error(err))
 		if perr := kafka.Provision(context.Background(), k.cfg, Source+"-setup", k.log); perr != nil {
-			return fmt.Errorf("kafka metadata: %w; create the topics: %w", err, perr)
+			return fmt.Errorf("%w; create the topics: %w", err, perr)
 		}
 	}
-	return fmt.Errorf("kafka metadata: %w", err)
-}
-
-// Close releases the checker's client.
-func (k *KafkaChecker) Close() error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.client == nil {
-		return nil
-	}
-	err := k.client.Close()
-	k.client = nil
 	return err
 }
 
