@@ -28,7 +28,9 @@ func NewSession(c *Config, log *zap.Logger, inKeyspace bool) (*gocql.Session, er
 	cluster.WriteTimeout = c.Timeout
 	cluster.RetryPolicy = &gocql.ExponentialBackoffRetryPolicy{NumRetries: c.Retries, Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	cluster.ReconnectionPolicy = &gocql.ExponentialReconnectionPolicy{MaxRetries: 10, InitialInterval: time.Second, MaxInterval: 10 * time.Second}
-	cluster.Logger = gocqlzap.NewZapLogger(log.Named("gocql"))
+	// The driver's info lines (protocol discovered, ring refreshed) are
+	// noise at every start of every command; its warnings and errors stay.
+	cluster.Logger = gocqlzap.NewZapLogger(log.Named("gocql").WithOptions(zap.IncreaseLevel(zap.WarnLevel)))
 	cluster.MaxWaitSchemaAgreement = 2 * time.Minute
 	if c.Datacenter != "" {
 		cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.DCAwareRoundRobinPolicy(c.Datacenter))
