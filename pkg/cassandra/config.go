@@ -154,17 +154,7 @@ func (c *Config) Validate() error {
 }
 
 // HostList returns the contact points with blanks removed.
-func (c *Config) HostList() []string {
-	var out []string
-	for _, h := range c.Hosts.Value() {
-		for _, part := range strings.Split(h, ",") {
-			if p := strings.TrimSpace(part); p != "" {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
-}
+func (c *Config) HostList() []string { return cliapp.SplitList(c.Hosts.Value()) }
 
 func (c *Config) consistency() (gocql.Consistency, error) {
 	cons, err := gocql.ParseConsistencyWrapper(strings.ToUpper(c.Consistency))

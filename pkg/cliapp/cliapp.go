@@ -32,6 +32,20 @@ func Env(flag string) []string {
 	return []string{EnvPrefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}
 }
 
+// SplitList returns the values of a list flag with each value also split at
+// commas and blanks trimmed: "a:1, b:2" and two flags give the same list.
+func SplitList(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			if p := strings.TrimSpace(part); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
 // App describes one binary.
 type App struct {
 	Name        string

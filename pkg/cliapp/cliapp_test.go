@@ -85,3 +85,8 @@ func TestHelpNamesEnvVars(t *testing.T) {
 	require.Contains(t, out, "$BOONTADATA_LOG_LEVEL")
 	require.Contains(t, out, "$BOONTADATA_LOG_FORMAT")
 }
+
+func TestSplitList(t *testing.T) {
+	require.Equal(t, []string{"a:1", "b:2", "c:3"}, SplitList([]string{"a:1, b:2", " c:3 ", ","}))
+	require.Empty(t, SplitList(nil))
+}

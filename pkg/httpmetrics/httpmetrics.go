@@ -32,6 +32,29 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// Requests are the request metrics every server has: answers by handler and
+// status code, and their duration by handler.
+type Requests struct {
+	Total   *prometheus.CounterVec
+	Seconds *prometheus.HistogramVec
+}
+
+// NewRequests returns the request metrics of a service, named
+// NAMESPACE_requests_total and NAMESPACE_request_duration_seconds.
+func NewRequests(namespace string) Requests {
+	return Requests{
+		Total: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "requests_total",
+			Help: "HTTP requests answered, by handler and status code.",
+		}, []string{"handler", "code"}),
+		Seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "request_duration_seconds",
+			Help:    "Time from the request's arrival to its answer, by handler.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"handler"}),
+	}
+}
+
 // Instrument counts the answers of h in requests, labelled by handler name
 // and status code, and observes their duration in seconds, labelled by
 // handler name. now is the clock, injected for tests.

@@ -6,7 +6,6 @@ package kafka
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -161,17 +160,7 @@ func (c *Config) Validate() error {
 }
 
 // BrokerList returns the brokers with blanks removed.
-func (c *Config) BrokerList() []string {
-	var out []string
-	for _, b := range c.Brokers.Value() {
-		for _, part := range strings.Split(b, ",") {
-			if p := strings.TrimSpace(part); p != "" {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
-}
+func (c *Config) BrokerList() []string { return cliapp.SplitList(c.Brokers.Value()) }
 
 func validTopic(t string) bool {
 	if t == "" || len(t) > 249 || t == "." || t == ".." {

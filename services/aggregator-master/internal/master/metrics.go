@@ -24,17 +24,11 @@ type metrics struct {
 }
 
 func newMetrics(jobs *Jobs, tracker *Tracker) *metrics {
+	req := httpmetrics.NewRequests(namespace)
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "requests_total",
-			Help: "HTTP requests answered, by handler and status code.",
-		}, []string{"handler", "code"}),
-		requestSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "request_duration_seconds",
-			Help:    "Time from the request's arrival to its answer, by handler.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
-		}, []string{"handler"}),
+		reg:            prometheus.NewRegistry(),
+		requests:       req.Total,
+		requestSeconds: req.Seconds,
 		reports: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "progress_reports_total",
 			Help: "Worker progress reports read from the progress topic.",

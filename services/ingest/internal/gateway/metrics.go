@@ -27,17 +27,11 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
+	req := httpmetrics.NewRequests(namespace)
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "requests_total",
-			Help: "HTTP requests answered, by handler and status code.",
-		}, []string{"handler", "code"}),
-		requestSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "request_duration_seconds",
-			Help:    "Time from the request's arrival to its answer, by handler.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
-		}, []string{"handler"}),
+		reg:            prometheus.NewRegistry(),
+		requests:       req.Total,
+		requestSeconds: req.Seconds,
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "events_accepted_total",
 			Help: "Valid events acknowledged by Kafka on the events topic (counted in 202 answers).",
