@@ -1,22 +1,41 @@
 package engine
 
-import "math"
+import (
+	"encoding/binary"
+	"math"
+	"math/bits"
+	"unsafe"
+)
 
 // dedupSet maps 128-bit message-id hashes to the offset of the copy that was
 // counted, each with an expiry in watermark time. It is an open-addressing
-// table with linear probing, tuned for the engine's hot path:
+// table with linear probing, tuned for the engine's hot path, where most
+// lookups miss (a new id) in a table too large for the CPU caches:
 //
 //   - keys are already uniformly random, so a slot is found from key.a
 //     directly instead of hashing the key again as a Go map would;
+//   - beside the slots, a tag array holds one byte per slot: 0 for a free
+//     slot, else 7 bits of key.b with the high bit set. A probe reads eight
+//     tags at once, so a lookup that misses usually touches one cache line
+//     of tags (eight times denser than the slots, and often in cache) and no
+//     slot at all; only a tag match reads its slot;
 //   - expired entries are not deleted one by one (a random memory access
-//     each, as costly as the insert): a lookup ignores them, an insert
-//     reuses the first one on its probe path, and a rebuild, in place,
-//     drops them all when the table is 3/4 full, so memory stays bounded by
-//     the live entries.
+//     each, as costly as the insert): a lookup ignores them, and a rebuild,
+//     in place, drops them all when the table is 3/4 full, so memory stays
+//     bounded by the live entries.
 type dedupSet struct {
+	// tags has len(slots)+groupWidth-1 bytes: its last bytes mirror the
+	// first ones, so that the eight tags from any slot are one load.
+	tags  []byte
 	slots []dedupSlot
 	mask  uint64
 	used  int // occupied slots, expired ones included
+	// hold is the number of rebuilds before the table may shrink; holdLen
+	// its length, doubled each time the table must grow back after a
+	// shrink, so a number of live entries that rises and falls (the windows
+	// of processing time) soon stops reallocating the table.
+	hold, holdLen int
+	shrunk        bool
 }
 
 type dedupSlot struct {
@@ -28,22 +47,72 @@ type dedupSlot struct {
 // noExpiry is the expiry of entries that leave with clear (batch, window).
 const noExpiry = math.MaxInt64
 
-const minDedupSlots = 1024
+const (
+	minDedupSlots = 1024
+	groupWidth    = 8 // tags read by one probe step
+	lsbs          = 0x0101010101010101
+	msbs          = 0x8080808080808080
+)
+
+func tagOf(k dedupKey) byte { return byte(k.b>>57) | 0x80 }
+
+// group returns the eight tags from slot i on, first in the low byte.
+func (s *dedupSet) group(i uint64) uint64 {
+	return binary.LittleEndian.Uint64(s.tags[i : i+groupWidth])
+}
+
+// matches returns the bytes of g equal to tag, as their high bits. A byte
+// right after a true match can show as a false one (a borrow): harmless, as
+// a match is always checked against its slot.
+func matches(g uint64, tag byte) uint64 {
+	x := g ^ (lsbs * uint64(tag))
+	return (x - lsbs) &^ x & msbs
+}
+
+// empties returns the free slots of g as high bits: exactly, as tags of used
+// slots have their high bit set.
+func empties(g uint64) uint64 { return ^g & msbs }
+
+func (s *dedupSet) setTag(i uint64, t byte) {
+	s.tags[i] = t
+	if i < groupWidth-1 {
+		s.tags[uint64(len(s.slots))+i] = t
+	}
+}
 
 // get returns the offset of k if it is live under watermark wm.
 func (s *dedupSet) get(k dedupKey, wm int64) (int64, bool) {
 	if s.used == 0 {
 		return 0, false
 	}
-	for i := k.a & s.mask; ; i = (i + 1) & s.mask {
-		sl := &s.slots[i]
-		if sl.key == k && sl.expiry > wm {
-			return sl.off, true
+	tag := tagOf(k)
+	for i := k.a & s.mask; ; i = (i + groupWidth) & s.mask {
+		g := s.group(i)
+		free := empties(g)
+		// Matches up to the first free slot: the probe run of k ends there.
+		m := matches(g, tag)
+		if free != 0 {
+			m &= free ^ (free - 1)
 		}
-		if sl.key == (dedupKey{}) {
+		for ; m != 0; m &= m - 1 {
+			j := (i + uint64(bits.TrailingZeros64(m)/8)) & s.mask
+			if sl := &s.slots[j]; sl.key == k && sl.expiry > wm {
+				return sl.off, true
+			}
+		}
+		if free != 0 {
 			return 0, false
 		}
 	}
+}
+
+// lines appends to addrs at m the addresses of the tags and the first slot
+// of k's probe path, for prefetch, and returns the new m.
+func (s *dedupSet) lines(k dedupKey, addrs []uintptr, m int) int {
+	i := k.a & s.mask
+	addrs[m] = uintptr(unsafe.Pointer(&s.tags[i]))
+	addrs[m+1] = uintptr(unsafe.Pointer(&s.slots[i]))
+	return m + 2
 }
 
 // put inserts k, which must not be live under wm.
@@ -53,23 +122,15 @@ func (s *dedupSet) put(k dedupKey, off, expiry, wm int64) {
 	if (s.used+1)*4 > len(s.slots)*3 {
 		s.rebuild(wm)
 	}
-	i := k.a & s.mask
-	for {
-		sl := &s.slots[i]
-		if sl.key == (dedupKey{}) {
-			s.used++
-			break
-		}
-		if sl.expiry <= wm {
-			break // reuse a dead entry (possibly an older copy of k)
-		}
-		i = (i + 1) & s.mask
-	}
+	i := s.home(k)
+	s.setTag(i, tagOf(k))
 	s.slots[i] = dedupSlot{key: k, off: off, expiry: expiry}
+	s.used++
 }
 
 func (s *dedupSet) clear() {
 	if s.used > 0 {
+		clear(s.tags)
 		clear(s.slots)
 		s.used = 0
 	}
@@ -80,33 +141,59 @@ func (s *dedupSet) clear() {
 // the size does not change and the rebuild happens in place: no allocation,
 // no second table.
 func (s *dedupSet) rebuild(wm int64) {
-	live := 0
+	// One pass frees the dead slots and counts the live ones; the tags skip
+	// the free slots without reading them. start is a slot that was free
+	// before: no probe run crosses it, which rehome relies on.
+	live, start := 0, -1
 	for i := range s.slots {
-		if sl := &s.slots[i]; sl.key != (dedupKey{}) && sl.expiry > wm {
-			live++
+		if s.tags[i] == 0 {
+			if start < 0 {
+				start = i
+			}
+			continue
 		}
+		if sl := &s.slots[i]; sl.expiry > wm {
+			live++
+			continue
+		}
+		s.slots[i] = dedupSlot{}
+		s.setTag(uint64(i), 0)
 	}
 	// Keep the load at most 1/2 after a rebuild, so that dead entries have
-	// room to pile up before the next one, with hysteresis: the size only
-	// halves below 1/8, so a steady number of live entries keeps one size.
+	// room to pile up before the next one, with hysteresis: the size halves
+	// only below 1/8 live, and not within hold rebuilds of growing.
 	size := max(minDedupSlots, len(s.slots))
-	for size < (live+1)*2 {
-		size *= 2
-	}
-	for size > minDedupSlots && live*8 < size {
-		size /= 2
+	switch {
+	case size < (live+1)*2:
+		for size < (live+1)*2 {
+			size *= 2
+		}
+		if s.shrunk {
+			s.holdLen = min(max(2*s.holdLen, 4), 1<<20)
+		}
+		s.hold, s.shrunk = s.holdLen, false
+	case s.hold > 0:
+		s.hold--
+	case size > minDedupSlots && live*8 < size:
+		for size > minDedupSlots && live*8 < size {
+			size /= 2
+		}
+		s.shrunk = true
 	}
 	if size == len(s.slots) {
-		s.compact(wm)
+		s.rehome(start)
 		s.used = live
 		return
 	}
 	old := s.slots
 	s.slots = make([]dedupSlot, size)
+	s.tags = make([]byte, size+groupWidth-1)
 	s.mask, s.used = uint64(size-1), 0
 	for i := range old {
-		if sl := &old[i]; sl.key != (dedupKey{}) && sl.expiry > wm {
-			s.slots[s.home(sl.key)] = *sl
+		if sl := &old[i]; sl.key != (dedupKey{}) {
+			j := s.home(sl.key)
+			s.setTag(j, tagOf(sl.key))
+			s.slots[j] = *sl
 			s.used++
 		}
 	}
@@ -114,39 +201,34 @@ func (s *dedupSet) rebuild(wm int64) {
 
 // home returns the first free slot on the probe path of k.
 func (s *dedupSet) home(k dedupKey) uint64 {
-	i := k.a & s.mask
-	for s.slots[i].key != (dedupKey{}) {
-		i = (i + 1) & s.mask
+	for i := k.a & s.mask; ; i = (i + groupWidth) & s.mask {
+		if free := empties(s.group(i)); free != 0 {
+			return (i + uint64(bits.TrailingZeros64(free)/8)) & s.mask
+		}
 	}
-	return i
 }
 
-// compact removes the dead entries in place. Freeing them breaks probe
-// runs, so every live entry is then taken out and put back from its home,
-// in one cyclic pass that starts at a free slot: an entry only ever moves
-// back along its own probe run, and slots already passed only get filled,
-// so every entry stays reachable.
-func (s *dedupSet) compact(wm int64) {
-	start := -1
-	for i := range s.slots {
-		sl := &s.slots[i]
-		if sl.key != (dedupKey{}) && sl.expiry <= wm {
-			*sl = dedupSlot{}
-		}
-		if sl.key == (dedupKey{}) && start < 0 {
-			start = i
-		}
-	}
+// rehome restores the probe runs that freeing dead slots broke: every live
+// entry is taken out and put back from its home, in one cyclic pass that
+// starts at start, a slot that was free before the dead ones were freed, so
+// that each probe run is walked from its beginning. An entry only ever moves
+// back along its own run, and slots already passed only get filled, so every
+// entry stays reachable. Most entries are already home and are not written.
+func (s *dedupSet) rehome(start int) {
 	if start < 0 {
 		return // cannot happen: rebuilds run at 3/4 full
 	}
 	for n := 1; n < len(s.slots); n++ {
 		j := (uint64(start) + uint64(n)) & s.mask
-		sl := s.slots[j]
-		if sl.key == (dedupKey{}) {
+		if s.tags[j] == 0 {
 			continue
 		}
-		s.slots[j] = dedupSlot{}
-		s.slots[s.home(sl.key)] = sl
+		t := s.tags[j]
+		s.setTag(j, 0)
+		h := s.home(s.slots[j].key)
+		s.setTag(h, t)
+		if h != j {
+			s.slots[h], s.slots[j] = s.slots[j], dedupSlot{}
+		}
 	}
 }

@@ -151,8 +151,9 @@ func TestDedupSetMatchesMap(t *testing.T) {
 				}
 			}
 		}
-		// Few distinct a values force long probe runs and wrap-around.
-		k := dedupKey{a: rng.Uint64N(2048), b: rng.Uint64N(64) | 1}
+		// Few distinct a values force long probe runs and wrap-around; few
+		// distinct b values, many tag matches on the probe path.
+		k := dedupKey{a: rng.Uint64N(2048), b: rng.Uint64N(64)<<57 | rng.Uint64N(4) | 1}
 		off, ok := s.get(k, wm)
 		e, live := ref[k]
 		if ok != live || (ok && off != e.off) {
@@ -168,4 +169,51 @@ func TestDedupSetMatchesMap(t *testing.T) {
 	s.clear()
 	_, ok := s.get(dedupKey{a: 1, b: 1}, wm)
 	require.False(t, ok)
+}
+
+// TestProcessBatchMatchesProcess feeds the realistic mix to two engines of
+// each preset, one record at a time and in batches of random sizes, and
+// requires the same results and decisions in the same order: the look-ahead
+// of ProcessBatch must not change what the engine decides. The stream is
+// long enough to rebuild the dedup and aggregate tables several times.
+func TestProcessBatchMatchesProcess(t *testing.T) {
+	n := 60_000
+	if raceEnabled {
+		n = 15_000
+	}
+	for _, name := range PresetNames() {
+		t.Run(name, func(t *testing.T) {
+			spec, err := Preset(name)
+			require.NoError(t, err)
+			one, many := &recorder{}, &recorder{}
+			a, err := New(spec, 0, one)
+			require.NoError(t, err)
+			b, err := New(spec, 0, many)
+			require.NoError(t, err)
+			s := newSynth(7)
+			s.perSecond = 2000
+			s.chunk(n)
+			rng := rand.New(rand.NewPCG(3, 4))
+			var batch []Record
+			for i := 0; i < n; {
+				size := 1 + rng.IntN(300)
+				batch = batch[:0]
+				for ; i < n && len(batch) < size; i++ {
+					var rec Record
+					require.NoError(t, event.ParseView(s.line(i), &rec.Event))
+					rec.Offset, rec.ProcessingTime, rec.IngestionTime = int64(i), s.procTimes[i], s.procTimes[i]
+					a.Process(&rec)
+					batch = append(batch, rec)
+				}
+				b.ProcessBatch(batch)
+				now := batch[len(batch)-1].ProcessingTime
+				a.Advance(now)
+				b.Advance(now)
+			}
+			require.NotEmpty(t, one.results)
+			require.Equal(t, one.out, many.out)
+			require.Equal(t, one.results, many.results)
+			require.Equal(t, a.Stats(), b.Stats())
+		})
+	}
 }

@@ -52,8 +52,7 @@ type partition struct {
 	log       *zap.Logger
 	now       func() time.Time
 
-	view    event.View
-	rec     engine.Record
+	recs    []engine.Record
 	pending map[resultKey]engine.Result
 	batch   []engine.Result
 
@@ -113,33 +112,48 @@ func (p *partition) restore(cp engine.Checkpoint) error {
 	return p.eng.Restore(cp)
 }
 
-// handle processes one record. Only a failure to dead-letter a poison record
-// is an error: that record must not be committed past.
-func (p *partition) handle(ctx context.Context, msg *sarama.ConsumerMessage) error {
-	p.nextOffset = msg.Offset + 1
-	if p.spec.RunID != "" {
-		if run := kafka.Header(msg.Headers, kafka.HeaderRunID); string(run) != p.spec.RunID {
-			p.mu.Lock()
-			p.snap.OtherRuns++
-			p.mu.Unlock()
-			return nil
-		}
-	}
-	if err := event.ParseView(msg.Value, &p.view); err != nil {
-		return p.poison(ctx, msg, err)
-	}
+// handle processes the records of msgs, in offset order, handing the valid
+// ones to the engine in batches. Only a failure to dead-letter a poison
+// record is an error: that record must not be committed past, and the
+// offset returned is its own.
+func (p *partition) handle(ctx context.Context, msgs []*sarama.ConsumerMessage) (int64, error) {
 	now := p.now()
-	ingest, ok := kafka.HeaderInt64(msg.Headers, kafka.HeaderIngestTime)
-	if !ok {
-		ingest = msg.Timestamp.UnixMilli()
+	p.recs = p.recs[:0]
+	others := 0
+	for _, msg := range msgs {
+		p.nextOffset = msg.Offset + 1
+		if p.spec.RunID != "" {
+			if run := kafka.Header(msg.Headers, kafka.HeaderRunID); string(run) != p.spec.RunID {
+				others++
+				continue
+			}
+		}
+		p.recs = append(p.recs, engine.Record{Partition: msg.Partition, Offset: msg.Offset, ProcessingTime: now.UnixMilli()})
+		rec := &p.recs[len(p.recs)-1]
+		if err := event.ParseView(msg.Value, &rec.Event); err != nil {
+			p.recs = p.recs[:len(p.recs)-1]
+			p.eng.ProcessBatch(p.recs) // the records before it go first
+			p.recs = p.recs[:0]
+			if err := p.poison(ctx, msg, err); err != nil {
+				return msg.Offset, err
+			}
+			continue
+		}
+		ingest, ok := kafka.HeaderInt64(msg.Headers, kafka.HeaderIngestTime)
+		if !ok {
+			ingest = msg.Timestamp.UnixMilli()
+		}
+		rec.IngestionTime = ingest
 	}
-	p.rec = engine.Record{Event: p.view, Partition: msg.Partition, Offset: msg.Offset,
-		IngestionTime: ingest, ProcessingTime: now.UnixMilli()}
-	p.eng.Process(&p.rec)
+	p.eng.ProcessBatch(p.recs)
+	clear(p.recs) // drop the references into the messages
 	p.mu.Lock()
-	p.snap.LastRecordTime = now
+	p.snap.OtherRuns += int64(others)
+	if len(msgs) > others {
+		p.snap.LastRecordTime = now
+	}
 	p.mu.Unlock()
-	return nil
+	return 0, nil
 }
 
 func (p *partition) poison(ctx context.Context, msg *sarama.ConsumerMessage, perr error) error {

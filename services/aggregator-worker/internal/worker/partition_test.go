@@ -64,11 +64,23 @@ func (f *fakeWriter) Write(_ context.Context, runID, jobID string, rs []engine.R
 	return nil
 }
 
-type fakeDLQ struct{ msgs []*sarama.ProducerMessage }
+type fakeDLQ struct {
+	msgs []*sarama.ProducerMessage
+	err  error
+}
 
 func (f *fakeDLQ) Send(m *sarama.ProducerMessage) error {
+	if f.err != nil {
+		return f.err
+	}
 	f.msgs = append(f.msgs, m)
 	return nil
+}
+
+// handleOne hands one record to p, as a batch of one.
+func handleOne(ctx context.Context, p *partition, msg *sarama.ConsumerMessage) error {
+	_, err := p.handle(ctx, []*sarama.ConsumerMessage{msg})
+	return err
 }
 
 const t0 = 1_700_000_000_000 // a window boundary: divisible by 5,000 ms
@@ -99,7 +111,7 @@ func TestPartitionExactlyOnceMarksFirstOffsetStillNeeded(t *testing.T) {
 	m := &fakeMarker{}
 	for i := range 3 {
 		line := fmt.Sprintf("m%d|dev-1|%d|cat-1|%d|1.5", i, t0+int64(i)*100, i+1)
-		require.NoError(t, p.handle(ctx, record(int64(10+i), line, "r1")))
+		require.NoError(t, handleOne(ctx, p, record(int64(10+i), line, "r1")))
 	}
 	*now = now.Add(time.Second)
 	require.NoError(t, p.tick(ctx, m))
@@ -118,7 +130,7 @@ func TestPartitionExactlyOnceMarksFirstOffsetStillNeeded(t *testing.T) {
 func TestPartitionAtLeastOnceMarksAfterLastRecord(t *testing.T) {
 	p, _, _, _ := newTestPartition(t, "storm", "")
 	m := &fakeMarker{}
-	require.NoError(t, p.handle(context.Background(), record(41, fmt.Sprintf("m1|dev-1|%d|cat-1|1|1", t0), "any-run")))
+	require.NoError(t, handleOne(context.Background(), p, record(41, fmt.Sprintf("m1|dev-1|%d|cat-1|1|1", t0), "any-run")))
 	require.NoError(t, p.tick(context.Background(), m))
 	require.Equal(t, int64(42), m.last[3].offset)
 	require.Empty(t, m.last[3].metadata)
@@ -128,7 +140,7 @@ func TestPartitionAtLeastOnceMarksAfterLastRecord(t *testing.T) {
 func TestPartitionRetriesWritesAndNeverMarksUnwrittenResults(t *testing.T) {
 	p, w, _, _ := newTestPartition(t, "storm", "r1")
 	m := &fakeMarker{}
-	require.NoError(t, p.handle(context.Background(), record(5, fmt.Sprintf("m1|dev-1|%d|cat-1|1|1", t0), "r1")))
+	require.NoError(t, handleOne(context.Background(), p, record(5, fmt.Sprintf("m1|dev-1|%d|cat-1|1|1", t0), "r1")))
 
 	w.failing = 100
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -144,7 +156,7 @@ func TestPartitionRetriesWritesAndNeverMarksUnwrittenResults(t *testing.T) {
 
 func TestPartitionPoisonGoesToDeadLetter(t *testing.T) {
 	p, _, d, _ := newTestPartition(t, "exact", "r1")
-	require.NoError(t, p.handle(context.Background(), record(7, "m1|dev-1|not-a-time|cat-1|1|1", "r1")))
+	require.NoError(t, handleOne(context.Background(), p, record(7, "m1|dev-1|not-a-time|cat-1|1|1", "r1")))
 	require.Len(t, d.msgs, 1)
 	msg := d.msgs[0]
 	require.Equal(t, "dead", msg.Topic)
@@ -161,10 +173,43 @@ func TestPartitionPoisonGoesToDeadLetter(t *testing.T) {
 	require.Equal(t, int64(8), p.nextOffset, "the poison record is handled")
 }
 
+func TestPartitionBatchKeepsRecordsAroundPoison(t *testing.T) {
+	p, w, d, _ := newTestPartition(t, "storm", "r1")
+	batch := []*sarama.ConsumerMessage{
+		record(20, fmt.Sprintf("m1|dev-1|%d|cat-1|1|1", t0), "r1"),
+		record(21, "m2|dev-1|not-a-time|cat-1|1|1", "r1"),
+		record(22, fmt.Sprintf("m3|dev-1|%d|cat-1|2|1", t0+1), "r1"),
+		record(23, fmt.Sprintf("m4|dev-1|%d|cat-1|4|1", t0+2), "r2"),
+	}
+	_, err := p.handle(context.Background(), batch)
+	require.NoError(t, err)
+	require.Len(t, d.msgs, 1)
+	require.NoError(t, p.tick(context.Background(), &fakeMarker{}))
+	r := w.written[resultKey{"r1/j1/dev-1", "cat-1", t0}]
+	require.Equal(t, int64(3), r.SumMeasure1, "both valid records of the run count, around the poison")
+	require.Equal(t, int64(2), r.Count)
+	require.Equal(t, int64(1), p.progress().OtherRuns)
+	require.Equal(t, int64(24), p.nextOffset)
+
+	// A poison record that cannot be dead-lettered before the session ends
+	// stops the batch at its own offset: nothing past it is handled.
+	d.err = errors.New("kafka down")
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	at, err := p.handle(ended, []*sarama.ConsumerMessage{
+		record(24, fmt.Sprintf("m5|dev-1|%d|cat-1|8|1", t0+3), "r1"),
+		record(25, "m6|dev-1|not-a-time|cat-1|1|1", "r1"),
+		record(26, fmt.Sprintf("m7|dev-1|%d|cat-1|16|1", t0+4), "r1"),
+	})
+	require.Error(t, err)
+	require.Equal(t, int64(25), at)
+	require.Equal(t, int64(3), p.eng.Stats().Accepted, "the record before the poison counts, the one after waits")
+}
+
 func TestPartitionSkipsOtherRuns(t *testing.T) {
 	p, w, _, _ := newTestPartition(t, "storm", "r1")
 	m := &fakeMarker{}
-	require.NoError(t, p.handle(context.Background(), record(0, fmt.Sprintf("m1|dev-1|%d|cat-1|1|1", t0), "r2")))
+	require.NoError(t, handleOne(context.Background(), p, record(0, fmt.Sprintf("m1|dev-1|%d|cat-1|1|1", t0), "r2")))
 	require.NoError(t, p.tick(context.Background(), m))
 	require.Empty(t, w.written)
 	require.Equal(t, int64(1), p.progress().OtherRuns)
