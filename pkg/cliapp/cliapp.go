@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -25,6 +26,7 @@ import (
 const EnvPrefix = "BOONTADATA_"
 
 const loggerKey = "boontadata.logger"
+const profileKey = "boontadata.cpuprofile"
 
 // Env returns the environment variable bound to a flag: "kafka-brokers" reads
 // BOONTADATA_KAFKA_BROKERS.
@@ -79,6 +81,10 @@ func New(a App) *cli.App {
 			Name: "log-format", Value: logging.FormatConsole, EnvVars: Env("log-format"),
 			Usage: "log line format: console (for a terminal) or json (for a log pipeline)",
 		},
+		&cli.StringFlag{
+			Name: "cpu-profile", EnvVars: Env("cpu-profile"), TakesFile: true,
+			Usage: "write a CPU profile of the whole run to `FILE`, for go tool pprof",
+		},
 	}, a.Flags...)
 	commands := append([]*cli.Command{{
 		Name:  "version",
@@ -107,9 +113,24 @@ func New(a App) *cli.App {
 				return UsageError{Err: err}
 			}
 			c.App.Metadata = map[string]any{loggerKey: log.With(zap.String(logging.KeyService, a.Name))}
+			if path := c.String("cpu-profile"); path != "" {
+				f, err := os.Create(path)
+				if err != nil {
+					return UsageError{Err: fmt.Errorf("--cpu-profile: %w", err)}
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					f.Close()
+					return fmt.Errorf("--cpu-profile: %w", err)
+				}
+				c.App.Metadata[profileKey] = f
+			}
 			return nil
 		},
 		After: func(c *cli.Context) error {
+			if f, ok := c.App.Metadata[profileKey].(*os.File); ok {
+				pprof.StopCPUProfile()
+				f.Close()
+			}
 			if log, ok := c.App.Metadata[loggerKey].(*zap.Logger); ok {
 				_ = log.Sync() // stderr cannot always be synced; nothing to do about it
 			}

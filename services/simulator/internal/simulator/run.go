@@ -170,7 +170,7 @@ func Run(ctx context.Context, cfg Config, d Deps) (*Result, error) {
 	if cfg.Record != RecordNone {
 		col.raw = st.NewRawWriter(recCtx, cfg.RunID, deviceIDs)
 	}
-	tgt, err := newTarget(cfg, deviceIDs, d.Clock, col.ack, log)
+	tgt, err := newTarget(ctx, cfg, deviceIDs, d.Clock, col.ack, log)
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +300,7 @@ func generate(ctx context.Context, fleet *gen.Fleet, tgt target.Target, live boo
 	return nil
 }
 
-func newTarget(cfg Config, deviceIDs []string, clock Clock, ack target.AckFunc, log *zap.Logger) (target.Target, error) {
+func newTarget(ctx context.Context, cfg Config, deviceIDs []string, clock Clock, ack target.AckFunc, log *zap.Logger) (target.Target, error) {
 	retry := target.Retry{Initial: 100 * time.Millisecond, Max: cfg.RetryMaxBackoff, Timeout: cfg.RetryTimeout}
 	live := cfg.Clock == ClockLive
 	if cfg.Target == TargetHTTP {
@@ -314,7 +314,7 @@ func newTarget(cfg Config, deviceIDs []string, clock Clock, ack target.AckFunc, 
 		return nil, err
 	}
 	target.Tune(sc)
-	return target.NewKafka(cfg.Kafka.BrokerList(), sc, target.KafkaOptions{
+	return target.NewKafka(ctx, cfg.Kafka.BrokerList(), sc, target.KafkaOptions{
 		Topic: cfg.Kafka.Topics.Events, RunID: cfg.RunID, DeviceIDs: deviceIDs, MaxPending: cfg.MaxPending,
 		Live: live, Now: clock.Now, Retry: retry,
 	}, ack, log.Named("kafka"))

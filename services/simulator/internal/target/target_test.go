@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,7 +16,9 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/urfave/cli/v2"
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
@@ -251,7 +254,7 @@ func TestKafkaProducesKeyedRecordsWithHeaders(t *testing.T) {
 	require.NoError(t, err)
 	Tune(sc)
 	var a acks
-	k, err := NewKafka(kc.BrokerList(), sc, KafkaOptions{
+	k, err := NewKafka(context.Background(), kc.BrokerList(), sc, KafkaOptions{
 		Topic: "events", RunID: "run-1", DeviceIDs: []string{"d0", "d1"}, MaxPending: 16,
 		Now: time.Now, Retry: fastRetry(),
 	}, a.ack, zaptest.NewLogger(t))
@@ -264,23 +267,7 @@ func TestKafkaProducesKeyedRecordsWithHeaders(t *testing.T) {
 	require.Len(t, a.ids(), 100)
 	require.Zero(t, k.Stats().Pending)
 
-	// Read the records back.
-	consumer, err := sarama.NewConsumer(kc.BrokerList(), sc)
-	require.NoError(t, err)
-	defer func() { require.NoError(t, consumer.Close()) }()
-	got := map[string]*sarama.ConsumerMessage{}
-	for p := range int32(4) {
-		pc, err := consumer.ConsumePartition("events", p, sarama.OffsetOldest)
-		require.NoError(t, err)
-		hwm := pc.HighWaterMarkOffset()
-		for n := int64(0); n < hwm; n++ {
-			m := <-pc.Messages()
-			v, err := event.Parse(m.Value)
-			require.NoError(t, err)
-			got[v.MessageID] = m
-		}
-		require.NoError(t, pc.Close())
-	}
+	got := readBack(t, kc.BrokerList(), sc, "events")
 	require.Len(t, got, 100)
 	m := got["d1-7"]
 	require.Equal(t, []byte("d1"), m.Key)
@@ -295,4 +282,117 @@ func TestKafkaProducesKeyedRecordsWithHeaders(t *testing.T) {
 	it, ok := kafka.HeaderInt64(hs, kafka.HeaderIngestTime)
 	require.True(t, ok)
 	require.Equal(t, m.Timestamp.UnixMilli(), it)
+}
+
+// readBack reads every record of topic, by message id.
+func readBack(t *testing.T, brokers []string, sc *sarama.Config, topic string) map[string]*sarama.ConsumerMessage {
+	t.Helper()
+	consumer, err := sarama.NewConsumer(brokers, sc)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, consumer.Close()) }()
+	parts, err := consumer.Partitions(topic)
+	require.NoError(t, err)
+	got := map[string]*sarama.ConsumerMessage{}
+	for _, p := range parts {
+		pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
+		require.NoError(t, err)
+		hwm := pc.HighWaterMarkOffset()
+		for n := int64(0); n < hwm; n++ {
+			m := <-pc.Messages()
+			v, err := event.Parse(m.Value)
+			require.NoError(t, err)
+			require.NotContains(t, got, v.MessageID, "written once")
+			got[v.MessageID] = m
+		}
+		require.NoError(t, pc.Close())
+	}
+	return got
+}
+
+// TestKafkaRetriesRefusedBatchesAndLostConnections makes the broker refuse
+// the first produce request (not the leader) and drop the connection on the
+// second: every send is still acknowledged once and written once.
+func TestKafkaRetriesRefusedBatchesAndLostConnections(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "events"))
+	require.NoError(t, err)
+	defer cluster.Close()
+	var produces atomic.Int32
+	cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		switch produces.Add(1) {
+		case 1:
+			pr := req.(*kmsg.ProduceRequest)
+			resp := pr.ResponseKind().(*kmsg.ProduceResponse)
+			for _, rt := range pr.Topics {
+				st := kmsg.NewProduceResponseTopic()
+				st.Topic = rt.Topic
+				for _, rp := range rt.Partitions {
+					sp := kmsg.NewProduceResponseTopicPartition()
+					sp.Partition = rp.Partition
+					sp.ErrorCode = kerr.NotLeaderForPartition.Code
+					st.Partitions = append(st.Partitions, sp)
+				}
+				resp.Topics = append(resp.Topics, st)
+			}
+			return resp, nil, true
+		case 2:
+			return nil, errors.New("connection lost"), true
+		}
+		return nil, nil, false
+	})
+	kc := kafka.DefaultConfig()
+	kc.Brokers = *cli.NewStringSlice(cluster.ListenAddrs()...)
+	sc, err := kc.Sarama("simulator-test")
+	require.NoError(t, err)
+	Tune(sc)
+	var a acks
+	k, err := NewKafka(context.Background(), kc.BrokerList(), sc, KafkaOptions{
+		Topic: "events", RunID: "run-1", DeviceIDs: []string{"d0", "d1", "d2"}, MaxPending: 64,
+		Now: time.Now, Retry: fastRetry(),
+	}, a.ack, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	ss := sends(300)
+	for i := range ss {
+		require.NoError(t, k.Send(context.Background(), &ss[i]))
+	}
+	require.NoError(t, k.Close(context.Background()))
+	require.Len(t, a.ids(), 300)
+	require.GreaterOrEqual(t, k.Stats().Failures, int64(2))
+	require.GreaterOrEqual(t, produces.Load(), int32(3))
+	require.Len(t, readBack(t, kc.BrokerList(), sc, "events"), 300)
+}
+
+// TestKafkaGivesUpAfterTheRetryTimeout: a broker that refuses every batch
+// makes Send fail with ErrGaveUp once the retry timeout has passed, and
+// Close reports the sends that were never acknowledged.
+func TestKafkaGivesUpAfterTheRetryTimeout(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "events"))
+	require.NoError(t, err)
+	defer cluster.Close()
+	cluster.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		return nil, errors.New("broker unwell"), true
+	})
+	kc := kafka.DefaultConfig()
+	kc.Brokers = *cli.NewStringSlice(cluster.ListenAddrs()...)
+	sc, err := kc.Sarama("simulator-test")
+	require.NoError(t, err)
+	Tune(sc)
+	var a acks
+	retry := fastRetry()
+	retry.Timeout = 200 * time.Millisecond
+	k, err := NewKafka(context.Background(), kc.BrokerList(), sc, KafkaOptions{
+		Topic: "events", RunID: "run-1", DeviceIDs: []string{"d0", "d1"}, MaxPending: 4, Now: time.Now, Retry: retry,
+	}, a.ack, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	ss := sends(100)
+	var sendErr error
+	for i := range ss {
+		if sendErr = k.Send(context.Background(), &ss[i]); sendErr != nil {
+			break
+		}
+	}
+	require.ErrorIs(t, sendErr, ErrGaveUp)
+	require.ErrorIs(t, k.Close(context.Background()), ErrGaveUp)
+	require.Empty(t, a.ids())
 }
