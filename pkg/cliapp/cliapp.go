@@ -10,8 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/pprof"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
