@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/urfave/cli/v2"
@@ -89,4 +92,24 @@ func TestHelpNamesEnvVars(t *testing.T) {
 func TestSplitList(t *testing.T) {
 	require.Equal(t, []string{"a:1", "b:2", "c:3"}, SplitList([]string{"a:1, b:2", " c:3 ", ","}))
 	require.Empty(t, SplitList(nil))
+}
+
+func TestCPUProfile(t *testing.T) {
+	app := App{Name: "demo", Action: func(*cli.Context) error {
+		deadline := time.Now().Add(50 * time.Millisecond)
+		for n := 0; time.Now().Before(deadline); n++ {
+			_ = n * n
+		}
+		return nil
+	}}
+	path := filepath.Join(t.TempDir(), "cpu.pprof")
+	code, _, _ := run(t, app, "--cpu-profile", path)
+	require.Equal(t, 0, code)
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Positive(t, st.Size(), "a profile was written")
+
+	code, _, stderr := run(t, app, "--cpu-profile", filepath.Join(t.TempDir(), "missing", "cpu.pprof"))
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "--cpu-profile")
 }

@@ -276,6 +276,9 @@ func (e *Executor) rebuild(ctx context.Context, t job.Task) (*pstate, error) {
 	return p, nil
 }
 
+// maxBatch is the most records handed to the engine at once.
+const maxBatch = 256
+
 // runSpan runs one batch of a partition from offset from: the Advance calls
 // of the trigger boundaries since the batch before (as the replay command
 // makes them), its records at processing time batchTime-1, and the Advance
@@ -294,8 +297,14 @@ func (e *Executor) runSpan(ctx context.Context, p *pstate, s Span, from int64, b
 		}
 	}
 	var rows int64
-	var view event.View
-	var rec engine.Record
+	// Records go to the engine in batches (ProcessBatch decides as Process
+	// would, faster); a poison record waits for those before it.
+	recs := make([]engine.Record, 0, maxBatch)
+	flush := func() {
+		p.eng.ProcessBatch(recs)
+		clear(recs) // drop the references into the messages
+		recs = recs[:0]
+	}
 	if from < s.End {
 		err := e.Reader.Read(ctx, p.task.Partition, from, s.End, func(m *sarama.ConsumerMessage) error {
 			rows++
@@ -304,20 +313,27 @@ func (e *Executor) runSpan(ctx context.Context, p *pstate, s Span, from int64, b
 					return nil
 				}
 			}
-			if err := event.ParseView(m.Value, &view); err != nil {
+			recs = append(recs, engine.Record{Partition: m.Partition, Offset: m.Offset, ProcessingTime: s.Time - 1})
+			rec := &recs[len(recs)-1]
+			if err := event.ParseView(m.Value, &rec.Event); err != nil {
+				recs = recs[:len(recs)-1]
 				if !live {
 					return nil
 				}
+				flush()
 				return e.deadLetter(ctx, p.spec.ID, m, err)
 			}
 			ingest, ok := kafka.HeaderInt64(m.Headers, kafka.HeaderIngestTime)
 			if !ok {
 				ingest = m.Timestamp.UnixMilli()
 			}
-			rec = engine.Record{Event: view, Partition: m.Partition, Offset: m.Offset, IngestionTime: ingest, ProcessingTime: s.Time - 1}
-			p.eng.Process(&rec)
+			rec.IngestionTime = ingest
+			if len(recs) == maxBatch {
+				flush()
+			}
 			return nil
 		})
+		flush()
 		if err != nil {
 			return rows, err
 		}
