@@ -210,6 +210,9 @@ func TestProcessBatchMatchesProcess(t *testing.T) {
 				a.Advance(now)
 				b.Advance(now)
 			}
+			last := s.procTimes[n-1]
+			a.Flush(last)
+			b.Flush(last)
 			require.NotEmpty(t, one.results)
 			require.Equal(t, one.out, many.out)
 			require.Equal(t, one.results, many.results)
