@@ -248,17 +248,7 @@ func TestKafkaProducesKeyedRecordsWithHeaders(t *testing.T) {
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "events"))
 	require.NoError(t, err)
 	defer cluster.Close()
-	kc := kafka.DefaultConfig()
-	kc.Brokers = *cli.NewStringSlice(cluster.ListenAddrs()...)
-	sc, err := kc.Sarama("simulator-test")
-	require.NoError(t, err)
-	Tune(sc)
-	var a acks
-	k, err := NewKafka(context.Background(), kc.BrokerList(), sc, KafkaOptions{
-		Topic: "events", RunID: "run-1", DeviceIDs: []string{"d0", "d1"}, MaxPending: 16,
-		Now: time.Now, Retry: fastRetry(),
-	}, a.ack, zaptest.NewLogger(t))
-	require.NoError(t, err)
+	k, a, brokers, sc := newKafkaTarget(t, cluster, []string{"d0", "d1"}, 16, fastRetry())
 	ss := sends(100)
 	for i := range ss {
 		require.NoError(t, k.Send(context.Background(), &ss[i]))
@@ -267,7 +257,7 @@ func TestKafkaProducesKeyedRecordsWithHeaders(t *testing.T) {
 	require.Len(t, a.ids(), 100)
 	require.Zero(t, k.Stats().Pending)
 
-	got := readBack(t, kc.BrokerList(), sc, "events")
+	got := readBack(t, brokers, sc, "events")
 	require.Len(t, got, 100)
 	m := got["d1-7"]
 	require.Equal(t, []byte("d1"), m.Key)
@@ -282,6 +272,23 @@ func TestKafkaProducesKeyedRecordsWithHeaders(t *testing.T) {
 	it, ok := kafka.HeaderInt64(hs, kafka.HeaderIngestTime)
 	require.True(t, ok)
 	require.Equal(t, m.Timestamp.UnixMilli(), it)
+}
+
+// newKafkaTarget starts a Kafka target on cluster for topic events, run
+// run-1, with the acknowledgements collected in a.
+func newKafkaTarget(t *testing.T, cluster *kfake.Cluster, devices []string, maxPending int, retry Retry) (*Kafka, *acks, []string, *sarama.Config) {
+	t.Helper()
+	kc := kafka.DefaultConfig()
+	kc.Brokers = *cli.NewStringSlice(cluster.ListenAddrs()...)
+	sc, err := kc.Sarama("simulator-test")
+	require.NoError(t, err)
+	Tune(sc)
+	a := &acks{}
+	k, err := NewKafka(context.Background(), kc.BrokerList(), sc, KafkaOptions{
+		Topic: "events", RunID: "run-1", DeviceIDs: devices, MaxPending: maxPending, Now: time.Now, Retry: retry,
+	}, a.ack, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	return k, a, kc.BrokerList(), sc
 }
 
 // readBack reads every record of topic, by message id.
@@ -340,17 +347,7 @@ func TestKafkaRetriesRefusedBatchesAndLostConnections(t *testing.T) {
 		}
 		return nil, nil, false
 	})
-	kc := kafka.DefaultConfig()
-	kc.Brokers = *cli.NewStringSlice(cluster.ListenAddrs()...)
-	sc, err := kc.Sarama("simulator-test")
-	require.NoError(t, err)
-	Tune(sc)
-	var a acks
-	k, err := NewKafka(context.Background(), kc.BrokerList(), sc, KafkaOptions{
-		Topic: "events", RunID: "run-1", DeviceIDs: []string{"d0", "d1", "d2"}, MaxPending: 64,
-		Now: time.Now, Retry: fastRetry(),
-	}, a.ack, zaptest.NewLogger(t))
-	require.NoError(t, err)
+	k, a, brokers, sc := newKafkaTarget(t, cluster, []string{"d0", "d1", "d2"}, 64, fastRetry())
 	ss := sends(300)
 	for i := range ss {
 		require.NoError(t, k.Send(context.Background(), &ss[i]))
@@ -359,7 +356,7 @@ func TestKafkaRetriesRefusedBatchesAndLostConnections(t *testing.T) {
 	require.Len(t, a.ids(), 300)
 	require.GreaterOrEqual(t, k.Stats().Failures, int64(2))
 	require.GreaterOrEqual(t, produces.Load(), int32(3))
-	require.Len(t, readBack(t, kc.BrokerList(), sc, "events"), 300)
+	require.Len(t, readBack(t, brokers, sc, "events"), 300)
 }
 
 // TestKafkaGivesUpAfterTheRetryTimeout: a broker that refuses every batch
@@ -373,18 +370,9 @@ func TestKafkaGivesUpAfterTheRetryTimeout(t *testing.T) {
 		cluster.KeepControl()
 		return nil, errors.New("broker unwell"), true
 	})
-	kc := kafka.DefaultConfig()
-	kc.Brokers = *cli.NewStringSlice(cluster.ListenAddrs()...)
-	sc, err := kc.Sarama("simulator-test")
-	require.NoError(t, err)
-	Tune(sc)
-	var a acks
 	retry := fastRetry()
 	retry.Timeout = 200 * time.Millisecond
-	k, err := NewKafka(context.Background(), kc.BrokerList(), sc, KafkaOptions{
-		Topic: "events", RunID: "run-1", DeviceIDs: []string{"d0", "d1"}, MaxPending: 4, Now: time.Now, Retry: retry,
-	}, a.ack, zaptest.NewLogger(t))
-	require.NoError(t, err)
+	k, a, _, _ := newKafkaTarget(t, cluster, []string{"d0", "d1"}, 4, retry)
 	ss := sends(100)
 	var sendErr error
 	for i := range ss {
