@@ -130,25 +130,7 @@ func BenchmarkMemoryPerState(b *testing.B) {
 			}
 		}
 	}
-	var perState float64
-	for b.Loop() {
-		eng, err := New(spec, 0, &countSink{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		before := heapInUse()
-		var rec Record
-		for i, l := range lines {
-			if err := event.ParseView(l, &rec.Event); err != nil {
-				b.Fatal(err)
-			}
-			rec.Offset = int64(i)
-			eng.Process(&rec)
-		}
-		perState = float64(heapInUse()-before) / float64(eng.Stats().OpenStates)
-		runtime.KeepAlive(eng)
-	}
-	b.ReportMetric(perState, "B/state")
+	b.ReportMetric(heapPer(b, spec, lines, func(s Stats) int { return s.OpenStates }), "B/state")
 }
 
 // BenchmarkMemoryPerDedupEntry measures the heap held by each remembered
@@ -166,7 +148,13 @@ func BenchmarkMemoryPerDedupEntry(b *testing.B) {
 			DeviceTime: t0 + int64(i)/1000, Measure1: 1, Measure2: 1}
 		lines[i] = event.AppendFormat(nil, e)
 	}
-	var perEntry float64
+	b.ReportMetric(heapPer(b, spec, lines, func(s Stats) int { return s.DedupEntries }), "B/dedup-entry")
+}
+
+// heapPer feeds lines to a fresh engine of spec each iteration and returns
+// the heap it then holds per unit, as count reads the units from its Stats.
+func heapPer(b *testing.B, spec Spec, lines [][]byte, count func(Stats) int) float64 {
+	var per float64
 	for b.Loop() {
 		eng, err := New(spec, 0, &countSink{})
 		if err != nil {
@@ -181,8 +169,8 @@ func BenchmarkMemoryPerDedupEntry(b *testing.B) {
 			rec.Offset = int64(i)
 			eng.Process(&rec)
 		}
-		perEntry = float64(heapInUse()-before) / float64(eng.Stats().DedupEntries)
+		per = float64(heapInUse()-before) / float64(count(eng.Stats()))
 		runtime.KeepAlive(eng)
 	}
-	b.ReportMetric(perEntry, "B/dedup-entry")
+	return per
 }
