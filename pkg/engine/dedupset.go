@@ -138,27 +138,10 @@ func (s *dedupSet) clear() {
 
 // rebuild drops the dead entries and resizes the table to about twice the
 // live ones (at least minDedupSlots). At a steady number of live entries
-// the size does not change and the rebuild happens in place: no allocation,
-// no second table.
+// the size does not change and the rebuild happens in place, in one pass:
+// no allocation, no second table.
 func (s *dedupSet) rebuild(wm int64) {
-	// One pass frees the dead slots and counts the live ones; the tags skip
-	// the free slots without reading them. start is a slot that was free
-	// before: no probe run crosses it, which rehome relies on.
-	live, start := 0, -1
-	for i := range s.slots {
-		if s.tags[i] == 0 {
-			if start < 0 {
-				start = i
-			}
-			continue
-		}
-		if sl := &s.slots[i]; sl.expiry > wm {
-			live++
-			continue
-		}
-		s.slots[i] = dedupSlot{}
-		s.setTag(uint64(i), 0)
-	}
+	live := s.sweep(wm)
 	// Keep the load at most 1/2 after a rebuild, so that dead entries have
 	// room to pile up before the next one, with hysteresis: the size halves
 	// only below 1/8 live, and not within hold rebuilds of growing.
@@ -181,8 +164,6 @@ func (s *dedupSet) rebuild(wm int64) {
 		s.shrunk = true
 	}
 	if size == len(s.slots) {
-		s.rehome(start)
-		s.used = live
 		return
 	}
 	old := s.slots
@@ -199,36 +180,59 @@ func (s *dedupSet) rebuild(wm int64) {
 	}
 }
 
+// sweep frees the entries dead under wm, in place, and returns the number of
+// live ones. Freeing a slot breaks the probe runs through it, so the same
+// pass moves each live entry that a freed slot now separates from its home
+// back to the first free slot from its home. The pass goes round the table
+// once from a slot that was free before: no probe run crosses it, so each
+// run is walked from its beginning, and when an entry is reached every slot
+// before it on its run is final. An entry needs to move only if a slot
+// between its home and itself is free: lastFree, the pass position of the
+// last free slot, tells without probing.
+func (s *dedupSet) sweep(wm int64) int {
+	start := -1
+	for i, t := range s.tags[:len(s.slots)] {
+		if t == 0 {
+			start = i
+			break
+		}
+	}
+	if start < 0 {
+		return s.used // cannot happen: rebuilds run at 3/4 full
+	}
+	live, lastFree := 0, uint64(0)
+	for n := uint64(1); n < uint64(len(s.slots)); n++ {
+		j := (uint64(start) + n) & s.mask
+		if s.tags[j] == 0 {
+			lastFree = n
+			continue
+		}
+		sl := &s.slots[j]
+		if sl.expiry <= wm {
+			*sl = dedupSlot{}
+			s.setTag(j, 0)
+			lastFree = n
+			continue
+		}
+		live++
+		if (sl.key.a-uint64(start))&s.mask > lastFree {
+			continue // no free slot between its home and here
+		}
+		h := s.home(sl.key)
+		s.setTag(h, s.tags[j])
+		s.slots[h], *sl = *sl, dedupSlot{}
+		s.setTag(j, 0)
+		lastFree = n
+	}
+	s.used = live
+	return live
+}
+
 // home returns the first free slot on the probe path of k.
 func (s *dedupSet) home(k dedupKey) uint64 {
 	for i := k.a & s.mask; ; i = (i + groupWidth) & s.mask {
 		if free := empties(s.group(i)); free != 0 {
 			return (i + uint64(bits.TrailingZeros64(free)/8)) & s.mask
-		}
-	}
-}
-
-// rehome restores the probe runs that freeing dead slots broke: every live
-// entry is taken out and put back from its home, in one cyclic pass that
-// starts at start, a slot that was free before the dead ones were freed, so
-// that each probe run is walked from its beginning. An entry only ever moves
-// back along its own run, and slots already passed only get filled, so every
-// entry stays reachable. Most entries are already home and are not written.
-func (s *dedupSet) rehome(start int) {
-	if start < 0 {
-		return // cannot happen: rebuilds run at 3/4 full
-	}
-	for n := 1; n < len(s.slots); n++ {
-		j := (uint64(start) + uint64(n)) & s.mask
-		if s.tags[j] == 0 {
-			continue
-		}
-		t := s.tags[j]
-		s.setTag(j, 0)
-		h := s.home(s.slots[j].key)
-		s.setTag(h, t)
-		if h != j {
-			s.slots[h], s.slots[j] = s.slots[j], dedupSlot{}
 		}
 	}
 }

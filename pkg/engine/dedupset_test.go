@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -54,5 +55,40 @@ func TestDedupSetRebuildKeepsEveryEntryReachable(t *testing.T) {
 		if len(s.slots) != before || s.used <= usedBefore {
 			s.check(t, wm, step)
 		}
+	}
+}
+
+// BenchmarkDedupSet is the dedup table alone in the steady state of
+// DedupUntilWatermark: each op looks up a new id (a miss) and inserts it, and
+// each id lives for live inserts, so that many are live and as many expired
+// ones wait for a rebuild.
+func BenchmarkDedupSet(b *testing.B) {
+	for _, live := range []int{60_000, 300_000, 3_000_000} {
+		b.Run(fmt.Sprintf("live=%d", live), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 1))
+			var s dedupSet
+			keys := make([]dedupKey, 1<<16)
+			step := int64(0)
+			run := func(n int) {
+				for range n {
+					k := keys[step&int64(len(keys)-1)]
+					k.a += uint64(step>>16) * 0x9e3779b97f4a7c15 // a new key each time around
+					wm := step / 64 * 64
+					if _, ok := s.get(k, wm); !ok {
+						s.put(k, step, step+int64(live), wm)
+					}
+					step++
+				}
+			}
+			for i := range keys {
+				keys[i] = dedupKey{a: rng.Uint64(), b: rng.Uint64() | 1}
+			}
+			run(4 * live)
+			b.ResetTimer()
+			for b.Loop() {
+				run(1)
+			}
+			b.ReportMetric(float64(s.used), "used")
+		})
 	}
 }
