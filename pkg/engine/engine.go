@@ -123,24 +123,22 @@ func New(spec Spec, partition int32, sink Sink) (*Engine, error) {
 		return nil, fmt.Errorf("spec %s: %w: nil sink", spec.Name, ErrInvalidSpec)
 	}
 	return &Engine{
-		spec:       spec,
-		sink:       sink,
-		partition:  partition,
-		asg:        asg,
-		delay:      spec.WatermarkDelay.Milliseconds(),
-		lateness:   spec.AllowedLateness.Milliseconds(),
-		idle:       spec.IdleTimeout.Milliseconds(),
-		horizon:    spec.DedupHorizon.Milliseconds(),
-		interval:   spec.TriggerInterval.Milliseconds(),
-		wm:         noTime,
-		evictedAt:  noTime,
-		maxTime:    noTime,
-		devices:    newInterner(),
-		categories: newInterner(),
-		batchMin:   math.MaxInt64,
-		seed1:      maphash.MakeSeed(),
-		seed2:      maphash.MakeSeed(),
-		winBuf:     make([]window.Window, 0, asg.MaxWindows()),
+		spec:      spec,
+		sink:      sink,
+		partition: partition,
+		asg:       asg,
+		delay:     spec.WatermarkDelay.Milliseconds(),
+		lateness:  spec.AllowedLateness.Milliseconds(),
+		idle:      spec.IdleTimeout.Milliseconds(),
+		horizon:   spec.DedupHorizon.Milliseconds(),
+		interval:  spec.TriggerInterval.Milliseconds(),
+		wm:        noTime,
+		evictedAt: noTime,
+		maxTime:   noTime,
+		batchMin:  math.MaxInt64,
+		seed1:     maphash.MakeSeed(),
+		seed2:     maphash.MakeSeed(),
+		winBuf:    make([]window.Window, 0, asg.MaxWindows()),
 	}, nil
 }
 
@@ -161,7 +159,10 @@ func (e *Engine) Process(r *Record) {
 // recordKeys are the hashes a record is looked up by: its message id, and
 // its device and category, from which the key of each of its aggregates is
 // derived (stateKey).
-type recordKeys struct{ id, devCat dedupKey }
+type recordKeys struct {
+	id, devCat dedupKey
+	dev, cat   uint64 // the hashes of the device and category alone
+}
 
 func (e *Engine) keys(r *Record, k *recordKeys) {
 	if e.spec.Dedup != DedupNone {
@@ -170,6 +171,7 @@ func (e *Engine) keys(r *Record, k *recordKeys) {
 	// One seeded 64-bit hash each: two different pairs collide only if a
 	// device or category hash does, about n²/2⁶⁵ for n live devices.
 	d, c := maphash.Bytes(e.seed1, r.Event.DeviceID), maphash.Bytes(e.seed2, r.Event.Category)
+	k.dev, k.cat = d, c
 	k.devCat = dedupKey{a: d ^ bits.RotateLeft64(c, 31), b: mix64(d+c) ^ c}
 }
 
@@ -352,7 +354,7 @@ func (e *Engine) process(r *Record, keys *recordKeys) {
 			}
 			g.dedup.put(k, r.Offset, noExpiry, noTime)
 		}
-		e.aggregate(g, r, now, stateKey(keys.devCat, w.Start))
+		e.aggregate(g, r, now, keys, stateKey(keys.devCat, w.Start))
 		accepted = true
 	}
 	if accepted {
@@ -619,12 +621,12 @@ func (e *Engine) group(w window.Window) *group {
 	return g
 }
 
-func (e *Engine) aggregate(g *group, r *Record, now int64, key dedupKey) {
+func (e *Engine) aggregate(g *group, r *Record, now int64, keys *recordKeys, key dedupKey) {
 	i, ok := e.stateIdx.get(key, e.evictedAt)
 	idx := int32(i)
 	if !ok {
-		dev := e.devices.acquire(r.Event.DeviceID)
-		cat := e.categories.acquire(r.Event.Category)
+		dev := e.devices.acquire(r.Event.DeviceID, keys.dev)
+		cat := e.categories.acquire(r.Event.Category, keys.cat)
 		if n := len(e.free); n > 0 {
 			idx, e.free = e.free[n-1], e.free[:n-1]
 			e.states[idx] = aggState{dev: dev, cat: cat, start: g.win.Start}

@@ -1,61 +1,61 @@
 package engine
 
-// noID is returned by lookup for a name not interned.
-const noID = ^uint32(0)
-
 // interner maps device ids and categories to small integers so aggregate
 // keys are fixed-size and a lookup by []byte does not allocate. Names are
 // reference-counted by open aggregates and dropped when unused, so a fleet
 // whose devices come and go does not grow it forever.
+//
+// It is found by the seeded hash the engine already computed for the record
+// (see Engine.keys), in an open-addressing table with linear probing: no
+// second hash of the name, and a hit compares the name once.
 type interner struct {
-	ids   map[string]uint32
-	names []string
-	refs  []int32 // -1: free slot
-	free  []uint32
-	zero  []uint32 // ids whose count reached 0, dropped by the next sweep
+	slots  []internSlot
+	mask   uint64
+	n      int // interned names
+	names  []string
+	hashes []uint64
+	refs   []int32 // -1: free id
+	free   []uint32
+	zero   []uint32 // ids whose count reached 0, dropped by the next sweep
 }
 
-func newInterner() interner {
-	return interner{ids: make(map[string]uint32)}
+// internSlot is a name's hash and id+1; id 0 marks a free slot.
+type internSlot struct {
+	hash uint64
+	id   uint32
 }
 
-// smallInterner is the size up to which a linear scan beats hashing: the
-// categories of a fleet are usually a handful.
-const smallInterner = 8
+const minInternSlots = 16
 
-func (in *interner) lookup(b []byte) uint32 {
-	if len(in.names) <= smallInterner {
-		for id, name := range in.names {
-			if name == string(b) && in.refs[id] >= 0 {
-				return uint32(id)
-			}
+// acquire returns the id of b, whose hash is h, and counts one more user.
+// It allocates only for a name not yet interned.
+func (in *interner) acquire(b []byte, h uint64) uint32 {
+	if len(in.slots) == 0 {
+		in.resize(minInternSlots)
+	}
+	i := h & in.mask
+	for ; in.slots[i].id != 0; i = (i + 1) & in.mask {
+		if sl := in.slots[i]; sl.hash == h && in.names[sl.id-1] == string(b) {
+			in.refs[sl.id-1]++
+			return sl.id - 1
 		}
-		return noID
-	}
-	if id, ok := in.ids[string(b)]; ok {
-		return id
-	}
-	return noID
-}
-
-// acquire returns the id of b and counts one more user. It allocates only
-// for a name not yet interned.
-func (in *interner) acquire(b []byte) uint32 {
-	if id, ok := in.ids[string(b)]; ok {
-		in.refs[id]++
-		return id
 	}
 	name := string(b)
 	var id uint32
 	if n := len(in.free); n > 0 {
 		id, in.free = in.free[n-1], in.free[:n-1]
-		in.names[id], in.refs[id] = name, 1
+		in.names[id], in.hashes[id], in.refs[id] = name, h, 1
 	} else {
 		id = uint32(len(in.names))
 		in.names = append(in.names, name)
+		in.hashes = append(in.hashes, h)
 		in.refs = append(in.refs, 1)
 	}
-	in.ids[name] = id
+	in.slots[i] = internSlot{hash: h, id: id + 1}
+	// At most half full: probe runs stay short.
+	if in.n++; in.n*2 > len(in.slots) {
+		in.resize(2 * len(in.slots))
+	}
 	return id
 }
 
@@ -66,13 +66,50 @@ func (in *interner) release(id uint32) {
 	}
 }
 
+// sweep drops the names whose count is still 0 since they reached it.
 func (in *interner) sweep() {
 	for _, id := range in.zero {
 		if in.refs[id] == 0 {
-			delete(in.ids, in.names[id])
+			in.delete(id)
 			in.names[id], in.refs[id] = "", -1
 			in.free = append(in.free, id)
 		}
 	}
 	in.zero = in.zero[:0]
+}
+
+// delete takes id out of the table and shifts the entries after it back
+// along their probe runs (Knuth's algorithm R), so no tombstone is left.
+func (in *interner) delete(id uint32) {
+	i := in.hashes[id] & in.mask
+	for in.slots[i].id != id+1 {
+		i = (i + 1) & in.mask
+	}
+	for j := (i + 1) & in.mask; in.slots[j].id != 0; j = (j + 1) & in.mask {
+		// The entry at j stays unless its home lies cyclically outside
+		// (i, j]: then the hole at i is on its probe run.
+		h := in.slots[j].hash & in.mask
+		if (j-h)&in.mask < (j-i)&in.mask {
+			continue
+		}
+		in.slots[i] = in.slots[j]
+		i = j
+	}
+	in.slots[i] = internSlot{}
+	in.n--
+}
+
+func (in *interner) resize(size int) {
+	old := in.slots
+	in.slots = make([]internSlot, size)
+	in.mask = uint64(size - 1)
+	for _, sl := range old {
+		if sl.id != 0 {
+			i := sl.hash & in.mask
+			for in.slots[i].id != 0 {
+				i = (i + 1) & in.mask
+			}
+			in.slots[i] = sl
+		}
+	}
 }
