@@ -1,6 +1,8 @@
 package event
 
 import (
+	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -26,4 +28,34 @@ func BenchmarkAppendFormat(b *testing.B) {
 	for b.Loop() {
 		buf = AppendFormat(buf[:0], e)
 	}
+}
+
+// BenchmarkParseViewMix parses varied lines, as a stream has them: field
+// lengths change from line to line, so a parser's loops cannot be predicted
+// the way one repeated line lets them be.
+func BenchmarkParseViewMix(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var lines [][]byte
+	var size int64
+	for seq := range 4096 {
+		dev := strconv.Itoa(100 + rng.IntN(1000))
+		e := Event{
+			MessageID: dev + "-" + strconv.Itoa(seq*rng.IntN(1000)), DeviceID: dev,
+			DeviceTime: 1472209316326 + int64(seq), Category: "cat" + strconv.Itoa(1+rng.IntN(4)),
+			Measure1: rng.Int64N(1000), Measure2: float64(rng.IntN(100000)) / 100,
+		}
+		lines = append(lines, AppendFormat(nil, e))
+		size += int64(len(lines[seq]))
+	}
+	var v View
+	b.ReportAllocs()
+	b.SetBytes(size / int64(len(lines)))
+	i := 0
+	for b.Loop() {
+		if err := ParseView(lines[i&(len(lines)-1)], &v); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
