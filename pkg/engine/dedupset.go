@@ -167,7 +167,7 @@ func (s *dedupSet) rebuild(wm int64) {
 		return
 	}
 	old := s.slots
-	s.slots = make([]dedupSlot, size)
+	s.slots = makeHuge[dedupSlot](size)
 	s.tags = make([]byte, size+groupWidth-1)
 	s.mask, s.used = uint64(size-1), 0
 	for i := range old {

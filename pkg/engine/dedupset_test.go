@@ -92,3 +92,17 @@ func BenchmarkDedupSet(b *testing.B) {
 		})
 	}
 }
+
+func TestMakeHugeIsZeroedAndSized(t *testing.T) {
+	for _, n := range []int{0, 1, 1000, 1 << 20, 3<<20 + 5} {
+		s := makeHuge[dedupSlot](n)
+		if len(s) != n || cap(s) != n {
+			t.Fatalf("makeHuge(%d): len %d cap %d", n, len(s), cap(s))
+		}
+		for i := range s {
+			if s[i] != (dedupSlot{}) {
+				t.Fatalf("makeHuge(%d): slot %d not zero", n, i)
+			}
+		}
+	}
+}

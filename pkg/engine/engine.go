@@ -33,14 +33,11 @@ type Engine struct {
 
 	devices, categories interner
 
-	// Aggregates: states holds them, free recycles slots, and stateIdx finds
-	// them by a hash of (device, category, window start). Its entries expire
-	// with their window, under the same watermark as the window's eviction,
-	// so evicting a window does not visit them.
-	states   []aggState
-	free     []int32
-	open     int
-	stateIdx dedupSet
+	// Aggregates: states holds them, free recycles slots, and the index of
+	// each window finds them by a hash of (device, category).
+	states []aggState
+	free   []int32
+	open   int
 	// groups are the open windows, oldest first.
 	groups    []*group
 	spareGrps []*group
@@ -89,6 +86,7 @@ type aggState struct {
 type group struct {
 	win    window.Window
 	states []int32
+	index  aggIndex
 	// dedup holds the DedupWithinWindow ids of this window only, so closing
 	// the window forgets them with one clear instead of one delete each.
 	dedup     dedupSet
@@ -157,8 +155,7 @@ func (e *Engine) Process(r *Record) {
 }
 
 // recordKeys are the hashes a record is looked up by: its message id, and
-// its device and category, from which the key of each of its aggregates is
-// derived (stateKey).
+// its device and category, the key of its aggregate in each window.
 type recordKeys struct {
 	id, devCat dedupKey
 	dev, cat   uint64 // the hashes of the device and category alone
@@ -173,12 +170,6 @@ func (e *Engine) keys(r *Record, k *recordKeys) {
 	d, c := maphash.Bytes(e.seed1, r.Event.DeviceID), maphash.Bytes(e.seed2, r.Event.Category)
 	k.dev, k.cat = d, c
 	k.devCat = dedupKey{a: d ^ bits.RotateLeft64(c, 31), b: mix64(d+c) ^ c}
-}
-
-// stateKey is the key of the aggregate of a record's device and category in
-// the window starting at start.
-func stateKey(dc dedupKey, start int64) dedupKey {
-	return dedupKey{a: mix64(dc.a ^ uint64(start)*0x9e3779b97f4a7c15), b: mix64(dc.b+uint64(start)) | 1}
 }
 
 // mix64 is the finalizer of MurmurHash3: every output bit depends on every
@@ -225,7 +216,7 @@ func (e *Engine) ProcessBatch(rs []Record) {
 type lookahead struct {
 	n      int
 	keys   [batchGroup]recordKeys
-	states [batchGroup]dedupKey // key of the aggregate of the newest window
+	groups [batchGroup]*group // the open window of the newest window, if any
 	addrs  [batchGroup][4]uintptr
 	cnt    [batchGroup]int
 }
@@ -238,15 +229,16 @@ func (e *Engine) prepare(rs []Record, la *lookahead) {
 	for i := range la.n {
 		r, k := &rs[i], &la.keys[i]
 		e.keys(r, k)
-		la.states[i] = stateKey(k.devCat, e.asg.Last(e.recordTime(r)).Start)
 		m := 0
 		if dedup {
 			m = e.dedup.lines(k.id, la.addrs[i][:], m)
 		}
-		if e.stateIdx.used > 0 {
-			m = e.stateIdx.lines(la.states[i], la.addrs[i][:], m)
+		g, _ := e.findGroup(e.asg.Last(e.recordTime(r)).Start)
+		if g != nil && g.index.n > 0 {
+			la.addrs[i][m] = g.index.line(k.devCat)
+			m++
 		}
-		la.cnt[i] = m
+		la.groups[i], la.cnt[i] = g, m
 	}
 }
 
@@ -259,12 +251,17 @@ func (la *lookahead) prefetchAll() {
 }
 
 // prefetchStates prefetches the aggregates that the records of la will
-// update, now that the index slots that locate them are in cache.
+// update, now that the index slots that locate them are in cache. A window
+// evicted since prepare only makes a prefetch useless.
 func (e *Engine) prefetchStates(la *lookahead) {
 	var addrs [batchGroup]uintptr
 	m := 0
 	for i := range la.n {
-		if idx, ok := e.stateIdx.get(la.states[i], e.evictedAt); ok && idx < int64(len(e.states)) {
+		g := la.groups[i]
+		if g == nil {
+			continue
+		}
+		if idx, ok := g.index.find(la.keys[i].devCat); ok && int(idx) < len(e.states) {
 			addrs[m] = uintptr(unsafe.Pointer(&e.states[idx]))
 			m++
 		}
@@ -354,7 +351,7 @@ func (e *Engine) process(r *Record, keys *recordKeys) {
 			}
 			g.dedup.put(k, r.Offset, noExpiry, noTime)
 		}
-		e.aggregate(g, r, now, keys, stateKey(keys.devCat, w.Start))
+		e.aggregate(g, r, now, keys)
 		accepted = true
 	}
 	if accepted {
@@ -496,7 +493,6 @@ func (e *Engine) Flush(now int64) {
 	e.evict(now)
 	e.emitDirty(now)
 	e.dedup.clear()
-	e.stateIdx.clear()
 	e.batchMin = math.MaxInt64
 }
 
@@ -591,12 +587,13 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// group returns the open window w, creating it in start order.
-func (e *Engine) group(w window.Window) *group {
-	if g := e.lastGroup; g != nil && g.win == w {
-		return g
+// findGroup returns the open window starting at start, or nil and the
+// position where it belongs in e.groups.
+func (e *Engine) findGroup(start int64) (*group, int) {
+	if g := e.lastGroup; g != nil && g.win.Start == start {
+		return g, 0
 	}
-	i, found := slices.BinarySearchFunc(e.groups, w.Start, func(g *group, s int64) int {
+	i, found := slices.BinarySearchFunc(e.groups, start, func(g *group, s int64) int {
 		switch {
 		case g.win.Start < s:
 			return -1
@@ -606,10 +603,18 @@ func (e *Engine) group(w window.Window) *group {
 		return 0
 	})
 	if found {
-		e.lastGroup = e.groups[i]
-		return e.lastGroup
+		return e.groups[i], i
 	}
-	var g *group
+	return nil, i
+}
+
+// group returns the open window w, creating it in start order.
+func (e *Engine) group(w window.Window) *group {
+	g, i := e.findGroup(w.Start)
+	if g != nil {
+		e.lastGroup = g
+		return g
+	}
 	if n := len(e.spareGrps); n > 0 {
 		g, e.spareGrps = e.spareGrps[n-1], e.spareGrps[:n-1]
 	} else {
@@ -621,9 +626,8 @@ func (e *Engine) group(w window.Window) *group {
 	return g
 }
 
-func (e *Engine) aggregate(g *group, r *Record, now int64, keys *recordKeys, key dedupKey) {
-	i, ok := e.stateIdx.get(key, e.evictedAt)
-	idx := int32(i)
+func (e *Engine) aggregate(g *group, r *Record, now int64, keys *recordKeys) {
+	idx, ok := g.index.find(keys.devCat)
 	if !ok {
 		dev := e.devices.acquire(r.Event.DeviceID, keys.dev)
 		cat := e.categories.acquire(r.Event.Category, keys.cat)
@@ -634,8 +638,7 @@ func (e *Engine) aggregate(g *group, r *Record, now int64, keys *recordKeys, key
 			idx = int32(len(e.states))
 			e.states = append(e.states, aggState{dev: dev, cat: cat, start: g.win.Start})
 		}
-		// The entry dies when the window is evicted: at the same watermark.
-		e.stateIdx.put(key, int64(idx), g.win.End+e.lateness, e.evictedAt)
+		g.index.insert(keys.devCat, idx)
 		g.states = append(g.states, idx)
 		e.open++
 	}
@@ -723,6 +726,7 @@ func (e *Engine) evict(now int64) {
 			}
 			e.open -= len(g.states)
 			g.dedup.clear()
+			g.index.reset()
 			g.states = g.states[:0]
 			e.spareGrps = append(e.spareGrps, g)
 		}
