@@ -80,16 +80,28 @@ func (s *dedupSet) setTag(i uint64, t byte) {
 	}
 }
 
-// get returns the offset of k if it is live under watermark wm.
-func (s *dedupSet) get(k dedupKey, wm int64) (int64, bool) {
-	if s.used == 0 {
-		return 0, false
+// lines appends to addrs at m the addresses of the tags and the first slot
+// of k's probe path, for prefetch, and returns the new m.
+func (s *dedupSet) lines(k dedupKey, addrs []uintptr, m int) int {
+	i := k.a & s.mask
+	addrs[m] = uintptr(unsafe.Pointer(&s.tags[i]))
+	addrs[m+1] = uintptr(unsafe.Pointer(&s.slots[i]))
+	return m + 2
+}
+
+// insert adds k unless it is live under wm, in which case it returns the
+// offset it was added with and true. One probe does both the lookup and the
+// insert: the first free slot of k's probe run is where a new k goes.
+func (s *dedupSet) insert(k dedupKey, off, expiry, wm int64) (int64, bool) {
+	// Rebuild at 3/4 full (dead entries included): fuller, linear probing
+	// slows down quickly, as most lookups miss (a new id) and walk the run.
+	if (s.used+1)*4 > len(s.slots)*3 {
+		s.rebuild(wm)
 	}
 	tag := tagOf(k)
 	for i := k.a & s.mask; ; i = (i + groupWidth) & s.mask {
 		g := s.group(i)
 		free := empties(g)
-		// Matches up to the first free slot: the probe run of k ends there.
 		m := matches(g, tag)
 		if free != 0 {
 			m &= free ^ (free - 1)
@@ -101,31 +113,13 @@ func (s *dedupSet) get(k dedupKey, wm int64) (int64, bool) {
 			}
 		}
 		if free != 0 {
+			j := (i + uint64(bits.TrailingZeros64(free)/8)) & s.mask
+			s.setTag(j, tag)
+			s.slots[j] = dedupSlot{key: k, off: off, expiry: expiry}
+			s.used++
 			return 0, false
 		}
 	}
-}
-
-// lines appends to addrs at m the addresses of the tags and the first slot
-// of k's probe path, for prefetch, and returns the new m.
-func (s *dedupSet) lines(k dedupKey, addrs []uintptr, m int) int {
-	i := k.a & s.mask
-	addrs[m] = uintptr(unsafe.Pointer(&s.tags[i]))
-	addrs[m+1] = uintptr(unsafe.Pointer(&s.slots[i]))
-	return m + 2
-}
-
-// put inserts k, which must not be live under wm.
-func (s *dedupSet) put(k dedupKey, off, expiry, wm int64) {
-	// Rebuild at 3/4 full (dead entries included): fuller, linear probing
-	// slows down quickly, as most lookups miss (a new id) and walk the run.
-	if (s.used+1)*4 > len(s.slots)*3 {
-		s.rebuild(wm)
-	}
-	i := s.home(k)
-	s.setTag(i, tagOf(k))
-	s.slots[i] = dedupSlot{key: k, off: off, expiry: expiry}
-	s.used++
 }
 
 func (s *dedupSet) clear() {

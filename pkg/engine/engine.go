@@ -315,7 +315,14 @@ func (e *Engine) process(r *Record, keys *recordKeys) {
 	k := keys.id
 	switch e.spec.Dedup {
 	case DedupWithinBatch, DedupUntilWatermark:
-		if orig, dup := e.dedup.get(k, e.evictedAt); dup {
+		expiry := int64(noExpiry)
+		if e.spec.Dedup == DedupUntilWatermark {
+			// Remembered while a copy could still count, and at least
+			// DedupHorizon: a function of the record alone, so a restarted
+			// engine forgets ids exactly when the first one did.
+			expiry = e.roundExpiry(max(ts+e.horizon, newest.End+e.lateness))
+		}
+		if orig, dup := e.dedup.insert(k, r.Offset, expiry, e.evictedAt); dup {
 			reason := ReasonSeenBeforeWatermark
 			if e.spec.Dedup == DedupWithinBatch {
 				reason = ReasonSeenInBatch
@@ -326,14 +333,9 @@ func (e *Engine) process(r *Record, keys *recordKeys) {
 			return
 		}
 		if e.spec.Dedup == DedupWithinBatch {
-			e.dedup.put(k, r.Offset, noExpiry, e.evictedAt)
 			e.batchMin = min(e.batchMin, r.Offset)
 		} else {
-			// Remembered while a copy could still count, and at least
-			// DedupHorizon: a function of the record alone, so a restarted
-			// engine forgets ids exactly when the first one did.
-			expiry := e.remember(max(ts+e.horizon, newest.End+e.lateness), r.Offset)
-			e.dedup.put(k, r.Offset, expiry, e.evictedAt)
+			e.remember(expiry, r.Offset)
 		}
 	}
 
@@ -344,12 +346,11 @@ func (e *Engine) process(r *Record, keys *recordKeys) {
 		}
 		g := e.group(w)
 		if e.spec.Dedup == DedupWithinWindow {
-			if orig, dup := g.dedup.get(k, noTime); dup {
+			if orig, dup := g.dedup.insert(k, r.Offset, noExpiry, noTime); dup {
 				e.count(&e.stats.Duplicates)
 				e.decide(r, DuplicateDropped, ReasonSeenInWindow, ts, w, orig)
 				continue
 			}
-			g.dedup.put(k, r.Offset, noExpiry, noTime)
 		}
 		e.aggregate(g, r, now, keys)
 		accepted = true
@@ -750,12 +751,16 @@ func (e *Engine) evict(now int64) {
 	}
 }
 
-// remember counts a DedupUntilWatermark entry in the bucket of its expiry,
-// rounded up to the window slide so that few buckets exist, and returns the
-// rounded expiry.
-func (e *Engine) remember(expiry, offset int64) int64 {
+// roundExpiry rounds the expiry of a DedupUntilWatermark entry up to the
+// window slide, so that few buckets exist.
+func (e *Engine) roundExpiry(expiry int64) int64 {
 	slide := e.asg.Slide()
-	expiry = -floorDiv(-expiry, slide) * slide // round up
+	return -floorDiv(-expiry, slide) * slide
+}
+
+// remember counts a DedupUntilWatermark entry in the bucket of its rounded
+// expiry.
+func (e *Engine) remember(expiry, offset int64) {
 	b := e.lastBucket
 	if b == nil || b.expiry != expiry {
 		i, found := slices.BinarySearchFunc(e.buckets, expiry, func(b *bucket, x int64) int {
@@ -783,5 +788,4 @@ func (e *Engine) remember(expiry, offset int64) int64 {
 	b.count++
 	e.dedupLive++
 	b.minOffset = min(b.minOffset, offset)
-	return expiry
 }

@@ -154,15 +154,17 @@ func TestDedupSetMatchesMap(t *testing.T) {
 		// Few distinct a values force long probe runs and wrap-around; few
 		// distinct b values, many tag matches on the probe path.
 		k := dedupKey{a: rng.Uint64N(2048), b: rng.Uint64N(64)<<57 | rng.Uint64N(4) | 1}
-		off, ok := s.get(k, wm)
 		e, live := ref[k]
-		if ok != live || (ok && off != e.off) {
+		if off, ok := s.get(k, wm); ok != live || (ok && off != e.off) {
 			t.Fatalf("step %d: get(%v) = %d, %v; want %v, %v", i, k, off, ok, e, live)
 		}
+		add := entry{off: int64(i), expiry: wm + 1 + rng.Int64N(200)}
+		off, ok := s.insert(k, add.off, add.expiry, wm)
+		if ok != live || (ok && off != e.off) {
+			t.Fatalf("step %d: insert(%v) = %d, %v; want %v, %v", i, k, off, ok, e, live)
+		}
 		if !ok {
-			e = entry{off: int64(i), expiry: wm + 1 + rng.Int64N(200)}
-			s.put(k, e.off, e.expiry, wm)
-			ref[k] = e
+			ref[k] = add
 		}
 	}
 	require.Less(t, len(s.slots), 16*len(ref)+4*minDedupSlots, "dead entries are dropped")
