@@ -2,6 +2,7 @@ package event
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 	"strconv"
 )
@@ -23,7 +24,7 @@ func ParseView(line []byte, v *View) error {
 	if !ok {
 		return parseSplit(line, v)
 	}
-	ts, ok := scanUint(line, &i)
+	ts, ok := scanTime(line, &i)
 	if !ok || ts < uint64(MinDeviceTime) || ts >= uint64(MaxDeviceTime) {
 		return parseSplit(line, v)
 	}
@@ -82,6 +83,38 @@ func scanUint(line []byte, i *int) (uint64, bool) {
 		j++
 	}
 	if j == start || j-start > 18 || j == len(line) || line[j] != '|' {
+		return 0, false
+	}
+	*i = j + 1
+	return n, true
+}
+
+// scanTime is scanUint for device_time_ms, whose 13 digits (until 2286) it
+// reads eight at a time: one load, a digit check and three multiplies
+// instead of eight dependent steps.
+func scanTime(line []byte, i *int) (uint64, bool) {
+	j := *i
+	if j+8 > len(line) {
+		return scanUint(line, i)
+	}
+	x := binary.LittleEndian.Uint64(line[j:]) - 0x3030303030303030
+	// Every byte a digit: none borrowed below '0' or reaches 10.
+	if (x|(x+0x7676767676767676))&0x8080808080808080 != 0 {
+		return scanUint(line, i)
+	}
+	x = (x*10 + x>>8) & 0x00ff00ff00ff00ff
+	x = (x*100 + x>>16) & 0x0000ffff0000ffff
+	n := (x*10000 + x>>32) & 0xffffffff
+	j += 8
+	for j < len(line) {
+		d := uint64(line[j]) - '0'
+		if d > 9 {
+			break
+		}
+		n = n*10 + d
+		j++
+	}
+	if j-*i > 18 || j == len(line) || line[j] != '|' {
 		return 0, false
 	}
 	*i = j + 1
