@@ -234,7 +234,8 @@ func (e *Engine) prepare(rs []Record, la *lookahead) {
 			m = e.dedup.lines(k.id, la.addrs[i][:], m)
 		}
 		g, _ := e.findGroup(e.asg.Last(e.recordTime(r)).Start)
-		if g != nil && g.index.n > 0 {
+		// The index of the newest window is in cache: it takes most records.
+		if g != nil && g.index.n > 0 && g != e.groups[len(e.groups)-1] {
 			la.addrs[i][m] = g.index.line(k.devCat)
 			m++
 		}
