@@ -22,7 +22,13 @@ import (
 //   - expired entries are not deleted one by one (a random memory access
 //     each, as costly as the insert): a lookup ignores them, and a rebuild,
 //     in place, drops them all when the table is 3/4 full, so memory stays
-//     bounded by the live entries.
+//     bounded by the live entries;
+//   - a slot takes 16 bytes, four to a cache line: 80 bits of the key (the
+//     tag holds 7 more), the offset as 32 bits above offBase and the expiry
+//     as 16 bits, in units of unit above expBase. An entry that does not fit
+//     (an expiry years ahead, offsets billions apart) goes to the far map
+//     instead, correct but slower; rebuilds move the bases along, so in a
+//     running engine that does not happen.
 type dedupSet struct {
 	// tags has len(slots)+groupWidth-1 bytes: its last bytes mirror the
 	// first ones, so that the eight tags from any slot are one load.
@@ -36,13 +42,31 @@ type dedupSet struct {
 	// of processing time) soon stops reallocating the table.
 	hold, holdLen int
 	shrunk        bool
+
+	// unit divides every expiry minus expBase (0 means 1): the engine's
+	// expiries are multiples of the window slide.
+	unit             int64
+	offBase, expBase int64
+	based            bool  // the bases are set: some entry was added
+	maxOff           int64 // the highest offset added
+	far              map[dedupKey]farEntry
 }
 
+// dedupSlot is one entry; the tag, not the slot, says whether it is used.
 type dedupSlot struct {
-	key    dedupKey // the zero key marks a free slot: keys never are zero
-	off    int64
-	expiry int64 // the entry is dead once the watermark reaches it
+	a   uint64 // key.a
+	b   uint16 // bits 16-31 of key.b (the tag has bits 57-63)
+	exp uint16 // expiry: expBase + exp*unit, or noExp
+	off uint32 // offset - offBase
 }
+
+// farEntry is an entry whose offset or expiry does not fit a slot.
+type farEntry struct{ off, expiry int64 }
+
+// noExp is the exp of an entry that never expires (noExpiry).
+const noExp = math.MaxUint16
+
+func keyB(k dedupKey) uint16 { return uint16(k.b >> 16) }
 
 // noExpiry is the expiry of entries that leave with clear (batch, window).
 const noExpiry = math.MaxInt64
@@ -52,6 +76,7 @@ const (
 	groupWidth    = 8 // tags read by one probe step
 	lsbs          = 0x0101010101010101
 	msbs          = 0x8080808080808080
+	low7          = 0x7f7f7f7f7f7f7f7f
 )
 
 func tagOf(k dedupKey) byte { return byte(k.b>>57) | 0x80 }
@@ -61,12 +86,11 @@ func (s *dedupSet) group(i uint64) uint64 {
 	return binary.LittleEndian.Uint64(s.tags[i : i+groupWidth])
 }
 
-// matches returns the bytes of g equal to tag, as their high bits. A byte
-// right after a true match can show as a false one (a borrow): harmless, as
-// a match is always checked against its slot.
+// matches returns the bytes of g equal to tag, as their high bits, exactly:
+// a slot keeps only part of its key, and the tag is the rest of it.
 func matches(g uint64, tag byte) uint64 {
 	x := g ^ (lsbs * uint64(tag))
-	return (x - lsbs) &^ x & msbs
+	return ^((x & low7) + low7 | x) & msbs
 }
 
 // empties returns the free slots of g as high bits: exactly, as tags of used
@@ -98,7 +122,12 @@ func (s *dedupSet) insert(k dedupKey, off, expiry, wm int64) (int64, bool) {
 	if (s.used+1)*4 > len(s.slots)*3 {
 		s.rebuild(wm)
 	}
-	tag := tagOf(k)
+	if len(s.far) > 0 {
+		if f, ok := s.far[k]; ok && f.expiry > wm {
+			return f.off, true
+		}
+	}
+	tag, b, dead := tagOf(k), keyB(k), s.deadBelow(wm)
 	for i := k.a & s.mask; ; i = (i + groupWidth) & s.mask {
 		g := s.group(i)
 		free := empties(g)
@@ -108,26 +137,80 @@ func (s *dedupSet) insert(k dedupKey, off, expiry, wm int64) (int64, bool) {
 		}
 		for ; m != 0; m &= m - 1 {
 			j := (i + uint64(bits.TrailingZeros64(m)/8)) & s.mask
-			if sl := &s.slots[j]; sl.key == k && sl.expiry > wm {
-				return sl.off, true
+			if sl := &s.slots[j]; sl.a == k.a && sl.b == b && int(sl.exp) > dead {
+				return s.offBase + int64(sl.off), true
 			}
 		}
 		if free != 0 {
 			j := (i + uint64(bits.TrailingZeros64(free)/8)) & s.mask
-			s.setTag(j, tag)
-			s.slots[j] = dedupSlot{key: k, off: off, expiry: expiry}
-			s.used++
+			if exp, offd, ok := s.encode(off, expiry, wm); ok {
+				s.setTag(j, tag)
+				s.slots[j] = dedupSlot{a: k.a, b: b, exp: exp, off: offd}
+				s.used++
+			} else {
+				if s.far == nil {
+					s.far = make(map[dedupKey]farEntry)
+				}
+				s.far[k] = farEntry{off: off, expiry: expiry}
+			}
 			return 0, false
 		}
 	}
 }
 
+// encode returns the exp and off of a slot for an entry, or false if they do
+// not fit. The first entry sets the bases.
+func (s *dedupSet) encode(off, expiry, wm int64) (uint16, uint32, bool) {
+	if s.unit == 0 {
+		s.unit = 1
+	}
+	if !s.based {
+		s.based, s.offBase = true, off
+		switch {
+		case wm != noTime:
+			s.expBase = wm - mod(wm, s.unit) // entries expire after wm
+		case expiry != noExpiry:
+			s.expBase = expiry - mod(expiry, s.unit) - maxExpSpan/2*s.unit
+		}
+	}
+	s.maxOff = max(s.maxOff, off)
+	d := off - s.offBase
+	if d < 0 || d > math.MaxUint32 {
+		return 0, 0, false
+	}
+	if expiry == noExpiry {
+		return noExp, uint32(d), true
+	}
+	if expiry < s.expBase || mod(expiry-s.expBase, s.unit) != 0 || (expiry-s.expBase)/s.unit > maxExpSpan {
+		return 0, 0, false
+	}
+	return uint16((expiry - s.expBase) / s.unit), uint32(d), true
+}
+
+// maxExpSpan is the highest exp of an entry that expires.
+const maxExpSpan = noExp - 1
+
+// deadBelow returns the highest exp that is dead under wm (-1: none).
+func (s *dedupSet) deadBelow(wm int64) int {
+	unit := max(s.unit, 1)
+	switch {
+	case wm < s.expBase:
+		return -1
+	case wm-s.expBase >= maxExpSpan*unit: // no overflow: wm >= expBase
+		return maxExpSpan
+	}
+	return int((wm - s.expBase) / unit)
+}
+
+func mod(a, b int64) int64 { return a - floorDiv(a, b)*b }
+
 func (s *dedupSet) clear() {
 	if s.used > 0 {
 		clear(s.tags)
-		clear(s.slots)
 		s.used = 0
 	}
+	clear(s.far)
+	s.based = false
 }
 
 // rebuild drops the dead entries and resizes the table to about twice the
@@ -160,15 +243,15 @@ func (s *dedupSet) rebuild(wm int64) {
 	if size == len(s.slots) {
 		return
 	}
-	old := s.slots
+	old, oldTags := s.slots, s.tags
 	s.slots = makeHuge[dedupSlot](size)
 	s.tags = make([]byte, size+groupWidth-1)
 	s.mask, s.used = uint64(size-1), 0
 	for i := range old {
-		if sl := &old[i]; sl.key != (dedupKey{}) {
-			j := s.home(sl.key)
-			s.setTag(j, tagOf(sl.key))
-			s.slots[j] = *sl
+		if oldTags[i] != 0 {
+			j := s.home(old[i].a)
+			s.setTag(j, oldTags[i])
+			s.slots[j] = old[i]
 			s.used++
 		}
 	}
@@ -194,7 +277,8 @@ func (s *dedupSet) sweep(wm int64) int {
 	if start < 0 {
 		return s.used // cannot happen: rebuilds run at 3/4 full
 	}
-	live, lastFree := 0, uint64(0)
+	dead := s.deadBelow(wm)
+	live, lastFree, minOff := 0, uint64(0), uint32(math.MaxUint32)
 	for n := uint64(1); n < uint64(len(s.slots)); n++ {
 		j := (uint64(start) + n) & s.mask
 		if s.tags[j] == 0 {
@@ -202,29 +286,67 @@ func (s *dedupSet) sweep(wm int64) int {
 			continue
 		}
 		sl := &s.slots[j]
-		if sl.expiry <= wm {
-			*sl = dedupSlot{}
-			s.setTag(j, 0)
+		if int(sl.exp) <= dead {
+			s.setTag(j, 0) // a free slot's content is never read
 			lastFree = n
 			continue
 		}
 		live++
-		if (sl.key.a-uint64(start))&s.mask > lastFree {
+		minOff = min(minOff, sl.off)
+		if (sl.a-uint64(start))&s.mask > lastFree {
 			continue // no free slot between its home and here
 		}
-		h := s.home(sl.key)
+		h := s.home(sl.a)
 		s.setTag(h, s.tags[j])
-		s.slots[h], *sl = *sl, dedupSlot{}
+		s.slots[h] = *sl
 		s.setTag(j, 0)
 		lastFree = n
 	}
 	s.used = live
+	if live == 0 && len(s.far) == 0 {
+		s.based = false
+	}
+	for k, f := range s.far {
+		if f.expiry <= wm {
+			delete(s.far, k)
+		}
+	}
+	s.rebase(wm, dead, minOff)
 	return live
 }
 
-// home returns the first free slot on the probe path of k.
-func (s *dedupSet) home(k dedupKey) uint64 {
-	for i := k.a & s.mask; ; i = (i + groupWidth) & s.mask {
+// rebase moves the bases up to the live entries once they have drifted half
+// their range away, so that new entries keep fitting their slots: offsets
+// grow without end, and so does the watermark.
+func (s *dedupSet) rebase(wm int64, dead int, minOff uint32) {
+	offShift := int64(0)
+	if s.maxOff-s.offBase > math.MaxUint32/2 && s.used > 0 {
+		offShift = int64(minOff)
+	}
+	expShift := 0
+	if dead > maxExpSpan/2 && wm != noTime {
+		expShift = dead + 1 // every live entry has a higher exp
+	}
+	if offShift == 0 && expShift == 0 {
+		return
+	}
+	for j := range s.slots {
+		if s.tags[j] == 0 {
+			continue
+		}
+		sl := &s.slots[j]
+		sl.off -= uint32(offShift)
+		if sl.exp != noExp {
+			sl.exp -= uint16(expShift)
+		}
+	}
+	s.offBase += offShift
+	s.expBase += int64(expShift) * max(s.unit, 1)
+}
+
+// home returns the first free slot on the probe path of a key whose a is a.
+func (s *dedupSet) home(a uint64) uint64 {
+	for i := a & s.mask; ; i = (i + groupWidth) & s.mask {
 		if free := empties(s.group(i)); free != 0 {
 			return (i + uint64(bits.TrailingZeros64(free)/8)) & s.mask
 		}

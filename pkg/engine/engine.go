@@ -120,7 +120,7 @@ func New(spec Spec, partition int32, sink Sink) (*Engine, error) {
 	if sink == nil {
 		return nil, fmt.Errorf("spec %s: %w: nil sink", spec.Name, ErrInvalidSpec)
 	}
-	return &Engine{
+	e := &Engine{
 		spec:      spec,
 		sink:      sink,
 		partition: partition,
@@ -137,7 +137,10 @@ func New(spec Spec, partition int32, sink Sink) (*Engine, error) {
 		seed1:     maphash.MakeSeed(),
 		seed2:     maphash.MakeSeed(),
 		winBuf:    make([]window.Window, 0, asg.MaxWindows()),
-	}, nil
+	}
+	// Expiries are rounded to the slide (roundExpiry): the slots count in it.
+	e.dedup.unit = asg.Slide()
+	return e, nil
 }
 
 // Spec returns the job spec.

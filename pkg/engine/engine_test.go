@@ -132,45 +132,74 @@ func TestProcessDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// TestDedupSetMatchesMap runs random lookups and inserts against a map.
+// Few distinct keys force long probe runs, wrap-around and many tag matches;
+// "drifting" moves offsets and the watermark so far that the bases of the
+// slots must follow, and sends some entries to the far map (an expiry far
+// ahead, or one the unit does not divide).
 func TestDedupSetMatchesMap(t *testing.T) {
-	var s dedupSet
-	type entry struct{ off, expiry int64 }
-	ref := map[dedupKey]entry{}
-	rng := rand.New(rand.NewPCG(1, 2))
-	ops := 300_000
-	if raceEnabled {
-		ops = 30_000
-	}
-	var wm int64
-	for i := range ops {
-		if i%1000 == 0 {
-			wm += 10 // expire some entries as the watermark moves
-			for k, e := range ref {
-				if e.expiry <= wm {
-					delete(ref, k)
+	for _, tc := range []struct {
+		name          string
+		unit          int64
+		offStep, wmUp int64
+	}{
+		{name: "dense", offStep: 1, wmUp: 10},
+		{name: "drifting", unit: 5, offStep: 400_000, wmUp: 20_000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := dedupSet{unit: tc.unit}
+			unit := max(tc.unit, 1)
+			type entry struct{ off, expiry int64 }
+			ref := map[dedupKey]entry{}
+			rng := rand.New(rand.NewPCG(1, 2))
+			ops := 300_000
+			if raceEnabled {
+				ops = 30_000
+			}
+			wm := int64(noTime)
+			for i := range ops {
+				if i%1000 == 0 {
+					if wm == noTime {
+						wm = 1_000_000
+					}
+					wm += tc.wmUp // expire some entries as the watermark moves
+					for k, e := range ref {
+						if e.expiry <= wm {
+							delete(ref, k)
+						}
+					}
+				}
+				// The set keeps 87 bits of a key: vary those only.
+				k := dedupKey{a: rng.Uint64N(2048), b: rng.Uint64N(64)<<57 | rng.Uint64N(4)<<16 | 1}
+				e, live := ref[k]
+				if off, ok := s.get(k, wm); ok != live || (ok && off != e.off) {
+					t.Fatalf("step %d: get(%v) = %d, %v; want %v, %v", i, k, off, ok, e, live)
+				}
+				add := entry{off: int64(i) * tc.offStep, expiry: wm + (1+rng.Int64N(200))*unit}
+				switch {
+				case i%97 == 0:
+					add.expiry = wm + 1e12 // beyond the span of a slot
+				case i%89 == 0 && unit > 1:
+					add.expiry++ // not a multiple of the unit
+				}
+				off, ok := s.insert(k, add.off, add.expiry, wm)
+				if ok != live || (ok && off != e.off) {
+					t.Fatalf("step %d: insert(%v) = %d, %v; want %v, %v", i, k, off, ok, e, live)
+				}
+				if !ok {
+					ref[k] = add
 				}
 			}
-		}
-		// Few distinct a values force long probe runs and wrap-around; few
-		// distinct b values, many tag matches on the probe path.
-		k := dedupKey{a: rng.Uint64N(2048), b: rng.Uint64N(64)<<57 | rng.Uint64N(4) | 1}
-		e, live := ref[k]
-		if off, ok := s.get(k, wm); ok != live || (ok && off != e.off) {
-			t.Fatalf("step %d: get(%v) = %d, %v; want %v, %v", i, k, off, ok, e, live)
-		}
-		add := entry{off: int64(i), expiry: wm + 1 + rng.Int64N(200)}
-		off, ok := s.insert(k, add.off, add.expiry, wm)
-		if ok != live || (ok && off != e.off) {
-			t.Fatalf("step %d: insert(%v) = %d, %v; want %v, %v", i, k, off, ok, e, live)
-		}
-		if !ok {
-			ref[k] = add
-		}
+			require.Less(t, len(s.slots), 16*len(ref)+4*minDedupSlots, "dead entries are dropped")
+			if tc.offStep > 1 {
+				require.NotEmpty(t, s.far, "some entries did not fit a slot")
+				require.Positive(t, s.offBase, "the offset base moved")
+			}
+			s.clear()
+			_, ok := s.get(dedupKey{a: 1, b: 1}, wm)
+			require.False(t, ok)
+		})
 	}
-	require.Less(t, len(s.slots), 16*len(ref)+4*minDedupSlots, "dead entries are dropped")
-	s.clear()
-	_, ok := s.get(dedupKey{a: 1, b: 1}, wm)
-	require.False(t, ok)
 }
 
 // TestProcessBatchMatchesProcess feeds the realistic mix to two engines of
