@@ -93,10 +93,11 @@ type group struct {
 	minOffset int64
 }
 
-// dedupKey is a 128-bit hash of a message id (and window start, within a
-// window): storing it instead of the id keeps inserts allocation-free and
-// entries small. Seeds are random per engine, so no input can be crafted to
-// collide; the chance that two of n live ids collide is about n²/2¹²⁹.
+// dedupKey is a 128-bit hash of a message id (or of a device and category):
+// storing it instead of the id keeps inserts allocation-free and entries
+// small. Seeds are random per engine, so no input can be crafted to collide;
+// a dedupSet keeps 87 bits of it, so that two of n live ids collide with a
+// chance of about n²/2⁸⁸.
 type dedupKey struct{ a, b uint64 }
 
 // bucket tracks the DedupUntilWatermark entries that expire together: how
@@ -224,8 +225,9 @@ type lookahead struct {
 	cnt    [batchGroup]int
 }
 
-// prepare hashes the first records of rs and finds the tags and first slot
-// of their dedup entry and aggregate.
+// prepare hashes the first records of rs and finds the cache lines of their
+// dedup entry (tags and first slot) and, in an older window, of the index
+// slot of their aggregate.
 func (e *Engine) prepare(rs []Record, la *lookahead) {
 	la.n = min(len(rs), batchGroup)
 	dedup := (e.spec.Dedup == DedupWithinBatch || e.spec.Dedup == DedupUntilWatermark) && e.dedup.used > 0
