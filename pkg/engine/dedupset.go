@@ -49,6 +49,7 @@ type dedupSet struct {
 	offBase, expBase int64
 	based            bool  // the bases are set: some entry was added
 	maxOff           int64 // the highest offset added
+	retryOff         int64 // drifted offsets wait for maxOff to reach it
 	far              map[dedupKey]farEntry
 }
 
@@ -117,6 +118,10 @@ func (s *dedupSet) lines(k dedupKey, addrs []uintptr, m int) int {
 // offset it was added with and true. One probe does both the lookup and the
 // insert: the first free slot of k's probe run is where a new k goes.
 func (s *dedupSet) insert(k dedupKey, off, expiry, wm int64) (int64, bool) {
+	return s.insertOrRebase(k, off, expiry, wm, true)
+}
+
+func (s *dedupSet) insertOrRebase(k dedupKey, off, expiry, wm int64, mayRebase bool) (int64, bool) {
 	// Rebuild at 3/4 full (dead entries included): fuller, linear probing
 	// slows down quickly, as most lookups miss (a new id) and walk the run.
 	if (s.used+1)*4 > len(s.slots)*3 {
@@ -143,7 +148,13 @@ func (s *dedupSet) insert(k dedupKey, off, expiry, wm int64) (int64, bool) {
 		}
 		if free != 0 {
 			j := (i + uint64(bits.TrailingZeros64(free)/8)) & s.mask
-			if exp, offd, ok := s.encode(off, expiry, wm); ok {
+			exp, offd, ok := s.encode(off, expiry, wm)
+			if !ok && mayRebase && s.drifted(wm) {
+				// The bases lag behind: a rebuild moves them on.
+				s.rebuild(wm)
+				return s.insertOrRebase(k, off, expiry, wm, false)
+			}
+			if ok {
 				s.setTag(j, tag)
 				s.slots[j] = dedupSlot{a: k.a, b: b, exp: exp, off: offd}
 				s.used++
@@ -170,7 +181,7 @@ func (s *dedupSet) encode(off, expiry, wm int64) (uint16, uint32, bool) {
 		case wm != noTime:
 			s.expBase = wm - mod(wm, s.unit) // entries expire after wm
 		case expiry != noExpiry:
-			s.expBase = expiry - mod(expiry, s.unit) - maxExpSpan/2*s.unit
+			s.expBase = expiry - mod(expiry, s.unit) - maxExpSpan/4*s.unit
 		}
 	}
 	s.maxOff = max(s.maxOff, off)
@@ -315,16 +326,35 @@ func (s *dedupSet) sweep(wm int64) int {
 	return live
 }
 
-// rebase moves the bases up to the live entries once they have drifted half
-// their range away, so that new entries keep fitting their slots: offsets
-// grow without end, and so does the watermark.
+// drifted reports whether the bases have drifted far enough behind the
+// entries for rebase to move them: half the range of offsets, an eighth of
+// that of expiries.
+func (s *dedupSet) drifted(wm int64) bool {
+	return s.maxOff-s.offBase > math.MaxUint32/2 && s.maxOff >= s.retryOff || s.deadBelow(wm) > maxExpSpan/8
+}
+
+// rebase moves the bases up to the live entries once they have drifted (see
+// drifted), so that new entries keep fitting their slots: offsets grow
+// without end, and so does the watermark. An entry that does not fit makes
+// the table rebuild early if that helps, so an expiry fits if it is less than
+// 7/8 of the range, 57,000 units (window slides), ahead of the watermark, and
+// offsets up to 2 billion apart.
 func (s *dedupSet) rebase(wm int64, dead int, minOff uint32) {
 	offShift := int64(0)
-	if s.maxOff-s.offBase > math.MaxUint32/2 && s.used > 0 {
-		offShift = int64(minOff)
+	if s.maxOff-s.offBase > math.MaxUint32/2 {
+		offShift = s.maxOff - s.offBase // no entry in the slots
+		if s.used > 0 {
+			offShift = int64(minOff)
+		}
+		if s.maxOff-s.offBase-offShift > math.MaxUint32/2 {
+			// A live entry holds the base back: until it expires, new
+			// entries that do not fit go to the far map, and rebuilds
+			// do not try again for a while.
+			s.retryOff = s.maxOff + 1<<28
+		}
 	}
 	expShift := 0
-	if dead > maxExpSpan/2 && wm != noTime {
+	if dead > maxExpSpan/8 && wm != noTime {
 		expShift = dead + 1 // every live entry has a higher exp
 	}
 	if offShift == 0 && expShift == 0 {

@@ -96,7 +96,7 @@ func BenchmarkDedupSet(b *testing.B) {
 	for _, live := range []int{60_000, 300_000, 3_000_000} {
 		b.Run(fmt.Sprintf("live=%d", live), func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(1, 1))
-			var s dedupSet
+			s := dedupSet{unit: 1024} // as in the engine, expiries are multiples of it
 			keys := make([]dedupKey, 1<<16)
 			step := int64(0)
 			run := func(n int) {
@@ -104,7 +104,7 @@ func BenchmarkDedupSet(b *testing.B) {
 					k := keys[step&int64(len(keys)-1)]
 					k.a += uint64(step>>16) * 0x9e3779b97f4a7c15 // a new key each time around
 					wm := step / 64 * 64
-					s.insert(k, step, step+int64(live), wm)
+					s.insert(k, step, (step+int64(live)+1023)/1024*1024, wm)
 					step++
 				}
 			}
@@ -115,6 +115,9 @@ func BenchmarkDedupSet(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				run(1)
+			}
+			if len(s.far) > 0 {
+				b.Fatalf("%d entries did not fit a slot", len(s.far))
 			}
 			b.ReportMetric(float64(s.used), "used")
 		})

@@ -135,8 +135,9 @@ func TestProcessDoesNotAllocate(t *testing.T) {
 // TestDedupSetMatchesMap runs random lookups and inserts against a map.
 // Few distinct keys force long probe runs, wrap-around and many tag matches;
 // "drifting" moves offsets and the watermark so far that the bases of the
-// slots must follow, and sends some entries to the far map (an expiry far
-// ahead, or one the unit does not divide).
+// slots must follow, keeps some entries long enough to hold the offset base
+// back, and sends some to the far map (an expiry far ahead, or one the unit
+// does not divide).
 func TestDedupSetMatchesMap(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
@@ -181,6 +182,10 @@ func TestDedupSetMatchesMap(t *testing.T) {
 					add.expiry = wm + 1e12 // beyond the span of a slot
 				case i%89 == 0 && unit > 1:
 					add.expiry++ // not a multiple of the unit
+				case i%101 == 0 && unit > 1:
+					// Fits, near the end of the span, and lives long
+					// enough to hold the offset base back.
+					add.expiry = wm + 50_000*unit
 				}
 				off, ok := s.insert(k, add.off, add.expiry, wm)
 				if ok != live || (ok && off != e.off) {
