@@ -56,18 +56,26 @@ func ParseView(line []byte, v *View) error {
 // scanText reads a non-empty field without control characters up to and
 // past the next '|'.
 func scanText(line []byte, i *int) ([]byte, bool) {
-	start, j, bad := *i, *i, false
-	for j < len(line) && line[j] != '|' {
-		c := line[j]
-		bad = bad || c < 0x20 || c == 0x7f
+	start, j := *i, *i
+	for j < len(line) && !textStop[line[j]] {
 		j++
 	}
-	if bad || j == start || j == len(line) {
+	if j == start || j == len(line) || line[j] != '|' {
 		return nil, false
 	}
 	*i = j + 1
 	return line[start:j], true
 }
+
+// textStop holds the bytes that end a text field or make it invalid: '|',
+// control characters and DEL.
+var textStop = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['|'], t[0x7f] = true, true
+	return t
+}()
 
 // scanUint reads 1 to 18 digits (no overflow possible) up to and past the
 // next '|'.
