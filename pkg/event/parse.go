@@ -80,8 +80,13 @@ var textStop = func() (t [256]bool) {
 // scanUint reads 1 to 18 digits (no overflow possible) up to and past the
 // next '|'.
 func scanUint(line []byte, i *int) (uint64, bool) {
-	start, j := *i, *i
-	var n uint64
+	return scanDigits(line, i, *i, 0)
+}
+
+// scanDigits goes on with the digits of a field that starts at *i, from j,
+// where the digits before make n.
+func scanDigits(line []byte, i *int, j int, n uint64) (uint64, bool) {
+	start := *i
 	for j < len(line) {
 		d := uint64(line[j]) - '0'
 		if d > 9 {
@@ -112,21 +117,7 @@ func scanTime(line []byte, i *int) (uint64, bool) {
 	}
 	x = (x*10 + x>>8) & 0x00ff00ff00ff00ff
 	x = (x*100 + x>>16) & 0x0000ffff0000ffff
-	n := (x*10000 + x>>32) & 0xffffffff
-	j += 8
-	for j < len(line) {
-		d := uint64(line[j]) - '0'
-		if d > 9 {
-			break
-		}
-		n = n*10 + d
-		j++
-	}
-	if j-*i > 18 || j == len(line) || line[j] != '|' {
-		return 0, false
-	}
-	*i = j + 1
-	return n, true
+	return scanDigits(line, i, j+8, (x*10000+x>>32)&0xffffffff)
 }
 
 // parseSplit splits the line first, then parses each field, reporting the
