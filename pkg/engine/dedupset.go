@@ -127,44 +127,54 @@ func (s *dedupSet) insertOrRebase(k dedupKey, off, expiry, wm int64, mayRebase b
 	if (s.used+1)*4 > len(s.slots)*3 {
 		s.rebuild(wm)
 	}
+	orig, found, j := s.find(k, wm)
+	if found {
+		return orig, true
+	}
+	exp, offd, ok := s.encode(off, expiry, wm)
+	switch {
+	case !ok && mayRebase && s.drifted(wm):
+		// The bases lag behind: a rebuild moves them on.
+		s.rebuild(wm)
+		return s.insertOrRebase(k, off, expiry, wm, false)
+	case ok:
+		s.setTag(j, tagOf(k))
+		s.slots[j] = dedupSlot{a: k.a, b: keyB(k), exp: exp, off: offd}
+		s.used++
+	default:
+		if s.far == nil {
+			s.far = make(map[dedupKey]farEntry)
+		}
+		s.far[k] = farEntry{off: off, expiry: expiry}
+	}
+	return 0, false
+}
+
+// find returns the offset of k if it is live under wm, else the first free
+// slot of k's probe run, where a new k goes. The table must have slots.
+func (s *dedupSet) find(k dedupKey, wm int64) (off int64, found bool, free uint64) {
 	if len(s.far) > 0 {
 		if f, ok := s.far[k]; ok && f.expiry > wm {
-			return f.off, true
+			return f.off, true, 0
 		}
 	}
 	tag, b, dead := tagOf(k), keyB(k), s.deadBelow(wm)
 	for i := k.a & s.mask; ; i = (i + groupWidth) & s.mask {
 		g := s.group(i)
-		free := empties(g)
+		empty := empties(g)
+		// Matches up to the first free slot: the probe run of k ends there.
 		m := matches(g, tag)
-		if free != 0 {
-			m &= free ^ (free - 1)
+		if empty != 0 {
+			m &= empty ^ (empty - 1)
 		}
 		for ; m != 0; m &= m - 1 {
 			j := (i + uint64(bits.TrailingZeros64(m)/8)) & s.mask
 			if sl := &s.slots[j]; sl.a == k.a && sl.b == b && int(sl.exp) > dead {
-				return s.offBase + int64(sl.off), true
+				return s.offBase + int64(sl.off), true, 0
 			}
 		}
-		if free != 0 {
-			j := (i + uint64(bits.TrailingZeros64(free)/8)) & s.mask
-			exp, offd, ok := s.encode(off, expiry, wm)
-			if !ok && mayRebase && s.drifted(wm) {
-				// The bases lag behind: a rebuild moves them on.
-				s.rebuild(wm)
-				return s.insertOrRebase(k, off, expiry, wm, false)
-			}
-			if ok {
-				s.setTag(j, tag)
-				s.slots[j] = dedupSlot{a: k.a, b: b, exp: exp, off: offd}
-				s.used++
-			} else {
-				if s.far == nil {
-					s.far = make(map[dedupKey]farEntry)
-				}
-				s.far[k] = farEntry{off: off, expiry: expiry}
-			}
-			return 0, false
+		if empty != 0 {
+			return 0, false, (i + uint64(bits.TrailingZeros64(empty)/8)) & s.mask
 		}
 	}
 }

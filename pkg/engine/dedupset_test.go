@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"math/bits"
 	"math/rand/v2"
 	"testing"
 )
@@ -10,31 +9,11 @@ import (
 // get returns the offset of k if it is live under watermark wm: the lookup
 // half of insert, for the tests.
 func (s *dedupSet) get(k dedupKey, wm int64) (int64, bool) {
-	if f, ok := s.far[k]; ok && f.expiry > wm {
-		return f.off, true
-	}
-	if s.used == 0 {
+	if len(s.slots) == 0 {
 		return 0, false
 	}
-	tag, b, dead := tagOf(k), keyB(k), s.deadBelow(wm)
-	for i := k.a & s.mask; ; i = (i + groupWidth) & s.mask {
-		g := s.group(i)
-		free := empties(g)
-		// Matches up to the first free slot: the probe run of k ends there.
-		m := matches(g, tag)
-		if free != 0 {
-			m &= free ^ (free - 1)
-		}
-		for ; m != 0; m &= m - 1 {
-			j := (i + uint64(bits.TrailingZeros64(m)/8)) & s.mask
-			if sl := &s.slots[j]; sl.a == k.a && sl.b == b && int(sl.exp) > dead {
-				return s.offBase + int64(sl.off), true
-			}
-		}
-		if free != 0 {
-			return 0, false
-		}
-	}
+	off, found, _ := s.find(k, wm)
+	return off, found
 }
 
 // check fails unless the mirrored tags match and every used slot is on the
