@@ -220,7 +220,7 @@ func (e *Engine) ProcessBatch(rs []Record) {
 type lookahead struct {
 	n      int
 	keys   [batchGroup]recordKeys
-	groups [batchGroup]*group // the open window of the newest window, if any
+	groups [batchGroup]*group // the record's newest window, if it is open
 	addrs  [batchGroup][4]uintptr
 	cnt    [batchGroup]int
 }
