@@ -49,11 +49,7 @@ func (x *aggIndex) insert(k dedupKey, idx int32) {
 	if (x.n+1)*2 > len(x.slots) {
 		x.grow()
 	}
-	i := k.a & x.mask
-	for x.slots[i].b != 0 {
-		i = (i + 1) & x.mask
-	}
-	x.slots[i] = aggSlot{a: k.a, b: slotB(k), idx: idx}
+	x.slots[x.freeSlot(k.a)] = aggSlot{a: k.a, b: slotB(k), idx: idx}
 	x.n++
 }
 
@@ -68,13 +64,18 @@ func (x *aggIndex) grow() {
 	x.mask = uint64(len(x.slots) - 1)
 	for _, sl := range old {
 		if sl.b != 0 {
-			i := sl.a & x.mask
-			for x.slots[i].b != 0 {
-				i = (i + 1) & x.mask
-			}
-			x.slots[i] = sl
+			x.slots[x.freeSlot(sl.a)] = sl
 		}
 	}
+}
+
+// freeSlot returns the first free slot from the home of a key whose a is a.
+func (x *aggIndex) freeSlot(a uint64) uint64 {
+	i := a & x.mask
+	for x.slots[i].b != 0 {
+		i = (i + 1) & x.mask
+	}
+	return i
 }
 
 // reset empties the index for reuse by another window. It keeps its table
