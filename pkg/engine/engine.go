@@ -33,16 +33,14 @@ type Engine struct {
 
 	devices, categories interner
 
-	// Aggregates: states holds them, free recycles slots, and the index of
-	// each window finds them by a hash of (device, category).
-	states []aggState
-	free   []int32
-	open   int
+	// Aggregates live in the window they belong to (group.aggs); open
+	// counts them.
+	open int
 	// groups are the open windows, oldest first.
 	groups    []*group
 	spareGrps []*group
 	lastGroup *group
-	dirty     []int32 // update mode: states changed since their last emission
+	dirty     []aggRef // update mode: aggregates changed since their last emission
 
 	// dedup holds the ids of DedupWithinBatch (cleared by Advance) and
 	// DedupUntilWatermark (expiring under the watermark; buckets count them
@@ -72,10 +70,9 @@ type Engine struct {
 }
 
 // aggState is one (device, category, window) aggregate, kept small: the
-// device and category are interned ids and the window end is implied.
+// device and category are interned ids and the window is its group's.
 type aggState struct {
 	dev, cat uint32
-	start    int64 // window start
 	sum1     int64
 	sum2     float64
 	comp     float64 // compensation of sum2 (TwoSum): see addCompensated
@@ -83,10 +80,19 @@ type aggState struct {
 	dirty    bool
 }
 
+// aggRef names an aggregate: its window and its position in the window.
+type aggRef struct {
+	g   *group
+	idx int32
+}
+
+// group is an open window. Its aggregates are contiguous, in the order they
+// were opened: the newest window's stay in the CPU cache, and closing a
+// window reads its aggregates in one sequential pass.
 type group struct {
-	win    window.Window
-	states []int32
-	index  aggIndex
+	win   window.Window
+	aggs  []aggState
+	index aggIndex
 	// dedup holds the DedupWithinWindow ids of this window only, so closing
 	// the window forgets them with one clear instead of one delete each.
 	dedup     dedupSet
@@ -257,18 +263,35 @@ func (la *lookahead) prefetchAll() {
 }
 
 // prefetchStates prefetches the aggregates that the records of la will
-// update, now that the index slots that locate them are in cache. A window
+// update, now that the index slots that locate them are in cache, and the
+// memory the newest window will open aggregates in a group later. A window
 // evicted since prepare only makes a prefetch useless.
 func (e *Engine) prefetchStates(la *lookahead) {
-	var addrs [batchGroup]uintptr
+	var addrs [batchGroup + appendLines]uintptr
 	m := 0
+	var newest *group
+	if len(e.groups) > 0 {
+		newest = e.groups[len(e.groups)-1]
+	}
 	for i := range la.n {
 		g := la.groups[i]
-		if g == nil {
-			continue
+		if g == nil || g == newest {
+			continue // the newest window's aggregates are in cache
 		}
-		if idx, ok := g.index.find(la.keys[i].devCat); ok && int(idx) < len(e.states) {
-			addrs[m] = uintptr(unsafe.Pointer(&e.states[idx]))
+		if idx, ok := g.index.find(la.keys[i].devCat); ok && int(idx) < len(g.aggs) {
+			addrs[m] = uintptr(unsafe.Pointer(&g.aggs[idx]))
+			m++
+		}
+	}
+	if newest != nil {
+		// Nearly every record of a large state opens an aggregate in the
+		// newest window: the lines after the next group's are written next.
+		const size = unsafe.Sizeof(aggState{})
+		base := uintptr(unsafe.Pointer(unsafe.SliceData(newest.aggs)))
+		lo := base + uintptr(len(newest.aggs)+la.n)*size
+		hi := base + uintptr(min(len(newest.aggs)+2*la.n, cap(newest.aggs)))*size
+		for a := lo &^ 63; a < hi; a += 64 {
+			addrs[m] = a
 			m++
 		}
 	}
@@ -276,6 +299,9 @@ func (e *Engine) prefetchStates(la *lookahead) {
 		prefetch(&addrs[0], m)
 	}
 }
+
+// appendLines bounds the cache lines of batchGroup aggregates.
+const appendLines = (batchGroup*int(unsafe.Sizeof(aggState{})))/64 + 1
 
 func (e *Engine) process(r *Record, keys *recordKeys) {
 	if e.muted && r.Offset >= e.muteUntil {
@@ -454,10 +480,10 @@ func (e *Engine) endReplay() {
 		return
 	}
 	for _, g := range e.groups {
-		for _, idx := range g.states {
-			if st := &e.states[idx]; !st.dirty {
+		for i := range g.aggs {
+			if st := &g.aggs[i]; !st.dirty {
 				st.dirty = true
-				e.dirty = append(e.dirty, idx)
+				e.dirty = append(e.dirty, aggRef{g, int32(i)})
 			}
 		}
 	}
@@ -615,6 +641,17 @@ func (e *Engine) findGroup(start int64) (*group, int) {
 	return nil, i
 }
 
+// reset empties g for reuse by another window, keeping its memory unless the
+// window used far less of it than it holds, so that one busy window does not
+// pin large arrays for good.
+func (g *group) reset() {
+	g.index.reset()
+	if len(g.aggs)*8 < cap(g.aggs) {
+		g.aggs = nil
+	}
+	g.aggs = g.aggs[:0]
+}
+
 // group returns the open window w, creating it in start order.
 func (e *Engine) group(w window.Window) *group {
 	g, i := e.findGroup(w.Start)
@@ -638,18 +675,12 @@ func (e *Engine) aggregate(g *group, r *Record, now int64, keys *recordKeys) {
 	if !ok {
 		dev := e.devices.acquire(r.Event.DeviceID, keys.dev)
 		cat := e.categories.acquire(r.Event.Category, keys.cat)
-		if n := len(e.free); n > 0 {
-			idx, e.free = e.free[n-1], e.free[:n-1]
-			e.states[idx] = aggState{dev: dev, cat: cat, start: g.win.Start}
-		} else {
-			idx = int32(len(e.states))
-			e.states = append(e.states, aggState{dev: dev, cat: cat, start: g.win.Start})
-		}
+		idx = int32(len(g.aggs))
+		g.aggs = append(g.aggs, aggState{dev: dev, cat: cat})
 		g.index.insert(keys.devCat, idx)
-		g.states = append(g.states, idx)
 		e.open++
 	}
-	st := &e.states[idx]
+	st := &g.aggs[idx]
 	st.sum1 += r.Event.Measure1
 	st.sum2, st.comp = addCompensated(st.sum2, st.comp, r.Event.Measure2)
 	st.count++
@@ -658,12 +689,12 @@ func (e *Engine) aggregate(g *group, r *Record, now int64, keys *recordKeys) {
 		return
 	}
 	if e.spec.EmitPerRecord {
-		e.emit(st, false, now)
+		e.emit(g, st, false, now)
 		return
 	}
 	if !st.dirty {
 		st.dirty = true
-		e.dirty = append(e.dirty, idx)
+		e.dirty = append(e.dirty, aggRef{g, idx})
 	}
 }
 
@@ -678,13 +709,13 @@ func addCompensated(s, c, x float64) (float64, float64) {
 	return t, c + ((s - (t - bp)) + (x - bp))
 }
 
-func (e *Engine) emit(st *aggState, final bool, now int64) {
+func (e *Engine) emit(g *group, st *aggState, final bool, now int64) {
 	sum2 := st.sum2 + st.comp
 	if math.IsInf(st.sum2, 0) {
 		sum2 = st.sum2 // the compensation of an overflowed sum is NaN
 	}
 	e.res = Result{
-		Window:   window.Window{Start: st.start, End: st.start + e.asg.Size()},
+		Window:   g.win,
 		DeviceID: e.devices.names[st.dev], Category: e.categories.names[st.cat],
 		SumMeasure1: st.sum1, SumMeasure2: sum2, Count: st.count, Revision: st.count,
 		Final: final, EmitTime: now, Partition: e.partition,
@@ -698,11 +729,14 @@ func (e *Engine) emit(st *aggState, final bool, now int64) {
 }
 
 func (e *Engine) emitDirty(now int64) {
-	for _, idx := range e.dirty {
-		// Entries of states that were emitted final and evicted, or emitted
-		// twice through a recycled slot, are no longer dirty: skipped.
-		if st := &e.states[idx]; st.dirty {
-			e.emit(st, false, now)
+	for _, d := range e.dirty {
+		// Entries of aggregates that were emitted final and evicted, or
+		// emitted twice through a recycled group, are no longer dirty (or
+		// no longer there): skipped.
+		if int(d.idx) < len(d.g.aggs) {
+			if st := &d.g.aggs[d.idx]; st.dirty {
+				e.emit(d.g, st, false, now)
+			}
 		}
 	}
 	e.dirty = e.dirty[:0]
@@ -721,20 +755,18 @@ func (e *Engine) evict(now int64) {
 		e.devices.sweep()
 		e.categories.sweep()
 		for _, g := range e.groups[:n] {
-			for _, idx := range g.states {
-				st := &e.states[idx]
-				e.emit(st, true, now)
+			for i := range g.aggs {
+				st := &g.aggs[i]
+				e.emit(g, st, true, now)
 				e.devices.release(st.dev)
 				e.categories.release(st.cat)
-				e.free = append(e.free, idx)
 			}
 			if g == e.lastGroup {
 				e.lastGroup = nil
 			}
-			e.open -= len(g.states)
+			e.open -= len(g.aggs)
 			g.dedup.clear()
-			g.index.reset()
-			g.states = g.states[:0]
+			g.reset()
 			e.spareGrps = append(e.spareGrps, g)
 		}
 		e.groups = append(e.groups[:0], e.groups[n:]...)
