@@ -232,8 +232,7 @@ type lookahead struct {
 }
 
 // prepare hashes the first records of rs and finds the cache lines of their
-// dedup entry (tags and first slot) and, in an older window, of the index
-// slot of their aggregate.
+// dedup entry (tags and first slot) and of the index slot of their aggregate.
 func (e *Engine) prepare(rs []Record, la *lookahead) {
 	la.n = min(len(rs), batchGroup)
 	dedup := (e.spec.Dedup == DedupWithinBatch || e.spec.Dedup == DedupUntilWatermark) && e.dedup.used > 0
@@ -245,8 +244,7 @@ func (e *Engine) prepare(rs []Record, la *lookahead) {
 			m = e.dedup.lines(k.id, la.addrs[i][:], m)
 		}
 		g, _ := e.findGroup(e.asg.Last(e.recordTime(r)).Start)
-		// The index of the newest window is in cache: it takes most records.
-		if g != nil && g.index.n > 0 && g != e.groups[len(e.groups)-1] {
+		if g != nil && g.index.n > 0 {
 			la.addrs[i][m] = g.index.line(k.devCat)
 			m++
 		}
@@ -262,36 +260,24 @@ func (la *lookahead) prefetchAll() {
 	}
 }
 
-// prefetchStates prefetches the aggregates that the records of la will
-// update, now that the index slots that locate them are in cache, and the
-// memory the newest window will open aggregates in a group later. A window
-// evicted since prepare only makes a prefetch useless.
+// prefetchStates prefetches the aggregates of older windows that the
+// records of la will update, now that the index slots that locate them are
+// in cache; the newest window's are in cache already. A window evicted since
+// prepare only makes a prefetch useless.
 func (e *Engine) prefetchStates(la *lookahead) {
-	var addrs [batchGroup + appendLines]uintptr
-	m := 0
-	var newest *group
-	if len(e.groups) > 0 {
-		newest = e.groups[len(e.groups)-1]
+	if len(e.groups) == 0 {
+		return // then no record of la has an open window
 	}
+	var addrs [batchGroup]uintptr
+	m := 0
+	newest := e.groups[len(e.groups)-1]
 	for i := range la.n {
 		g := la.groups[i]
 		if g == nil || g == newest {
-			continue // the newest window's aggregates are in cache
+			continue
 		}
 		if idx, ok := g.index.find(la.keys[i].devCat); ok && int(idx) < len(g.aggs) {
 			addrs[m] = uintptr(unsafe.Pointer(&g.aggs[idx]))
-			m++
-		}
-	}
-	if newest != nil {
-		// Nearly every record of a large state opens an aggregate in the
-		// newest window: the lines after the next group's are written next.
-		const size = unsafe.Sizeof(aggState{})
-		base := uintptr(unsafe.Pointer(unsafe.SliceData(newest.aggs)))
-		lo := base + uintptr(len(newest.aggs)+la.n)*size
-		hi := base + uintptr(min(len(newest.aggs)+2*la.n, cap(newest.aggs)))*size
-		for a := lo &^ 63; a < hi; a += 64 {
-			addrs[m] = a
 			m++
 		}
 	}
@@ -299,9 +285,6 @@ func (e *Engine) prefetchStates(la *lookahead) {
 		prefetch(&addrs[0], m)
 	}
 }
-
-// appendLines bounds the cache lines of batchGroup aggregates.
-const appendLines = (batchGroup*int(unsafe.Sizeof(aggState{})))/64 + 1
 
 func (e *Engine) process(r *Record, keys *recordKeys) {
 	if e.muted && r.Offset >= e.muteUntil {
