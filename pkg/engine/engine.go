@@ -577,14 +577,14 @@ func (e *Engine) decide(r *Record, kind DecisionKind, reason Reason, ts int64, w
 	if e.muted {
 		return
 	}
-	e.dec = Decision{
-		Kind: kind, Reason: reason,
-		MessageID: r.Event.MessageID, DeviceID: r.Event.DeviceID, Category: r.Event.Category,
-		Partition: r.Partition, Offset: r.Offset, Time: ts, Window: w,
-		Watermark: e.wm, OriginalOffset: orig, EmitTime: r.ProcessingTime,
-	}
-	e.sink.Decision(&e.dec)
-	e.dec = Decision{} // drop the references into the caller's buffer
+	// Field by field, every field, as in emit.
+	d := &e.dec
+	d.Kind, d.Reason = kind, reason
+	d.MessageID, d.DeviceID, d.Category = r.Event.MessageID, r.Event.DeviceID, r.Event.Category
+	d.Partition, d.Offset, d.Time, d.Window = r.Partition, r.Offset, ts, w
+	d.Watermark, d.OriginalOffset, d.EmitTime = e.wm, orig, r.ProcessingTime
+	e.sink.Decision(d)
+	d.MessageID, d.DeviceID, d.Category = nil, nil, nil // drop the references into the caller's buffer
 }
 
 // count bumps a decision counter unless the decision repeats one made
@@ -697,12 +697,13 @@ func (e *Engine) emit(g *group, st *aggState, final bool, now int64) {
 	if math.IsInf(st.sum2, 0) {
 		sum2 = st.sum2 // the compensation of an overflowed sum is NaN
 	}
-	e.res = Result{
-		Window:   g.win,
-		DeviceID: e.devices.names[st.dev], Category: e.categories.names[st.cat],
-		SumMeasure1: st.sum1, SumMeasure2: sum2, Count: st.count, Revision: st.count,
-		Final: final, EmitTime: now, Partition: e.partition,
-	}
+	// Field by field, every field: a composite literal would be built on
+	// the stack and copied, which costs more than the rest of the emission.
+	res := &e.res
+	res.Window = g.win
+	res.DeviceID, res.Category = e.devices.names[st.dev], e.categories.names[st.cat]
+	res.SumMeasure1, res.SumMeasure2, res.Count, res.Revision = st.sum1, sum2, st.count, st.count
+	res.Final, res.EmitTime, res.Partition = final, now, e.partition
 	st.dirty = false
 	if e.muted {
 		return

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/boontadata/boontadata/pkg/engine/window"
 	"github.com/boontadata/boontadata/pkg/event"
 )
 
@@ -255,4 +256,43 @@ func TestProcessBatchMatchesProcess(t *testing.T) {
 			require.Equal(t, a.Stats(), b.Stats())
 		})
 	}
+}
+
+// lastSink keeps a copy of the last result and decision.
+type lastSink struct {
+	res Result
+	dec Decision
+}
+
+func (s *lastSink) Result(r *Result)     { s.res = *r }
+func (s *lastSink) Decision(d *Decision) { s.dec = *d }
+
+// emit and decide fill the engine's reused Result and Decision field by
+// field: each must set every field, whatever the previous emission left.
+func TestEmissionsSetEveryField(t *testing.T) {
+	spec, err := Preset("exact")
+	require.NoError(t, err)
+	sink := &lastSink{}
+	e, err := New(spec, 3, sink)
+	require.NoError(t, err)
+	junk := []byte("junk")
+	e.res = Result{Window: window.Window{Start: -1, End: -1}, DeviceID: "junk", Category: "junk",
+		SumMeasure1: -1, SumMeasure2: -1, Count: -1, Revision: -1, Final: true, EmitTime: -1, Partition: -1}
+	e.dec = Decision{Kind: 99, Reason: 99, MessageID: junk, DeviceID: junk, Category: junk, Partition: -1,
+		Offset: -1, Time: -1, Window: window.Window{Start: -1, End: -1}, Watermark: -1, OriginalOffset: -1, EmitTime: -1}
+
+	rec := Record{Event: event.View{MessageID: []byte("m1"), DeviceID: []byte("d1"), Category: []byte("c1"),
+		DeviceTime: t0 + 1000, Measure1: 5, Measure2: 2.5}, Partition: 3, Offset: 7, ProcessingTime: t0 + 2000}
+	e.Process(&rec)
+	e.Advance(t0 + 2500)
+	w := window.Window{Start: t0, End: t0 + 5000}
+	require.Equal(t, Result{Window: w, DeviceID: "d1", Category: "c1", SumMeasure1: 5, SumMeasure2: 2.5,
+		Count: 1, Revision: 1, EmitTime: t0 + 2500, Partition: 3}, sink.res)
+
+	rec.Offset, rec.ProcessingTime = 8, t0+3000
+	e.Process(&rec)
+	require.Equal(t, Decision{Kind: DuplicateDropped, Reason: ReasonSeenBeforeWatermark, MessageID: []byte("m1"),
+		DeviceID: []byte("d1"), Category: []byte("c1"), Partition: 3, Offset: 8, Time: t0 + 1000, Window: w,
+		Watermark: e.Watermark(), OriginalOffset: 7, EmitTime: t0 + 3000}, sink.dec)
+	require.Nil(t, e.dec.MessageID, "the engine keeps no reference into the record")
 }
