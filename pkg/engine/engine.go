@@ -628,6 +628,7 @@ func (e *Engine) findGroup(start int64) (*group, int) {
 // window used far less of it than it holds, so that one busy window does not
 // pin large arrays for good.
 func (g *group) reset() {
+	g.dedup.clear()
 	g.index.reset()
 	if len(g.aggs)*8 < cap(g.aggs) {
 		g.aggs = nil
@@ -749,7 +750,6 @@ func (e *Engine) evict(now int64) {
 				e.lastGroup = nil
 			}
 			e.open -= len(g.aggs)
-			g.dedup.clear()
 			g.reset()
 			e.spareGrps = append(e.spareGrps, g)
 		}
