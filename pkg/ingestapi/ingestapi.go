@@ -2,8 +2,27 @@
 // ingest gateway: the HTTP path, headers, bodies and answers of POST /v1/events.
 package ingestapi
 
+import "net/url"
+
 // EventsPath is where devices post batches of events.
 const EventsPath = "/v1/events"
+
+// EndOfRunPattern is the route of the end-of-run call: once every event of
+// a run was acknowledged (202), its producer posts an empty body to
+// EndOfRunPath(runID), and the gateway writes the run's end-of-run marker to
+// every partition of the events topic (docs/engines.md). Engines then close
+// the run's last windows at once instead of waiting for more events.
+const EndOfRunPattern = "/v1/runs/{run_id}/end"
+
+// EndOfRunPath is the end-of-run call of one run.
+func EndOfRunPath(runID string) string { return "/v1/runs/" + url.PathEscape(runID) + "/end" }
+
+// EndOfRunResponse is the body of a 202 answer of the end-of-run call.
+type EndOfRunResponse struct {
+	RunID string `json:"run_id"`
+	// Partitions is the number of partitions that received the marker.
+	Partitions int `json:"partitions"`
+}
 
 // Content types accepted by EventsPath. A text body is newline-separated lines
 // in the wire format (event.Format); a JSON body is a JSON array of Event.

@@ -54,6 +54,12 @@ type Topics struct {
 	Tasks string
 	// Progress carries worker progress reports to the aggregator-master.
 	Progress string
+	// Results carries the window results of engines under test (the engine
+	// contract, docs/engines.md), keyed by device id.
+	Results string
+	// Watermarks carries the partition watermarks the continuous runtime's
+	// workers share, for watermark scopes wider than one partition.
+	Watermarks string
 }
 
 // DefaultConfig returns the configuration that works against the local
@@ -68,10 +74,22 @@ func DefaultConfig() Config {
 			Jobs:       "boontadata-jobs",
 			Tasks:      "boontadata-tasks",
 			Progress:   "boontadata-progress",
+			Results:    "boontadata-results",
+			Watermarks: "boontadata-watermarks",
 		},
 		Partitions:        16,
 		ReplicationFactor: 1,
 		DialTimeout:       10 * time.Second,
+	}
+}
+
+// PrefixedTopics names every topic PREFIX-<role> (PREFIX-events, ...): tests
+// and side-by-side platforms use it to keep to their own topics.
+func PrefixedTopics(prefix string) Topics {
+	return Topics{
+		Events: prefix + "-events", DeadLetter: prefix + "-deadletter", Jobs: prefix + "-jobs",
+		Tasks: prefix + "-tasks", Progress: prefix + "-progress", Results: prefix + "-results",
+		Watermarks: prefix + "-watermarks",
 	}
 }
 
@@ -115,6 +133,16 @@ func (c *Config) Flags() []cli.Flag {
 			Value: c.Topics.Progress, Destination: &c.Topics.Progress,
 			Usage: "control topic of worker progress reports",
 		},
+		&cli.StringFlag{
+			Name: "results-topic", Category: cat, EnvVars: cliapp.Env("results-topic"),
+			Value: c.Topics.Results, Destination: &c.Topics.Results,
+			Usage: "topic of the window results of engines under test (docs/engines.md)",
+		},
+		&cli.StringFlag{
+			Name: "watermarks-topic", Category: cat, EnvVars: cliapp.Env("watermarks-topic"),
+			Value: c.Topics.Watermarks, Destination: &c.Topics.Watermarks,
+			Usage: "control topic of the partition watermarks workers share",
+		},
 		&cli.IntFlag{
 			Name: "events-partitions", Category: cat, EnvVars: cliapp.Env("events-partitions"),
 			Value: c.Partitions, Destination: &c.Partitions,
@@ -151,7 +179,7 @@ func (c *Config) Validate() error {
 	if c.ReplicationFactor < 1 {
 		return ErrBadReplication
 	}
-	for _, t := range []string{c.Topics.Events, c.Topics.DeadLetter, c.Topics.Jobs, c.Topics.Tasks, c.Topics.Progress} {
+	for _, t := range []string{c.Topics.Events, c.Topics.DeadLetter, c.Topics.Jobs, c.Topics.Tasks, c.Topics.Progress, c.Topics.Results, c.Topics.Watermarks} {
 		if !validTopic(t) {
 			return fmt.Errorf("%w: %q", ErrBadTopicName, t)
 		}

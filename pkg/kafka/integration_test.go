@@ -20,10 +20,7 @@ func integrationConfig(t *testing.T) Config {
 	c := DefaultConfig()
 	c.Brokers = *cli.NewStringSlice(testutil.KafkaBrokers()...)
 	prefix := testutil.Unique("it-")
-	c.Topics = Topics{
-		Events: prefix + "-events", DeadLetter: prefix + "-deadletter", Jobs: prefix + "-jobs",
-		Tasks: prefix + "-tasks", Progress: prefix + "-progress",
-	}
+	c.Topics = PrefixedTopics(prefix)
 	require.NoError(t, c.Validate())
 	return c
 }

@@ -46,6 +46,13 @@ func (c *Config) TopicSpecs() []TopicSpec {
 		{Name: c.Topics.Progress, Partitions: 1, ReplicationFactor: rf, Config: map[string]string{
 			"retention.ms": strconv.FormatInt(time.Hour.Milliseconds(), 10),
 		}},
+		{Name: c.Topics.Results, Partitions: int32(c.Partitions), ReplicationFactor: rf, Config: map[string]string{
+			"retention.ms": strconv.FormatInt((7 * 24 * time.Hour).Milliseconds(), 10), "min.insync.replicas": minISR,
+		}},
+		// Watermarks are read from the newest offset: an hour is plenty.
+		{Name: c.Topics.Watermarks, Partitions: 1, ReplicationFactor: rf, Config: map[string]string{
+			"retention.ms": strconv.FormatInt(time.Hour.Milliseconds(), 10),
+		}},
 	}
 }
 

@@ -72,8 +72,7 @@ func TestIntegrationMaster(t *testing.T) {
 	cfg := DefaultConfig()
 	prefix := testutil.Unique("itm-")
 	cfg.Kafka.Brokers = *cli.NewStringSlice(testutil.KafkaBrokers()...)
-	cfg.Kafka.Topics = kafka.Topics{Events: prefix + "-events", DeadLetter: prefix + "-dead", Jobs: prefix + "-jobs",
-		Tasks: prefix + "-tasks", Progress: prefix + "-progress"}
+	cfg.Kafka.Topics = kafka.PrefixedTopics(prefix)
 	cfg.Kafka.Partitions = 2
 	cfg.Cassandra.Hosts = *cli.NewStringSlice(testutil.CassandraHosts()...)
 	cfg.Cassandra.Keyspace = testutil.Unique("itm_")

@@ -27,8 +27,7 @@ func integrationSetup(t *testing.T) (Config, *gocql.Session, sarama.SyncProducer
 	cfg.WorkerID = "it-worker"
 	prefix := testutil.Unique("itw-")
 	cfg.Kafka.Brokers = *cli.NewStringSlice(testutil.KafkaBrokers()...)
-	cfg.Kafka.Topics = kafka.Topics{Events: prefix + "-events", DeadLetter: prefix + "-dead", Jobs: prefix + "-jobs",
-		Tasks: prefix + "-tasks", Progress: prefix + "-progress"}
+	cfg.Kafka.Topics = kafka.PrefixedTopics(prefix)
 	cfg.Kafka.Partitions = 4
 	cfg.Cassandra.Hosts = *cli.NewStringSlice(testutil.CassandraHosts()...)
 	cfg.Cassandra.Keyspace = testutil.Unique("itw_")

@@ -86,6 +86,10 @@ type Deps struct {
 	// Clock and Ticker default to the system's.
 	Clock  Clock
 	Ticker Ticker
+	// EndOfRun writes the end-of-run marker of a run to every partition of
+	// the events topic and returns how many partitions got it (Serve uses
+	// kafka.SendEndOfRun). Nil answers the end-of-run call with 501.
+	EndOfRun func(ctx context.Context, runID string) (int, error)
 }
 
 // Gateway is the HTTP ingest gateway.
@@ -96,6 +100,7 @@ type Gateway struct {
 	clock   Clock
 	ticker  Ticker
 	prod    *producer
+	endRun  func(ctx context.Context, runID string) (int, error)
 	ready   *readiness
 	metrics *metrics
 	// sem bounds the requests of /v1/events being read or produced.
@@ -128,6 +133,7 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 		clock:      d.Clock,
 		ticker:     d.Ticker,
 		metrics:    m,
+		endRun:     d.EndOfRun,
 		sem:        make(chan struct{}, cfg.MaxInFlight),
 		retryAfter: strconv.Itoa(int((cfg.RetryAfter + time.Second - 1) / time.Second)),
 	}
@@ -143,6 +149,7 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST "+ingestapi.EventsPath, g.metrics.instrument("events", g.clock.Now, http.HandlerFunc(g.handleEvents)))
+	mux.Handle("POST "+ingestapi.EndOfRunPattern, g.metrics.instrument("end_of_run", g.clock.Now, http.HandlerFunc(g.handleEndOfRun)))
 	mux.Handle("GET "+HealthzPath, g.metrics.instrument("healthz", g.clock.Now, http.HandlerFunc(handleHealthz)))
 	mux.Handle("GET "+ReadyzPath, g.metrics.instrument("readyz", g.clock.Now, http.HandlerFunc(g.handleReadyz)))
 	mux.Handle("GET "+MetricsPath, g.metrics.handler())
@@ -333,6 +340,54 @@ func (g *Gateway) handleEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusAccepted, &resp)
+}
+
+// handleEndOfRun writes the end-of-run marker of the run named in the path.
+// The caller must have had every event of the run acknowledged first: the
+// marker then follows them on every partition.
+func (g *Gateway) handleEndOfRun(w http.ResponseWriter, r *http.Request) {
+	if !g.authorize(w, r) {
+		return
+	}
+	runID := r.PathValue("run_id")
+	if err := checkRunID(runID); err != nil {
+		g.fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if g.endRun == nil {
+		g.fail(w, http.StatusNotImplemented, "this gateway cannot write end-of-run markers")
+		return
+	}
+	if !g.ready.ready() {
+		g.fail(w, http.StatusServiceUnavailable, "kafka is unreachable or the gateway is stopping: retry later")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.ProduceTimeout)
+	defer cancel()
+	n, err := g.endRun(ctx, runID)
+	if err != nil {
+		g.log.Warn("end-of-run markers not written: answering 503", zap.Error(err), zap.String(logging.KeyRunID, runID))
+		g.fail(w, http.StatusServiceUnavailable, "end-of-run markers not written: "+err.Error()+"; retry later")
+		return
+	}
+	g.log.Info("end of run marked", zap.String(logging.KeyRunID, runID), zap.Int("partitions", n))
+	writeJSON(w, http.StatusAccepted, &ingestapi.EndOfRunResponse{RunID: runID, Partitions: n})
+}
+
+// checkRunID applies the rules of the run id header to a run id.
+func checkRunID(runID string) error {
+	if runID == "" {
+		return errors.New("the run id is empty")
+	}
+	if len(runID) > maxRunIDLen {
+		return fmt.Errorf("run id: at most %d bytes, got %d", maxRunIDLen, len(runID))
+	}
+	for i := 0; i < len(runID); i++ {
+		if c := runID[i]; c < 0x20 || c == 0x7f {
+			return fmt.Errorf("run id: control character at byte %d", i+1)
+		}
+	}
+	return nil
 }
 
 // records builds the records of a request: its valid events for the events

@@ -31,10 +31,7 @@ func testConfig(tb testing.TB, brokers []string) Config {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Kafka.Brokers = *cli.NewStringSlice(brokers...)
 	prefix := testutil.Unique("ingest-test-")
-	cfg.Kafka.Topics = kafka.Topics{
-		Events: prefix + "-events", DeadLetter: prefix + "-deadletter", Jobs: prefix + "-jobs",
-		Tasks: prefix + "-tasks", Progress: prefix + "-progress",
-	}
+	cfg.Kafka.Topics = kafka.PrefixedTopics(prefix)
 	cfg.Kafka.Partitions = 4
 	cfg.Kafka.DialTimeout = 3 * time.Second
 	cfg.ReadyInterval = 200 * time.Millisecond

@@ -59,7 +59,10 @@ func Serve(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen: %w", err), p.Close())
 	}
-	g, err := New(cfg, Deps{Producer: p, Checker: checker, Log: log})
+	endRun := func(ctx context.Context, runID string) (int, error) {
+		return kafka.SendEndOfRun(ctx, cfg.Kafka.BrokerList(), sc, cfg.Kafka.Topics.Events, runID, Source)
+	}
+	g, err := New(cfg, Deps{Producer: p, Checker: checker, Log: log, EndOfRun: endRun})
 	if err != nil {
 		return errors.Join(err, ln.Close(), p.Close())
 	}

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/boontadata/boontadata/pkg/cassandra"
+	"github.com/boontadata/boontadata/pkg/kafka"
 	"github.com/boontadata/boontadata/pkg/testutil"
 
 	"github.com/boontadata/boontadata/services/simulator/internal/gen"
@@ -36,11 +37,7 @@ func integrationConfig(t *testing.T) Config {
 	c.Progress = ProgressOff
 	c.Kafka.Brokers = *cli.NewStringSlice(testutil.KafkaBrokers()...)
 	prefix := testutil.Unique("it-sim-")
-	c.Kafka.Topics.Events = prefix + "-events"
-	c.Kafka.Topics.DeadLetter = prefix + "-deadletter"
-	c.Kafka.Topics.Jobs = prefix + "-jobs"
-	c.Kafka.Topics.Tasks = prefix + "-tasks"
-	c.Kafka.Topics.Progress = prefix + "-progress"
+	c.Kafka.Topics = kafka.PrefixedTopics(prefix)
 	c.Kafka.Partitions = 4
 	c.Cassandra.Hosts = *cli.NewStringSlice(testutil.CassandraHosts()...)
 	return c
@@ -212,22 +209,39 @@ func session(t *testing.T, c Config) *gocql.Session {
 	return s
 }
 
-// topicRecords sums the high-water marks of the topic's partitions: the
-// number of records in a fresh topic.
-func topicRecords(t *testing.T, c Config) int64 {
+// topicRecords reads every partition of the topic (fresh for the test) to
+// its end and returns the number of events; it requires that each partition
+// ends with exactly one end-of-run marker of runID, after every event.
+func topicRecords(t *testing.T, c Config, runID string) int64 {
 	t.Helper()
 	sc, err := c.Kafka.Sarama("it-sim-check")
 	require.NoError(t, err)
 	client, err := sarama.NewClient(c.Kafka.BrokerList(), sc)
 	require.NoError(t, err)
 	defer func() { require.NoError(t, client.Close()) }()
+	consumer, err := sarama.NewConsumerFromClient(client)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, consumer.Close()) }()
 	parts, err := client.Partitions(c.Kafka.Topics.Events)
 	require.NoError(t, err)
 	var n int64
 	for _, p := range parts {
-		off, err := client.GetOffset(c.Kafka.Topics.Events, p, sarama.OffsetNewest)
+		end, err := client.GetOffset(c.Kafka.Topics.Events, p, sarama.OffsetNewest)
 		require.NoError(t, err)
-		n += off
+		require.Positive(t, end, "partition %d has at least its end-of-run marker", p)
+		pc, err := consumer.ConsumePartition(c.Kafka.Topics.Events, p, sarama.OffsetOldest)
+		require.NoError(t, err)
+		for m := range pc.Messages() {
+			run, marker := kafka.EndOfRun(m.Headers)
+			if m.Offset == end-1 {
+				require.True(t, marker, "partition %d ends with the end-of-run marker", p)
+				require.Equal(t, runID, run)
+				break
+			}
+			require.False(t, marker, "partition %d: a marker before offset %d", p, m.Offset)
+			n++
+		}
+		require.NoError(t, pc.Close())
 	}
 	return n
 }
@@ -280,7 +294,8 @@ func TestIntegrationSeededRunToKafkaRecordsTheTruth(t *testing.T) {
 	require.Equal(t, c.Count, sends)
 	require.Equal(t, c.Count-want[gen.Resend], distinct)
 
-	require.Equal(t, c.Count, topicRecords(t, c), "the topic holds one record per send")
+	require.Equal(t, c.Count, topicRecords(t, c, res.RunID), "the topic holds one record per send, then the end-of-run markers")
+	require.Equal(t, c.Kafka.Partitions, res.EndMarkers)
 }
 
 func withZeros(m map[string]int64) map[string]int64 {
@@ -296,8 +311,11 @@ func withZeros(m map[string]int64) map[string]int64 {
 func TestIntegrationHTTPTargetRetriesAndRecordsDefects(t *testing.T) {
 	c := integrationConfig(t)
 	c.Count, c.BatchSize, c.Record = 5_000, 250, RecordDefects
-	var calls, accepted atomic.Int64
+	var calls, accepted, ends atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if endOfRun(w, r, &ends) {
+			return
+		}
 		if calls.Add(1) <= 3 {
 			w.Header().Set("Retry-After", "0")
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -315,6 +333,8 @@ func TestIntegrationHTTPTargetRetriesAndRecordsDefects(t *testing.T) {
 	res, err := Run(ctx, c, Deps{Log: zaptest.NewLogger(t), Stdout: io.Discard, Stderr: io.Discard})
 	require.NoError(t, err)
 	require.Equal(t, c.Count, accepted.Load())
+	require.Equal(t, int64(1), ends.Load(), "one end-of-run call after the events")
+	require.Equal(t, 4, res.EndMarkers)
 	want := expectedCounts(t, c)
 	require.Equal(t, want, res.Counts)
 
@@ -340,8 +360,11 @@ func TestIntegrationLiveRunIsPacedAndInterruptible(t *testing.T) {
 	c.Clock, c.StartTime = ClockLive, ""
 	c.Count, c.Duration, c.Rate, c.Devices = 0, 10*time.Second, 50, 4
 	c.BatchSize, c.BatchLinger = 1000, 50*time.Millisecond
-	var accepted atomic.Int64
+	var accepted, ends atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if endOfRun(w, r, &ends) {
+			return
+		}
 		body, _ := io.ReadAll(r.Body)
 		n := len(strings.Split(string(body), "\n"))
 		accepted.Add(int64(n))
@@ -364,6 +387,7 @@ func TestIntegrationLiveRunIsPacedAndInterruptible(t *testing.T) {
 	// About 1.5 s at 4 × 50 events/s.
 	require.InDelta(t, 300, res.Counts.Total(), 150)
 	require.Equal(t, accepted.Load(), res.Counts.Total())
+	require.Equal(t, int64(1), ends.Load(), "an interrupted run still ends its input")
 
 	s := session(t, c)
 	r := readRun(t, context.Background(), s, res.RunID)
@@ -373,4 +397,16 @@ func TestIntegrationLiveRunIsPacedAndInterruptible(t *testing.T) {
 	for k := range raw.bySend {
 		require.InDelta(t, start.UnixMilli(), k.start, float64(10*time.Second/time.Millisecond), "live send times are wall-clock times")
 	}
+}
+
+// endOfRun answers the end-of-run call of a stand-in gateway (4 partitions)
+// and counts it; it returns false for other requests.
+func endOfRun(w http.ResponseWriter, r *http.Request, calls *atomic.Int64) bool {
+	if !strings.HasPrefix(r.URL.Path, "/v1/runs/") || !strings.HasSuffix(r.URL.Path, "/end") {
+		return false
+	}
+	calls.Add(1)
+	w.WriteHeader(http.StatusAccepted)
+	fmt.Fprintf(w, `{"run_id":%q,"partitions":4}`, strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v1/runs/"), "/end"))
+	return true
 }

@@ -84,6 +84,8 @@ type Result struct {
 	Rate      float64
 	RawRows   int64
 	TruthRows [2]int // by device time, by send time
+	// EndMarkers is the number of partitions that got the end-of-run marker.
+	EndMarkers int
 }
 
 // Run simulates the fleet as configured and records the truth. It prints the
@@ -204,6 +206,15 @@ func Run(ctx context.Context, cfg Config, d Deps) (*Result, error) {
 	defer cancel()
 	closeErr := tgt.Close(closeCtx)
 	res.Elapsed = d.Clock.Now().Sub(genStart)
+	if closeErr == nil && ignoreCancel(genErr, ctx) == nil {
+		// Every send is acknowledged: the input of the run ends here, on
+		// every partition, even when the run was interrupted.
+		if n, err := tgt.EndRun(closeCtx); err != nil {
+			closeErr = fmt.Errorf("mark the end of the run: %w", err)
+		} else {
+			res.EndMarkers = n
+		}
+	}
 	if rep != nil {
 		rep.Stop()
 	}
@@ -248,7 +259,7 @@ func Run(ctx context.Context, cfg Config, d Deps) (*Result, error) {
 
 	fields := []zap.Field{zap.String("status", res.Status), zap.Int64("sent", tr.Counts.Total()),
 		zap.Duration("elapsed", res.Elapsed), zap.Float64("events_per_second", float64(int64(res.Rate))),
-		zap.Int64("raw_rows", res.RawRows), zap.Int("truth_rows_by_device_time", res.TruthRows[0]),
+		zap.Int64("raw_rows", res.RawRows), zap.Int("end_of_run_markers", res.EndMarkers), zap.Int("truth_rows_by_device_time", res.TruthRows[0]),
 		zap.Int("truth_rows_by_send_time", res.TruthRows[1])}
 	for pt, n := range tr.Counts {
 		fields = append(fields, zap.Int64(gen.Pattern(pt).String(), n))

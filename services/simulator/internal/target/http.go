@@ -216,6 +216,44 @@ func (h *HTTP) deliver(b *hbatch) error {
 
 var errRetry = errors.New("retry")
 
+// EndRun implements Target: the gateway's end-of-run call, retried like a
+// batch.
+func (h *HTTP) EndRun(ctx context.Context) (int, error) {
+	u := h.opts.URL + ingestapi.EndOfRunPath(h.opts.RunID)
+	var n int
+	err := h.opts.Retry.do(ctx, h.log, "end-of-run call", func() error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, http.NoBody)
+		if err != nil {
+			return fmt.Errorf("build request to %s: %w", u, err)
+		}
+		if h.opts.Token != "" {
+			req.Header.Set("Authorization", "Bearer "+h.opts.Token)
+		}
+		resp, err := h.client.Do(req)
+		if err != nil {
+			return fmt.Errorf("post to %s: %w: %w", u, errRetry, err)
+		}
+		defer func() { _ = resp.Body.Close() }() // read fully below
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if err != nil {
+			return fmt.Errorf("read answer of %s: %w: %w", u, errRetry, err)
+		}
+		switch {
+		case resp.StatusCode >= 200 && resp.StatusCode < 300:
+			var r ingestapi.EndOfRunResponse
+			if err := json.Unmarshal(body, &r); err != nil {
+				return fmt.Errorf("%w: status %d with an unreadable body: %w", ErrRejected, resp.StatusCode, err)
+			}
+			n = r.Partitions
+			return nil
+		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+			return fmt.Errorf("%s: status %d %s: %w", u, resp.StatusCode, bytes.TrimSpace(body), errRetry)
+		}
+		return fmt.Errorf("%w: %s: status %d: %s", ErrRejected, u, resp.StatusCode, bytes.TrimSpace(body))
+	})
+	return n, err
+}
+
 // post sends the batch once. A nil error means a 2xx answer; an error
 // wrapping errRetry means try again (after retryAfter when positive).
 func (h *HTTP) post(b *hbatch) (ingestapi.Response, time.Duration, error) {

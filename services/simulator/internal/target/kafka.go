@@ -52,6 +52,7 @@ type KafkaOptions struct {
 // again unchanged, so the broker writes it once.
 type Kafka struct {
 	opts    KafkaOptions
+	brokers []string
 	sc      *sarama.Config
 	client  sarama.Client
 	ack     AckFunc
@@ -132,7 +133,7 @@ func NewKafka(ctx context.Context, brokers []string, sc *sarama.Config, opts Kaf
 		return nil, fmt.Errorf("connect to Kafka at %v: %w", brokers, err)
 	}
 	k := &Kafka{
-		opts: opts, sc: sc, client: client, ack: ack, log: log,
+		opts: opts, brokers: brokers, sc: sc, client: client, ack: ack, log: log,
 		version:  produceVersion(sc.Version),
 		maxBytes: min(sc.Producer.MaxMessageBytes, 900_000),
 		linger:   max(sc.Producer.Flush.Frequency, time.Millisecond),
@@ -614,6 +615,16 @@ func (k *Kafka) Close(ctx context.Context) error {
 		return fmt.Errorf("%d sends never acknowledged by Kafka: %w", lost, errors.Join(ctx.Err(), ErrGaveUp))
 	}
 	return nil
+}
+
+// EndRun implements Target, retrying until the retry timeout.
+func (k *Kafka) EndRun(ctx context.Context) (int, error) {
+	var n int
+	err := k.opts.Retry.do(ctx, k.log, "end-of-run markers", func() (err error) {
+		n, err = kafka.SendEndOfRun(ctx, k.brokers, k.sc, k.opts.Topic, k.opts.RunID, SourceSimulator)
+		return err
+	})
+	return n, err
 }
 
 // Stats implements Target.

@@ -7,8 +7,11 @@ package target
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/boontadata/boontadata/services/simulator/internal/gen"
 )
@@ -24,6 +27,11 @@ type Target interface {
 	Close(ctx context.Context) error
 	// Stats returns counters for the progress display.
 	Stats() Stats
+	// EndRun writes the run's end-of-run marker to every partition of the
+	// events topic (docs/engines.md) and returns how many got it. Call it
+	// once Close returned nil: every send was acknowledged, so the marker
+	// follows them on every partition.
+	EndRun(ctx context.Context) (int, error)
 }
 
 // AckFunc receives acknowledged sends. The slice is reused after the call
@@ -63,6 +71,30 @@ func (r Retry) delay(n int) time.Duration {
 	}
 	d = min(d, r.Max)
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64())) //nolint:gosec // jitter, not security
+}
+
+// do runs f until it succeeds, fails with an error that does not wrap
+// errRetry (HTTP) or the retry timeout passes, waiting with backoff between
+// attempts.
+func (r Retry) do(ctx context.Context, log *zap.Logger, what string, f func() error) error {
+	began := time.Now()
+	for n := 1; ; n++ {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, ErrRejected) || ctx.Err() != nil {
+			return err
+		}
+		if r.Timeout > 0 && time.Since(began) > r.Timeout {
+			return fmt.Errorf("%s: %w: %w", what, ErrGaveUp, err)
+		}
+		d := r.delay(n)
+		log.Warn(what+" failed; retrying", zap.Error(err), zap.Duration("retry_in", d))
+		if !sleep(ctx, nil, d) {
+			return err
+		}
+	}
 }
 
 // sleep waits d or until ctx or stop ends.
