@@ -46,10 +46,10 @@ func docRow(s Spec) string {
 		}
 	}
 	yes := map[bool]string{true: "yes", false: "no"}
-	return fmt.Sprintf("| `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s, %s | %s |",
+	return fmt.Sprintf("| `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s, %s | %s |",
 		s.Name, s.Mirrors, trigger, s.Time, win,
-		na(notProc, d(s.WatermarkDelay)), d(s.AllowedLateness), na(notProc, yes[s.LateByRecordTime]),
-		na(notProc, d(s.IdleTimeout)), s.Dedup, na(s.Dedup == DedupUntilWatermark, d(s.DedupHorizon)),
+		na(notProc, d(s.WatermarkDelay)), na(notProc, s.Scope.String()), d(s.AllowedLateness), na(notProc, yes[s.LateByRecordTime]),
+		na(s.Scope == ScopeMin, d(s.IdleTimeout)), s.Dedup, na(s.Dedup == DedupUntilWatermark, d(s.DedupHorizon)),
 		s.Output, emit, s.Delivery)
 }
 

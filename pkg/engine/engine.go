@@ -23,13 +23,13 @@ type Engine struct {
 	asg       window.Assigner
 
 	// Spec durations in ms.
-	delay, lateness, idle, horizon, interval int64
+	delay, lateness, horizon, interval int64
 
-	wm          int64 // watermark: windows ending at or before it are complete
-	maxTime     int64 // highest record time seen (event and ingestion time)
-	lastArrival int64 // processing time of the last record
-	seen        bool
-	nextOffset  int64
+	wm         int64 // watermark: windows ending at or before it are complete
+	maxTime    int64 // highest record time seen (event and ingestion time)
+	seen       bool
+	ended      bool // EndInput: no record follows
+	nextOffset int64
 
 	devices, categories interner
 
@@ -134,7 +134,6 @@ func New(spec Spec, partition int32, sink Sink) (*Engine, error) {
 		asg:       asg,
 		delay:     spec.WatermarkDelay.Milliseconds(),
 		lateness:  spec.AllowedLateness.Milliseconds(),
-		idle:      spec.IdleTimeout.Milliseconds(),
 		horizon:   spec.DedupHorizon.Milliseconds(),
 		interval:  spec.TriggerInterval.Milliseconds(),
 		wm:        noTime,
@@ -293,16 +292,20 @@ func (e *Engine) process(r *Record, keys *recordKeys) {
 	e.stats.Records++
 	e.advanced = false
 	now := r.ProcessingTime
-	if !e.seen || now > e.lastArrival {
-		e.lastArrival = now
-	}
 	e.seen = true
 	if r.Offset >= e.nextOffset {
 		e.nextOffset = r.Offset + 1
 	}
 	continuous := e.spec.Trigger == Continuous
 	for len(e.replay) > 0 && e.replay[0].FirstOffset <= r.Offset {
-		e.wm = e.replay[0].Watermark // the watermark this batch first ran under
+		// While replaying, the watermark this batch first ran under; once
+		// live, a watermark given since by SetWatermark (the driver's, for
+		// the batch now running) is newer than the mark the checkpoint took.
+		if e.muted {
+			e.wm = e.replay[0].Watermark
+		} else {
+			e.wm = max(e.wm, e.replay[0].Watermark)
+		}
 		e.replay = e.replay[1:]
 	}
 	if continuous && e.spec.Time == ProcessingTime && now > e.wm {
@@ -372,15 +375,29 @@ func (e *Engine) process(r *Record, keys *recordKeys) {
 	}
 	if accepted {
 		e.stats.Accepted++
+		if e.spec.Time != EventTime {
+			// Processing and ingestion time: say where the record went when
+			// its device time would have put it elsewhere, so that every
+			// difference with the truth can be explained record by record.
+			if dw := e.asg.Last(r.Event.DeviceTime); dw.Start != newest.Start {
+				reason := ReasonProcessingTime
+				if e.spec.Time == IngestionTime {
+					reason = ReasonIngestionTime
+				}
+				e.count(&e.stats.Placed)
+				e.decide(r, Placed, reason, ts, newest, -1)
+			}
+		}
 	}
 	e.afterRecord(now, continuous)
 }
 
-// afterRecord moves a continuous event- or ingestion-time watermark. The
-// record was judged against the watermark before it, as Flink judges records
-// against the last watermark emitted.
+// afterRecord moves a continuous watermark of ScopePartition with the
+// record, as Kafka Streams moves a task's stream time. The record itself
+// was judged against the watermark before it; a record is never late by
+// its own time, so judging it after would decide the same.
 func (e *Engine) afterRecord(now int64, continuous bool) {
-	if !continuous || e.spec.Time == ProcessingTime {
+	if !continuous || e.spec.Time == ProcessingTime || e.spec.Scope != ScopePartition {
 		return
 	}
 	if wm := e.maxTime - e.delay; wm > e.wm {
@@ -427,24 +444,29 @@ func (e *Engine) Advance(now int64) {
 
 func (e *Engine) advance(now int64) {
 	e.advanced = true
-	if e.spec.Trigger == MicroBatch && e.spec.Time != ProcessingTime {
+	switch {
+	case e.spec.Trigger == MicroBatch && e.spec.Time != ProcessingTime:
 		// Spark evicts with the watermark the batch ran under, then computes
-		// the next batch's watermark from the event times seen so far.
+		// the next batch's watermark from the event times seen so far: here
+		// for ScopePartition, by the driver (SetWatermark) for the others.
 		e.evict(now)
 		e.emitDirty(now)
-		if wm := e.eventWatermark(now); wm > e.wm {
-			e.wm = wm
+		if e.spec.Scope == ScopePartition {
+			if wm := e.partitionWatermark(); wm > e.wm {
+				e.wm = wm
+			}
 		}
 		e.markBatch()
-	} else {
-		wm := now
-		if e.spec.Time != ProcessingTime {
-			wm = e.eventWatermark(now)
-		}
-		if wm > e.wm {
-			e.wm = wm
+	case e.spec.Time == ProcessingTime:
+		if now > e.wm {
+			e.wm = now
 			e.evict(now)
 		}
+		e.emitDirty(now)
+	default:
+		// The watermark moved with the records (ScopePartition) or with
+		// SetWatermark: close what it passed, emit what changed.
+		e.evict(now)
 		e.emitDirty(now)
 	}
 	if e.spec.Dedup == DedupWithinBatch {
@@ -485,21 +507,60 @@ func (e *Engine) markBatch() {
 	e.marks = append(e.marks, BatchMark{FirstOffset: e.nextOffset, Watermark: e.wm})
 }
 
-// eventWatermark is the watermark from the highest record time, moved on with
-// processing time once the partition has been idle for IdleTimeout: without
-// it, a partition whose devices stopped would never close its last windows.
-func (e *Engine) eventWatermark(now int64) int64 {
+// partitionWatermark is this partition's own watermark: the highest record
+// time less the bounded out-of-orderness (Flink's
+// BoundedOutOfOrdernessWatermarks, Spark's max(eventTime) − delay). It only
+// moves with records: the wall clock never moves an event-time watermark.
+func (e *Engine) partitionWatermark() int64 {
 	if e.maxTime == noTime {
-		return e.wm
+		return noTime
 	}
-	wm := e.maxTime - e.delay
-	if e.idle > 0 {
-		if quiet := now - e.lastArrival - e.idle; quiet > 0 {
-			wm += quiet
+	return e.maxTime - e.delay
+}
+
+// Mark returns this partition's watermark and whether its input ended, for
+// the runtime to combine over the partitions (ScopeMin, ScopeGlobal): see
+// Combine. The runtime adds the partition and whether it is idle.
+func (e *Engine) Mark() PartitionMark {
+	return PartitionMark{Watermark: e.partitionWatermark(), Ended: e.ended}
+}
+
+// SetWatermark raises the watermark to wm, never lowering it: the runtime's
+// combination of the partitions' marks (ScopeMin on each timer tick,
+// ScopeGlobal at the start of each micro-batch). Records processed after it
+// are judged against it; the windows it closes are emitted by the next
+// Advance. It does nothing for processing time, whose watermark is the clock.
+func (e *Engine) SetWatermark(wm int64) {
+	if e.spec.Time == ProcessingTime || wm <= e.wm {
+		return
+	}
+	e.wm = wm
+	if e.spec.Trigger == MicroBatch {
+		// The batch starting here runs under wm: a restart replays it so.
+		if n := len(e.marks); n > 0 && e.marks[n-1].FirstOffset == e.nextOffset {
+			e.marks[n-1].Watermark = wm
+		} else {
+			e.marks = append(e.marks, BatchMark{FirstOffset: e.nextOffset, Watermark: wm})
 		}
 	}
-	return wm
 }
+
+// EndInput says that no record follows on this partition: the run's
+// end-of-run marker arrived (a bounded input ended). For processing time and
+// ScopePartition every window closes at once, as Flush. For ScopeMin and
+// ScopeGlobal the partition's Mark says it ended; its windows close when the
+// combined watermark passes them, which Combine makes math.MaxInt64 once
+// every partition ended (Flink's final watermark at the end of a bounded
+// input).
+func (e *Engine) EndInput(now int64) {
+	e.ended = true
+	if e.spec.Time == ProcessingTime || e.spec.Scope == ScopePartition {
+		e.Flush(now)
+	}
+}
+
+// Ended reports whether EndInput was called (or restored).
+func (e *Engine) Ended() bool { return e.ended }
 
 // Flush closes every window and forgets every id, as the end of a bounded
 // input does (Flink's final watermark). Runtimes call it only when the input
@@ -533,7 +594,7 @@ func (e *Engine) MinOffsetNeeded() (offset int64, ok bool) {
 // Checkpoint returns what Restore needs besides the replayed records.
 func (e *Engine) Checkpoint() Checkpoint {
 	return Checkpoint{
-		Watermark: e.wm, MaxTime: e.maxTime, LastArrival: e.lastArrival, Seen: e.seen,
+		Watermark: e.wm, MaxTime: e.maxTime, Seen: e.seen, Ended: e.ended,
 		NextOffset: e.nextOffset, AfterAdvance: e.advanced,
 		Batches: slices.Clone(e.marks),
 	}
@@ -546,7 +607,7 @@ func (e *Engine) Restore(cp Checkpoint) error {
 	if e.stats.Records > 0 {
 		return fmt.Errorf("restore checkpoint: %w", ErrStarted)
 	}
-	e.wm, e.maxTime, e.lastArrival, e.seen = cp.Watermark, cp.MaxTime, cp.LastArrival, cp.Seen
+	e.wm, e.maxTime, e.seen, e.ended = cp.Watermark, cp.MaxTime, cp.Seen, cp.Ended
 	e.muted, e.muteUntil, e.muteAdvance = cp.NextOffset > 0, cp.NextOffset, cp.AfterAdvance
 	e.replay = slices.Clone(cp.Batches)
 	e.marks = slices.Clone(cp.Batches)
@@ -582,6 +643,7 @@ func (e *Engine) decide(r *Record, kind DecisionKind, reason Reason, ts int64, w
 	d.Kind, d.Reason = kind, reason
 	d.MessageID, d.DeviceID, d.Category = r.Event.MessageID, r.Event.DeviceID, r.Event.Category
 	d.Partition, d.Offset, d.Time, d.Window = r.Partition, r.Offset, ts, w
+	d.DeviceTime, d.Measure1, d.Measure2 = r.Event.DeviceTime, r.Event.Measure1, r.Event.Measure2
 	d.Watermark, d.OriginalOffset, d.EmitTime = e.wm, orig, r.ProcessingTime
 	e.sink.Decision(d)
 	d.MessageID, d.DeviceID, d.Category = nil, nil, nil // drop the references into the caller's buffer

@@ -18,11 +18,13 @@ func TestSlidingWindowsDedupPerWindow(t *testing.T) {
 	spec.WindowSize, spec.WindowSlide = 10*time.Second, 5*time.Second
 	d := newDriver(t, spec)
 	for _, s := range []scriptStep{
-		{do: "ev m1 d1 0 1 7"}, // in [0,10) and [5,15)
-		{do: "ev m1 d1 0 1 12", want: []string{
+		{do: "ev m1 d1 7 1 7"}, // in [0,10) and [5,15)
+		{do: "ev m1 d1 7 1 12", want: []string{
 			"R d1/c [0,10) n=1 m1=1 rev=1 F @12",
-			// [5,15) already has m1; [10,20) does not: counted there.
+			// [5,15) already has m1; [10,20) does not: counted there, a
+			// window its device time (7) is not in.
 			"DUP m1 off=1 in-window orig=0",
+			"PLACED m1 off=1 [10,20)",
 		}},
 		{do: "adv 20", want: []string{
 			"R d1/c [5,15) n=1 m1=1 rev=1 F @20",
@@ -109,7 +111,7 @@ func TestProcessDoesNotAllocate(t *testing.T) {
 					off++
 					eng.Process(&rec)
 					if off%1000 == 0 {
-						eng.Advance(rec.ProcessingTime)
+						advanceAlone(eng, rec.ProcessingTime)
 					}
 				}
 			}
@@ -244,8 +246,8 @@ func TestProcessBatchMatchesProcess(t *testing.T) {
 				}
 				b.ProcessBatch(batch)
 				now := batch[len(batch)-1].ProcessingTime
-				a.Advance(now)
-				b.Advance(now)
+				advanceAlone(a, now)
+				advanceAlone(b, now)
 			}
 			last := s.procTimes[n-1]
 			a.Flush(last)
@@ -279,7 +281,8 @@ func TestEmissionsSetEveryField(t *testing.T) {
 	e.res = Result{Window: window.Window{Start: -1, End: -1}, DeviceID: "junk", Category: "junk",
 		SumMeasure1: -1, SumMeasure2: -1, Count: -1, Revision: -1, Final: true, EmitTime: -1, Partition: -1}
 	e.dec = Decision{Kind: 99, Reason: 99, MessageID: junk, DeviceID: junk, Category: junk, Partition: -1,
-		Offset: -1, Time: -1, Window: window.Window{Start: -1, End: -1}, Watermark: -1, OriginalOffset: -1, EmitTime: -1}
+		Offset: -1, Time: -1, DeviceTime: -1, Measure1: -1, Measure2: -1, Window: window.Window{Start: -1, End: -1},
+		Watermark: -1, OriginalOffset: -1, EmitTime: -1}
 
 	rec := Record{Event: event.View{MessageID: []byte("m1"), DeviceID: []byte("d1"), Category: []byte("c1"),
 		DeviceTime: t0 + 1000, Measure1: 5, Measure2: 2.5}, Partition: 3, Offset: 7, ProcessingTime: t0 + 2000}
@@ -292,7 +295,8 @@ func TestEmissionsSetEveryField(t *testing.T) {
 	rec.Offset, rec.ProcessingTime = 8, t0+3000
 	e.Process(&rec)
 	require.Equal(t, Decision{Kind: DuplicateDropped, Reason: ReasonSeenBeforeWatermark, MessageID: []byte("m1"),
-		DeviceID: []byte("d1"), Category: []byte("c1"), Partition: 3, Offset: 8, Time: t0 + 1000, Window: w,
+		DeviceID: []byte("d1"), Category: []byte("c1"), Partition: 3, Offset: 8, Time: t0 + 1000, DeviceTime: t0 + 1000,
+		Measure1: 5, Measure2: 2.5, Window: w,
 		Watermark: e.Watermark(), OriginalOffset: 7, EmitTime: t0 + 3000}, sink.dec)
 	require.Nil(t, e.dec.MessageID, "the engine keeps no reference into the record")
 }

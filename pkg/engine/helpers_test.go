@@ -33,21 +33,27 @@ func (r *recorder) Result(res *Result) {
 	if res.Final {
 		f = " F"
 	}
-	r.out = append(r.out, fmt.Sprintf("R %s/%s %s n=%d m1=%d rev=%d%s @%s",
-		res.DeviceID, res.Category, winStr(res.Window), res.Count, res.SumMeasure1, res.Revision, f, sec(res.EmitTime)))
+	p := ""
+	if res.Partition != 0 {
+		p = fmt.Sprintf(" p=%d", res.Partition)
+	}
+	r.out = append(r.out, fmt.Sprintf("R %s/%s %s n=%d m1=%d rev=%d%s @%s%s",
+		res.DeviceID, res.Category, winStr(res.Window), res.Count, res.SumMeasure1, res.Revision, f, sec(res.EmitTime), p))
 	r.results = append(r.results, *res)
 }
 
 func (r *recorder) Decision(d *Decision) {
-	kind := "DUP"
-	if d.Kind == LateDropped {
-		kind = "LATE"
+	var s string
+	switch d.Kind {
+	case DuplicateDropped:
+		s = fmt.Sprintf("DUP %s off=%d %s orig=%d", d.MessageID, d.Offset, reasonCode(d.Reason), d.OriginalOffset)
+	case LateDropped:
+		s = fmt.Sprintf("LATE %s off=%d %s wm=%s", d.MessageID, d.Offset, reasonCode(d.Reason), sec(d.Watermark))
+	case Placed:
+		s = fmt.Sprintf("PLACED %s off=%d %s", d.MessageID, d.Offset, winStr(d.Window))
 	}
-	s := fmt.Sprintf("%s %s off=%d %s", kind, d.MessageID, d.Offset, reasonCode(d.Reason))
-	if d.Kind == DuplicateDropped {
-		s += fmt.Sprintf(" orig=%d", d.OriginalOffset)
-	} else {
-		s += " wm=" + sec(d.Watermark)
+	if d.Partition != 0 {
+		s += fmt.Sprintf(" p=%d", d.Partition)
 	}
 	r.out = append(r.out, s)
 }
@@ -56,6 +62,7 @@ func reasonCode(r Reason) string {
 	return map[Reason]string{
 		ReasonWindowClosed: "window-closed", ReasonBeforeWatermark: "before-watermark",
 		ReasonSeenInBatch: "in-batch", ReasonSeenInWindow: "in-window", ReasonSeenBeforeWatermark: "until-watermark",
+		ReasonProcessingTime: "processing-time", ReasonIngestionTime: "ingestion-time",
 	}[r]
 }
 
@@ -65,26 +72,33 @@ func (r *recorder) take() []string {
 	return out
 }
 
-// driver runs a script against an engine. Steps:
+// driver runs a script against the engines of a Local: one partition
+// unless newDriverN says more. Steps:
 //
 //	"ev ID DEV T M1 [P [I]]"  event with device time T, processing time P,
 //	                          ingestion time I (seconds after t0; P and I
-//	                          default to T)
-//	"adv P"                   Advance(P)
+//	                          default to T), on the current partition
+//	"part N"                  the following events go to partition N
+//	"end P"                   end of input of the current partition at P
+//	"adv P"                   Advance(P): a tick, or the end of a batch
 //	"flush P"                 Flush(P)
 type driver struct {
 	tb     testing.TB
-	eng    *Engine
+	local  *Local
+	eng    *Engine // partition 0's
 	rec    *recorder
-	offset int64
+	part   int32
+	offset []int64
 }
 
-func newDriver(tb testing.TB, spec Spec) *driver {
+func newDriver(tb testing.TB, spec Spec) *driver { return newDriverN(tb, spec, 1) }
+
+func newDriverN(tb testing.TB, spec Spec, partitions int) *driver {
 	tb.Helper()
 	rec := &recorder{}
-	eng, err := New(spec, 0, rec)
+	l, err := NewLocal(spec, partitions, rec)
 	require.NoError(tb, err)
-	return &driver{tb: tb, eng: eng, rec: rec}
+	return &driver{tb: tb, local: l, eng: l.Engine(0), rec: rec, offset: make([]int64, partitions)}
 }
 
 func ms(s string) int64 {
@@ -110,14 +124,38 @@ func (d *driver) step(s string) {
 		line := fmt.Sprintf("%s|%s|%d|c|%s|0.5", f[1], f[2], ms(f[3]), f[4])
 		var rec Record
 		require.NoError(d.tb, event.ParseView([]byte(line), &rec.Event))
-		rec.Offset, rec.ProcessingTime, rec.IngestionTime = d.offset, ms(p), ms(i)
-		d.offset++
-		d.eng.Process(&rec)
+		rec.Partition, rec.Offset, rec.ProcessingTime, rec.IngestionTime = d.part, d.offset[d.part], ms(p), ms(i)
+		d.offset[d.part]++
+		require.NoError(d.tb, d.local.Process(&rec))
+	case "part":
+		n, err := strconv.Atoi(f[1])
+		require.NoError(d.tb, err)
+		d.part = int32(n)
+	case "end":
+		require.NoError(d.tb, d.local.EndInput(d.part, ms(f[1])))
 	case "adv":
-		d.eng.Advance(ms(f[1]))
+		d.local.Advance(ms(f[1]))
 	case "flush":
-		d.eng.Flush(ms(f[1]))
+		d.local.Flush(ms(f[1]))
 	default:
 		d.tb.Fatalf("bad step %q", s)
+	}
+}
+
+// advanceAlone is Local.Advance for an engine that is the only partition of
+// its input: the combined watermark of min and global scopes is then its own.
+func advanceAlone(e *Engine, now int64) {
+	spec := e.Spec()
+	combine := func() {
+		if spec.Time != ProcessingTime && spec.Scope != ScopePartition {
+			e.SetWatermark(Combine(spec.Scope, e.Watermark(), []PartitionMark{e.Mark()}))
+		}
+	}
+	if spec.Trigger != MicroBatch {
+		combine()
+	}
+	e.Advance(now)
+	if spec.Trigger == MicroBatch {
+		combine()
 	}
 }

@@ -49,7 +49,7 @@ func feed(tb testing.TB, eng *Engine, sink *indexedSink, st stream, from, to int
 	for i := from; i < to; i++ {
 		sink.at = i
 		if i > from && st.proc[i]/tick != st.proc[i-1]/tick {
-			eng.Advance(st.proc[i] / tick * tick)
+			advanceAlone(eng, st.proc[i]/tick*tick)
 		}
 		require.NoError(tb, event.ParseView(st.lines[i], &rec.Event))
 		rec.Offset, rec.ProcessingTime, rec.IngestionTime = int64(i), st.proc[i], st.proc[i]
@@ -88,7 +88,7 @@ func TestRestoreRebuildsSameResults(t *testing.T) {
 			require.NoError(t, err)
 			feed(t, engA, a, st, 0, cut, tick)
 			a.at = cut - 1 // before the crash
-			engA.Advance(st.proc[cut] / tick * tick)
+			advanceAlone(engA, st.proc[cut]/tick*tick)
 			from, ok := engA.MinOffsetNeeded()
 			require.True(t, ok)
 			require.Less(t, from, int64(cut))
@@ -139,10 +139,12 @@ func TestMinOffsetNeeded(t *testing.T) {
 	off, ok := d.eng.MinOffsetNeeded()
 	require.True(t, ok)
 	require.Equal(t, int64(0), off)
-	d.step("ev m4 d1 11 8") // wm 6: [0,5) closes
+	d.step("ev m4 d1 11 8")
+	d.step("adv 11.1") // wm 6: [0,5) closes
 	off, _ = d.eng.MinOffsetNeeded()
 	require.Equal(t, int64(1), off)
-	d.step("flush 20")
+	d.step("end 20")
+	d.step("adv 20")
 	off, _ = d.eng.MinOffsetNeeded()
 	require.Equal(t, int64(4), off, "nothing open: the next offset")
 }

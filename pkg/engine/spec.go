@@ -61,6 +61,27 @@ const (
 	Update
 )
 
+// WatermarkScope says which partitions an event- or ingestion-time
+// watermark is computed over, as each mirrored engine does.
+type WatermarkScope uint8
+
+const (
+	// ScopePartition: each partition's own max(time) − delay, moved by every
+	// record (Kafka Streams' stream time is per partition task).
+	ScopePartition WatermarkScope = iota + 1
+	// ScopeMin: each partition's max(time) − delay, combined by the runtime
+	// as the minimum over the partitions that are neither idle
+	// (IdleTimeout) nor ended, and given to every partition's engine with
+	// SetWatermark on the timer tick (Flink: per-split watermarks in the
+	// Kafka source, emitted periodically, and the window operator fires on
+	// the minimum of its inputs).
+	ScopeMin
+	// ScopeGlobal: max(time over every partition) − delay, computed once
+	// per micro-batch from the earlier batches and given to every partition
+	// with SetWatermark (Spark Structured Streaming's driver).
+	ScopeGlobal
+)
+
 // Delivery is read by the runtimes, not by the engine: it says which offsets
 // they commit.
 type Delivery uint8
@@ -99,8 +120,13 @@ type Spec struct {
 	// LateByRecordTime also drops a record whose own time is at or below
 	// the watermark, whatever its window: Spark's dropDuplicates does this.
 	LateByRecordTime bool
-	// IdleTimeout: after this much processing time without a record, the
-	// watermark advances with processing time so open windows still close.
+	// Scope is the set of partitions the watermark is computed over (event
+	// and ingestion time only).
+	Scope WatermarkScope
+	// IdleTimeout (ScopeMin only): a partition that received no record for
+	// this much processing time stops holding the combined watermark back
+	// until its next record, as Flink's WatermarkStrategy.withIdleness does.
+	// It never moves a watermark by itself. 0: partitions never go idle.
 	IdleTimeout time.Duration
 
 	Dedup DedupScope
@@ -119,6 +145,22 @@ type Spec struct {
 // ErrInvalidSpec is wrapped by every Spec.Validate error.
 var ErrInvalidSpec = errors.New("invalid job spec")
 
+// Upper bounds of a spec. A spec is data that arrives from users, the API
+// and the jobs topic: without bounds one spec could ask an engine for more
+// windows or state than any machine has, and crash every worker at every
+// restart.
+const (
+	// MaxWindowSize bounds the window size.
+	MaxWindowSize = 24 * time.Hour
+	// MaxWindowsPerRecord bounds size/slide: the windows one record is in.
+	MaxWindowsPerRecord = 64
+	// MaxDuration bounds the watermark delay, allowed lateness, idle
+	// timeout and dedup horizon: how long state may be kept waiting.
+	MaxDuration = 24 * time.Hour
+	// MaxTriggerInterval bounds the micro-batch trigger interval.
+	MaxTriggerInterval = time.Hour
+)
+
 // Validate checks that the spec defines one semantics.
 func (s Spec) Validate() error {
 	bad := func(format string, args ...any) error {
@@ -126,6 +168,12 @@ func (s Spec) Validate() error {
 	}
 	if _, err := window.Sliding(s.WindowSize, s.WindowSlide); err != nil {
 		return bad("window: %v", err)
+	}
+	if s.WindowSize > MaxWindowSize {
+		return bad("window %v is beyond the bound of %v", s.WindowSize, MaxWindowSize)
+	}
+	if n := (s.WindowSize + s.WindowSlide - 1) / s.WindowSlide; n > MaxWindowsPerRecord {
+		return bad("window %v sliding every %v puts each record in %d windows, beyond the bound of %d", s.WindowSize, s.WindowSlide, n, MaxWindowsPerRecord)
 	}
 	if s.Time < ProcessingTime || s.Time > EventTime {
 		return bad("unknown time mode %d", s.Time)
@@ -136,15 +184,32 @@ func (s Spec) Validate() error {
 		if s.TriggerInterval <= 0 || s.TriggerInterval%time.Millisecond != 0 {
 			return bad("micro-batch trigger interval %v must be whole positive milliseconds", s.TriggerInterval)
 		}
+		if s.TriggerInterval > MaxTriggerInterval {
+			return bad("micro-batch trigger interval %v is beyond the bound of %v", s.TriggerInterval, MaxTriggerInterval)
+		}
 	default:
 		return bad("unknown trigger %d", s.Trigger)
 	}
-	for name, d := range map[string]time.Duration{
-		"watermark delay": s.WatermarkDelay, "allowed lateness": s.AllowedLateness,
-		"idle timeout": s.IdleTimeout, "dedup horizon": s.DedupHorizon,
+	for _, b := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"watermark delay", s.WatermarkDelay}, {"allowed lateness", s.AllowedLateness},
+		{"idle timeout", s.IdleTimeout}, {"dedup horizon", s.DedupHorizon},
 	} {
-		if d < 0 || d%time.Millisecond != 0 {
-			return bad("%s %v must be whole non-negative milliseconds", name, d)
+		if b.d < 0 || b.d%time.Millisecond != 0 {
+			return bad("%s %v must be whole non-negative milliseconds", b.name, b.d)
+		}
+		if b.d > MaxDuration {
+			return bad("%s %v is beyond the bound of %v", b.name, b.d, MaxDuration)
+		}
+	}
+	if s.Time != ProcessingTime {
+		if s.Scope < ScopePartition || s.Scope > ScopeGlobal {
+			return bad("unknown watermark scope %d", s.Scope)
+		}
+		if s.IdleTimeout > 0 && s.Scope != ScopeMin {
+			return bad("an idle timeout only applies to the min-over-partitions watermark scope")
 		}
 	}
 	if s.Dedup < DedupNone || s.Dedup > DedupUntilWatermark {
@@ -209,6 +274,31 @@ func (o OutputMode) String() string {
 		return "update"
 	}
 	return fmt.Sprintf("OutputMode(%d)", uint8(o))
+}
+
+func (s WatermarkScope) String() string {
+	switch s {
+	case ScopePartition:
+		return "partition"
+	case ScopeMin:
+		return "min"
+	case ScopeGlobal:
+		return "global"
+	}
+	return fmt.Sprintf("WatermarkScope(%d)", uint8(s))
+}
+
+// ParseScope reads a watermark scope: partition, min or global.
+func ParseScope(s string) (WatermarkScope, error) {
+	switch s {
+	case "partition":
+		return ScopePartition, nil
+	case "min":
+		return ScopeMin, nil
+	case "global":
+		return ScopeGlobal, nil
+	}
+	return 0, fmt.Errorf("%w: watermark scope %q: partition, min or global", ErrInvalidSpec, s)
 }
 
 func (d Delivery) String() string {

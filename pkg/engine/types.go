@@ -56,6 +56,11 @@ const (
 	DuplicateDropped DecisionKind = iota + 1
 	// LateDropped: the record's windows were closed for good.
 	LateDropped
+	// Placed: the record counted, in the window of its processing or
+	// ingestion time, which is not the window of its device time. It is
+	// not a drop: it tells where the record went, so that a comparison with
+	// the truth (by device time) can be explained record by record.
+	Placed
 )
 
 func (k DecisionKind) String() string {
@@ -64,6 +69,8 @@ func (k DecisionKind) String() string {
 		return "duplicate_dropped"
 	case LateDropped:
 		return "late_dropped"
+	case Placed:
+		return "placed"
 	}
 	return fmt.Sprintf("DecisionKind(%d)", uint8(k))
 }
@@ -85,6 +92,10 @@ const (
 	// ReasonSeenBeforeWatermark: the id was counted and is remembered until
 	// the watermark passes its horizon.
 	ReasonSeenBeforeWatermark
+	// ReasonProcessingTime: placed by processing time (Placed).
+	ReasonProcessingTime
+	// ReasonIngestionTime: placed by ingestion time (Placed).
+	ReasonIngestionTime
 )
 
 func (r Reason) String() string {
@@ -99,11 +110,16 @@ func (r Reason) String() string {
 		return "message id already counted in this window"
 	case ReasonSeenBeforeWatermark:
 		return "message id already counted, still remembered under the watermark"
+	case ReasonProcessingTime:
+		return "counted in the window of its processing time, not of its device time"
+	case ReasonIngestionTime:
+		return "counted in the window of its ingestion time, not of its device time"
 	}
 	return fmt.Sprintf("Reason(%d)", uint8(r))
 }
 
-// Decision makes a record that is not counted observable.
+// Decision makes a record that is not counted, or counted in another window
+// than its device time says (Placed), observable.
 type Decision struct {
 	Kind   DecisionKind
 	Reason Reason
@@ -114,10 +130,17 @@ type Decision struct {
 	Category  []byte
 	Partition int32
 	Offset    int64
-	// Time is the record's time in the spec's time mode.
-	Time int64
+	// Time is the record's time in the spec's time mode; DeviceTime its
+	// device time.
+	Time       int64
+	DeviceTime int64
+	// Measure1 and Measure2 are the record's measures: what the decision
+	// took out of, or put into, a window.
+	Measure1 int64
+	Measure2 float64
 	// Window is the window the record was dropped from (a duplicate within
-	// a window) or its newest window (late, or a duplicate in other scopes).
+	// a window), its newest window (late, or a duplicate in other scopes),
+	// or the newest window it counted in (Placed).
 	Window    window.Window
 	Watermark int64
 	// OriginalOffset is the offset of the copy that was counted (duplicates).
@@ -139,6 +162,7 @@ type Stats struct {
 	Accepted   int64 // records counted in at least one window
 	Duplicates int64 // duplicate decisions
 	Late       int64 // late decisions
+	Placed     int64 // placed decisions: counted elsewhere than by device time
 	Results    int64 // results emitted
 	// Open state now.
 	OpenStates   int // (device, category, window) aggregates
@@ -153,10 +177,11 @@ type Stats struct {
 //
 // Micro-batch runtimes take it right after Advance, at a batch boundary.
 type Checkpoint struct {
-	Watermark   int64 `json:"watermark"`
-	MaxTime     int64 `json:"max_time"`
-	LastArrival int64 `json:"last_arrival"`
-	Seen        bool  `json:"seen"`
+	Watermark int64 `json:"watermark"`
+	MaxTime   int64 `json:"max_time"`
+	Seen      bool  `json:"seen"`
+	// Ended says EndInput was called: the partition's input is over.
+	Ended bool `json:"ended,omitempty"`
 	// NextOffset is the offset after the last record processed. Records
 	// replayed below it rebuild state silently: what they caused was
 	// emitted before the checkpoint.

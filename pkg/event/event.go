@@ -47,7 +47,14 @@ const (
 	// and one such value would move an event-time watermark by decades.
 	MinDeviceTime int64 = 946684800000
 	MaxDeviceTime int64 = 4102444800000
+	// MaxMeasure2 bounds the magnitude of measure2. Sums of measure2 are
+	// float64: with every value at most 10^15, no sum of fewer than 10^290
+	// events can overflow to ±Inf, so no window's result is infinite or NaN
+	// and the exact (compensated) sum does not depend on arrival order.
+	MaxMeasure2 = 1e15
 )
+
+const measure2Range = "magnitude at most 1e15, so that sums cannot overflow"
 
 // Problems a ParseError or a validation error can report; test with errors.Is.
 var (
@@ -149,6 +156,9 @@ func (e Event) Validate() error {
 	}
 	if math.IsNaN(e.Measure2) || math.IsInf(e.Measure2, 0) {
 		return &ParseError{Field: FieldMeasure2, Err: ErrNotFinite, Value: fmt.Sprint(e.Measure2)}
+	}
+	if math.Abs(e.Measure2) > MaxMeasure2 {
+		return &ParseError{Field: FieldMeasure2, Err: ErrRange, Value: fmt.Sprint(e.Measure2), Detail: measure2Range}
 	}
 	return nil
 }

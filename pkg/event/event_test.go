@@ -22,8 +22,10 @@ func TestParse(t *testing.T) {
 			want: Event{MessageID: "123-12", DeviceID: "123", DeviceTime: 1472209316326, Category: "cat1", Measure1: 456, Measure2: 789.12}},
 		{name: "negative measures", line: "m|d|1472209316326|c|-5|-0.5",
 			want: Event{MessageID: "m", DeviceID: "d", DeviceTime: 1472209316326, Category: "c", Measure1: -5, Measure2: -0.5}},
-		{name: "exponent measure2", line: "m|d|1472209316326|c|0|1.5e+22",
-			want: Event{MessageID: "m", DeviceID: "d", DeviceTime: 1472209316326, Category: "c", Measure2: 1.5e22}},
+		{name: "exponent measure2", line: "m|d|1472209316326|c|0|1.5e+12",
+			want: Event{MessageID: "m", DeviceID: "d", DeviceTime: 1472209316326, Category: "c", Measure2: 1.5e12}},
+		{name: "measure2 at its bound", line: "m|d|1472209316326|c|0|-1e15",
+			want: Event{MessageID: "m", DeviceID: "d", DeviceTime: 1472209316326, Category: "c", Measure2: -1e15}},
 		{name: "integer measure2", line: "m|d|1472209316326|c|9223372036854775807|7",
 			want: Event{MessageID: "m", DeviceID: "d", DeviceTime: 1472209316326, Category: "c", Measure1: math.MaxInt64, Measure2: 7}},
 		{name: "min int64 measure1", line: "m|d|1472209316326|c|-9223372036854775808|7",
@@ -54,6 +56,9 @@ func TestParse(t *testing.T) {
 		{name: "hex measure2", line: "m|d|1472209316326|cat1|4|0x1p3", field: FieldMeasure2, problem: ErrNotNumber},
 		{name: "trailing dot measure2", line: "m|d|1472209316326|cat1|4|5.", field: FieldMeasure2, problem: ErrNotNumber},
 		{name: "empty exponent measure2", line: "m|d|1472209316326|cat1|4|5e", field: FieldMeasure2, problem: ErrNotNumber},
+		// Two such values would sum to +Inf: rejected, not summed.
+		{name: "measure2 beyond its bound", line: "m|d|1472209316326|cat1|4|1e308", field: FieldMeasure2, problem: ErrRange},
+		{name: "measure2 just beyond its bound", line: "m|d|1472209316326|cat1|4|1000000000000000.1", field: FieldMeasure2, problem: ErrRange},
 		{name: "trailing newline", line: "m|d|1472209316326|cat1|4|5\n", field: FieldMeasure2, problem: ErrNotNumber},
 	}
 	for _, tt := range tests {
@@ -113,6 +118,7 @@ func TestValidate(t *testing.T) {
 		{name: "pipe in id", edit: func(e *Event) { e.MessageID = "a|b" }, problem: ErrFieldCount},
 		{name: "newline in device", edit: func(e *Event) { e.DeviceID = "a\nb" }, problem: ErrControl},
 		{name: "nan measure2", edit: func(e *Event) { e.Measure2 = math.NaN() }, problem: ErrNotFinite},
+		{name: "huge measure2", edit: func(e *Event) { e.Measure2 = -2e15 }, problem: ErrRange},
 		{name: "zero time", edit: func(e *Event) { e.DeviceTime = 0 }, problem: ErrRange},
 	}
 	for _, tt := range tests {
@@ -132,7 +138,7 @@ func TestValidate(t *testing.T) {
 // The fast path of parseMeasure2 must agree bit for bit with strconv.
 func TestMeasure2FastPathIsExact(t *testing.T) {
 	for _, s := range []string{"0", "-0", "0.1", "789.12", "123456789012345", "0.000000000000001",
-		"99999.9999999999", "1.7976931348623157", "4.35", "-2.675", "1234567890123456"} {
+		"99999.9999999999", "1.7976931348623157", "4.35", "-2.675", "123456789012345.6"} {
 		got, err := parseMeasure2([]byte(s))
 		require.NoError(t, err, s)
 		want, err := parseFloatRef(s)

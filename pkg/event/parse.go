@@ -337,6 +337,8 @@ func parseMeasure2(b []byte) (float64, error) {
 	if i != len(b) {
 		return 0, fieldError(FieldMeasure2, b, ErrNotNumber, "")
 	}
+	// A plain decimal of at most 15 digits is below 10^15: within
+	// MaxMeasure2.
 	if plain && digits <= maxExactDigits {
 		// Both operands are exact and the division rounds once, so this is
 		// the correctly rounded value, the same strconv.ParseFloat returns.
@@ -354,6 +356,9 @@ func parseMeasure2(b []byte) (float64, error) {
 	}
 	if err != nil {
 		return 0, fieldError(FieldMeasure2, b, ErrNotNumber, "")
+	}
+	if math.Abs(f) > MaxMeasure2 {
+		return 0, fieldError(FieldMeasure2, b, ErrRange, measure2Range)
 	}
 	return f, nil
 }

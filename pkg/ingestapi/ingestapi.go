@@ -53,12 +53,20 @@ type Event struct {
 // Response is the body of a 202 answer, and of 4xx/5xx answers when the
 // request could be read.
 type Response struct {
-	Accepted int         `json:"accepted"`
-	Rejected int         `json:"rejected"`
-	Errors   []LineError `json:"errors,omitempty"`
+	Accepted int `json:"accepted"`
+	Rejected int `json:"rejected"`
+	// Errors explains the first rejected lines, in order: at most
+	// MaxAnswerErrors of them.
+	Errors []LineError `json:"errors,omitempty"`
+	// ErrorsOmitted counts the rejected lines not listed in Errors.
+	ErrorsOmitted int `json:"errors_omitted,omitempty"`
 	// Error explains a failure of the whole request (4xx, 5xx).
 	Error string `json:"error,omitempty"`
 }
+
+// MaxAnswerErrors bounds the line errors an answer lists; the dead-letter
+// topic holds every rejected line with its error.
+const MaxAnswerErrors = 100
 
 // LineError explains one rejected line (1-based) or JSON array element.
 type LineError struct {

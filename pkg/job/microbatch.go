@@ -31,6 +31,10 @@ type Task struct {
 	Start         int64 `json:"start"`
 	End           int64 `json:"end"`
 	Attempt       int   `json:"attempt"`
+	// Watermark is the batch's watermark when the driver combines it over
+	// the partitions (watermark scopes min and global), ms; nil when each
+	// partition computes its own.
+	Watermark *int64 `json:"watermark_ms,omitempty"`
 }
 
 // TaskKey keys the tasks of one (job, partition): the same key lands on the
@@ -63,4 +67,11 @@ type TaskAck struct {
 	Duplicates   int64  `json:"duplicates"`
 	ProcessingMs int64  `json:"processing_ms"`
 	Watermark    int64  `json:"watermark_ms"`
+	// PartitionWatermark is the partition's own max(time) − delay after the
+	// batch (math.MinInt64 before any record), Ended whether its input
+	// ended, and RunRecords how many records of the job's run the task
+	// read: what the driver combines into the next batch's watermark.
+	PartitionWatermark int64 `json:"partition_watermark_ms"`
+	Ended              bool  `json:"ended,omitempty"`
+	RunRecords         int64 `json:"run_records"`
 }

@@ -19,6 +19,9 @@ type PartitionProgress struct {
 	Accepted        int64   `json:"accepted"`
 	Late            int64   `json:"late"`
 	Duplicates      int64   `json:"duplicates"`
+	// Placed counts records counted in another window than their device
+	// time's (processing and ingestion time).
+	Placed int64 `json:"placed,omitempty"`
 	Poison          int64   `json:"poison"`
 	OtherRuns       int64   `json:"other_runs"`
 	ResultsEmitted  int64   `json:"results_emitted"`
@@ -31,6 +34,9 @@ type PartitionProgress struct {
 	OffsetResets int64 `json:"offset_resets"`
 	// LastRecordTime is when the partition last received a record.
 	LastRecordTime time.Time `json:"last_record_time,omitzero"`
+	// Ended: the partition delivered the end-of-run marker of the job's
+	// run, and every window of it that can close is closed and written.
+	Ended bool `json:"ended,omitempty"`
 }
 
 // WorkerReport is one progress message of one worker for one job, sent on

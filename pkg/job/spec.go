@@ -70,6 +70,8 @@ type Overrides struct {
 	Dedup string `json:"dedup,omitempty"`
 	// Output: append or update.
 	Output string `json:"output,omitempty"`
+	// Scope of the watermark: partition, min or global.
+	Scope string `json:"watermark_scope,omitempty"`
 }
 
 // Spec is a job: which events it reads and with which semantics.
@@ -161,6 +163,16 @@ func (s Spec) Engine() (engine.Spec, error) {
 			return es, err
 		}
 		es.Dedup = d
+	}
+	if o.Scope != "" {
+		sc, err := engine.ParseScope(o.Scope)
+		if err != nil {
+			return es, fmt.Errorf("%w: %w", ErrBadOverride, err)
+		}
+		es.Scope = sc
+		if sc != engine.ScopeMin && o.IdleTimeout == 0 {
+			es.IdleTimeout = 0 // idleness belongs to the min scope only
+		}
 	}
 	if o.Output != "" {
 		m, err := ParseOutput(o.Output)

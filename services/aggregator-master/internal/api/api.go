@@ -43,6 +43,7 @@ type Semantics struct {
 	Trigger         string `json:"trigger"`
 	TriggerInterval string `json:"trigger_interval,omitempty"`
 	Watermark       string `json:"watermark"`
+	WatermarkScope  string `json:"watermark_scope,omitempty"`
 	AllowedLateness string `json:"allowed_lateness"`
 	IdleTimeout     string `json:"idle_timeout"`
 	Dedup           string `json:"dedup"`
@@ -93,6 +94,9 @@ func Describe(s engine.Spec) Semantics {
 	}
 	if s.Trigger == engine.MicroBatch {
 		d.TriggerInterval = s.TriggerInterval.String()
+	}
+	if s.Time != engine.ProcessingTime {
+		d.WatermarkScope = s.Scope.String()
 	}
 	if s.Dedup == engine.DedupUntilWatermark {
 		d.DedupHorizon = s.DedupHorizon.String()

@@ -195,7 +195,7 @@ func TestWriteDetail(t *testing.T) {
 	for _, want := range []string{
 		"job        j1\n",
 		"preset     exact (the best this engine can do)\n",
-		"semantics  event time, window 5s, continuous, watermark 10s, allowed lateness 5m0s, idle timeout 10s, dedup until watermark (horizon 30s), update output, exactly-once\n",
+		"semantics  event time, window 5s, continuous, watermark 10s per partition, allowed lateness 5m0s, dedup until watermark (horizon 30s), update output, exactly-once\n",
 		"progress   2 workers, 3 partitions, lag 30, 37.0 events/s, watermark 2026-03-01 12:00:00.000, last report 1s ago\n",
 		"error      worker w2: cassandra timeout\n",
 		"WORKER  PARTITIONS  LAG  EVENTS/S  LAST REPORT  ERROR\n",

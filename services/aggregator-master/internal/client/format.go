@@ -142,8 +142,19 @@ func Semantics(s api.Semantics) string {
 	if s.DedupHorizon != "" {
 		dedup += " (horizon " + s.DedupHorizon + ")"
 	}
-	out := fmt.Sprintf("%s time, window %s, %s, watermark %s, allowed lateness %s, idle timeout %s, dedup %s, %s output, %s",
-		s.Time, window(s), s.Trigger, s.Watermark, s.AllowedLateness, s.IdleTimeout, dedup, s.Output, s.Delivery)
+	wm := "watermark " + s.Watermark
+	switch s.WatermarkScope {
+	case "partition":
+		wm += " per partition"
+	case "min":
+		wm += " min over partitions, idle timeout " + s.IdleTimeout
+	case "global":
+		wm += " global"
+	case "":
+		wm = "watermark by processing time"
+	}
+	out := fmt.Sprintf("%s time, window %s, %s, %s, allowed lateness %s, dedup %s, %s output, %s",
+		s.Time, window(s), s.Trigger, wm, s.AllowedLateness, dedup, s.Output, s.Delivery)
 	if s.EmitPerRecord {
 		out += ", emit per record"
 	}

@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -19,10 +20,13 @@ import (
 // Batch is one planned micro-batch: the offset range [start, end) of every
 // events partition, and its trigger instant.
 type Batch struct {
-	JobID       string
-	ID          int64
-	Time        int64 // ms, a multiple of the trigger interval
-	Ranges      map[int32][2]int64
+	JobID  string
+	ID     int64
+	Time   int64 // ms, a multiple of the trigger interval
+	Ranges map[int32][2]int64
+	// Watermark is the watermark the batch runs under when the driver
+	// combines it over the partitions (scopes min and global), ms.
+	Watermark   int64
 	State       string
 	PlannedAt   time.Time
 	CompletedAt time.Time
@@ -63,6 +67,7 @@ func (d MicroBatchDeps) enabled() bool { return d.Batches != nil && d.Offsets !=
 // driver plans and tracks the batches of one micro-batch job.
 type driver struct {
 	spec     job.Spec
+	espec    engine.Spec
 	interval int64
 	deps     MicroBatchDeps
 	clock    Clock
@@ -74,6 +79,17 @@ type driver struct {
 	cur      *Batch
 	sentAt   time.Time
 	tries    map[int32]int
+
+	// The watermark of the next batch, combined from the partitions' marks
+	// of the acks (Spark's driver: max event time of the earlier batches −
+	// delay), and when each partition last read records of the run (for
+	// idleness in the min scope).
+	wm         int64
+	marks      map[int32]engine.PartitionMark
+	lastActive map[int32]int64
+	// final: every partition ended; the next batch runs at once and closes
+	// every window, as Spark runs a last batch once a bounded input is read.
+	final, done bool
 }
 
 func newDriver(s job.Spec, deps MicroBatchDeps, clock Clock, log *zap.Logger) (*driver, error) {
@@ -87,8 +103,9 @@ func newDriver(s job.Spec, deps MicroBatchDeps, clock Clock, log *zap.Logger) (*
 	if deps.TaskTimeout <= 0 {
 		deps.TaskTimeout = 30 * time.Second
 	}
-	return &driver{spec: s, interval: es.TriggerInterval.Milliseconds(), deps: deps, clock: clock,
-		log: log.With(zap.String(logging.KeyJobID, s.ID)), tries: map[int32]int{}}, nil
+	return &driver{spec: s, espec: es, interval: es.TriggerInterval.Milliseconds(), deps: deps, clock: clock,
+		log: log.With(zap.String(logging.KeyJobID, s.ID)), tries: map[int32]int{},
+		wm: math.MinInt64, marks: map[int32]engine.PartitionMark{}, lastActive: map[int32]int64{}}, nil
 }
 
 // pollInterval is how often the acks of the batch in flight are read.
@@ -123,8 +140,12 @@ func (d *driver) step(ctx context.Context) (time.Duration, error) {
 		}
 		if len(last) > 0 {
 			b := last[0]
+			d.wm = b.Watermark
 			if b.State == job.BatchCompleted {
 				d.prev = &b
+				if err := d.combine(ctx, &b); err != nil {
+					return 0, err
+				}
 			} else {
 				// A restarted master re-runs the batch it planned last:
 				// its results are idempotent upserts, they land once.
@@ -166,6 +187,7 @@ func (d *driver) track(ctx context.Context, now time.Time) (time.Duration, error
 		d.prev, d.cur = b, nil
 		clear(d.tries)
 		d.log.Debug("micro-batch completed", zap.Int64("batch_id", b.ID), zap.Duration("took", b.CompletedAt.Sub(b.PlannedAt)))
+		d.update(b, acks)
 		return 0, nil
 	}
 	if d.sentAt.IsZero() || now.Sub(d.sentAt) >= d.deps.TaskTimeout {
@@ -188,18 +210,81 @@ func (d *driver) send(b *Batch, parts []int32) error {
 	tasks := make([]job.Task, 0, len(parts))
 	for _, p := range parts {
 		r := b.Ranges[p]
-		tasks = append(tasks, job.Task{JobID: d.spec.ID, Spec: d.spec, BatchID: b.ID, BatchTime: b.Time, PrevBatchTime: prevTime,
-			Partition: p, Start: r[0], End: r[1], Attempt: d.tries[p]})
+		t := job.Task{JobID: d.spec.ID, Spec: d.spec, BatchID: b.ID, BatchTime: b.Time, PrevBatchTime: prevTime,
+			Partition: p, Start: r[0], End: r[1], Attempt: d.tries[p]}
+		if d.shared() {
+			wm := b.Watermark
+			t.Watermark = &wm
+		}
+		tasks = append(tasks, t)
 		d.tries[p]++
 	}
 	return d.deps.Tasks.Send(tasks)
 }
 
+// shared reports whether the driver combines the batch watermark.
+func (d *driver) shared() bool {
+	return d.espec.Time != engine.ProcessingTime && (d.espec.Scope == engine.ScopeMin || d.espec.Scope == engine.ScopeGlobal)
+}
+
+// combine reads the acks of a completed batch and updates the marks and the
+// next batch's watermark from them (after a restart of the master).
+func (d *driver) combine(ctx context.Context, b *Batch) error {
+	acks, err := d.deps.Batches.Acks(ctx, d.spec.ID, b.ID)
+	if err != nil {
+		return err
+	}
+	d.update(b, acks)
+	return nil
+}
+
+// update takes the marks of a completed batch's acks and combines the next
+// batch's watermark over every partition of the batch. Once every partition
+// ended, the next batch is the last: planned at once, with the final
+// watermark.
+func (d *driver) update(b *Batch, acks map[int32]job.TaskAck) {
+	for p, a := range acks {
+		d.marks[p] = engine.PartitionMark{Partition: p, Watermark: a.PartitionWatermark, Ended: a.Ended}
+		if _, ok := d.lastActive[p]; !ok || a.RunRecords > 0 {
+			d.lastActive[p] = b.Time
+		}
+	}
+	ended := len(b.Ranges) > 0
+	marks := make([]engine.PartitionMark, 0, len(b.Ranges))
+	idle := d.espec.IdleTimeout.Milliseconds()
+	for p := range b.Ranges {
+		m, ok := d.marks[p]
+		if !ok {
+			m = engine.PartitionMark{Partition: p, Watermark: math.MinInt64}
+		}
+		m.Idle = idle > 0 && b.Time-d.lastActive[p] >= idle
+		ended = ended && m.Ended
+		marks = append(marks, m)
+	}
+	if d.shared() {
+		d.wm = engine.Combine(d.espec.Scope, d.wm, marks)
+	}
+	switch {
+	case d.final:
+		// The last batch ran: every window of every partition is closed.
+		d.done = true
+		d.log.Info("micro-batch job read the end of its run: every window is final", zap.Int64("batch_id", b.ID))
+	case ended && d.spec.RunID != "":
+		d.final = true
+	}
+}
+
 func (d *driver) plan(ctx context.Context, now time.Time) (time.Duration, error) {
+	if d.done {
+		return time.Minute, nil
+	}
 	ms := now.UnixMilli()
 	due := d.firstDue
 	if d.prev != nil {
 		due = d.prev.Time + d.interval
+	}
+	if d.final {
+		due = ms // the last batch of a run that ended does not wait for its trigger
 	}
 	if ms < due {
 		return time.Duration(due-ms) * time.Millisecond, nil
@@ -209,7 +294,10 @@ func (d *driver) plan(ctx context.Context, now time.Time) (time.Duration, error)
 		return 0, err
 	}
 	b := Batch{JobID: d.spec.ID, ID: 1, Time: ms / d.interval * d.interval, Ranges: map[int32][2]int64{},
-		State: job.BatchPlanned, PlannedAt: now.UTC().Truncate(time.Millisecond)}
+		Watermark: d.wm, State: job.BatchPlanned, PlannedAt: now.UTC().Truncate(time.Millisecond)}
+	if d.final && d.prev != nil && b.Time <= d.prev.Time {
+		b.Time = d.prev.Time + 1 // batch times grow, even for the last batch run at once
+	}
 	if d.prev != nil {
 		b.ID = d.prev.ID + 1
 	}
@@ -239,7 +327,7 @@ func (d *driver) plan(ctx context.Context, now time.Time) (time.Duration, error)
 		return 0, err
 	}
 	d.cur = &b
-	if b.Time > due {
+	if b.Time > due && !d.final {
 		d.log.Warn("micro-batch started late: the batch before took longer than the trigger interval; this one takes everything pending",
 			zap.Int64("batch_id", b.ID), zap.Duration("scheduling_delay", time.Duration(ms-due)*time.Millisecond))
 	}
@@ -338,15 +426,20 @@ type CassandraBatches struct{ Session *gocql.Session }
 
 // Latest implements BatchStore.
 func (c CassandraBatches) Latest(ctx context.Context, jobID string, n int) ([]Batch, error) {
-	iter := c.Session.Query(`SELECT batch_id, batch_time, ranges, state, planned_at, completed_at FROM microbatches WHERE job_id = ? LIMIT ?`,
+	iter := c.Session.Query(`SELECT batch_id, batch_time, ranges, state, planned_at, completed_at, watermark_ms FROM microbatches WHERE job_id = ? LIMIT ?`,
 		jobID, n).IterContext(ctx)
 	var out []Batch
 	for {
 		b := Batch{JobID: jobID}
 		var bt time.Time
 		var ranges map[int][]int64
-		if !iter.Scan(&b.ID, &bt, &ranges, &b.State, &b.PlannedAt, &b.CompletedAt) {
+		var wm *int64
+		if !iter.Scan(&b.ID, &bt, &ranges, &b.State, &b.PlannedAt, &b.CompletedAt, &wm) {
 			break
+		}
+		b.Watermark = math.MinInt64
+		if wm != nil {
+			b.Watermark = *wm
 		}
 		b.Time = bt.UnixMilli()
 		b.Ranges = make(map[int32][2]int64, len(ranges))
@@ -373,8 +466,8 @@ func (c CassandraBatches) Save(ctx context.Context, b Batch) error {
 	if !b.CompletedAt.IsZero() {
 		completed = b.CompletedAt
 	}
-	err := c.Session.Query(`INSERT INTO microbatches (job_id, batch_id, batch_time, ranges, state, planned_at, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		b.JobID, b.ID, time.UnixMilli(b.Time), ranges, b.State, b.PlannedAt, completed).Idempotent(true).ExecContext(ctx)
+	err := c.Session.Query(`INSERT INTO microbatches (job_id, batch_id, batch_time, ranges, state, planned_at, completed_at, watermark_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		b.JobID, b.ID, time.UnixMilli(b.Time), ranges, b.State, b.PlannedAt, completed, b.Watermark).Idempotent(true).ExecContext(ctx)
 	if err != nil {
 		return fmt.Errorf("save micro-batch %s/%d: %w", b.JobID, b.ID, err)
 	}
@@ -383,13 +476,25 @@ func (c CassandraBatches) Save(ctx context.Context, b Batch) error {
 
 // Acks implements BatchStore.
 func (c CassandraBatches) Acks(ctx context.Context, jobID string, batchID int64) (map[int32]job.TaskAck, error) {
-	iter := c.Session.Query(`SELECT partition, worker_id, attempt, input_rows, processing_ms FROM microbatch_tasks WHERE job_id = ? AND batch_id = ?`,
-		jobID, batchID).IterContext(ctx)
+	iter := c.Session.Query(`SELECT partition, worker_id, attempt, input_rows, processing_ms, partition_watermark_ms, ended, run_records
+FROM microbatch_tasks WHERE job_id = ? AND batch_id = ?`, jobID, batchID).IterContext(ctx)
 	out := map[int32]job.TaskAck{}
 	var a job.TaskAck
 	var p int
-	for iter.Scan(&p, &a.WorkerID, &a.Attempt, &a.InputRows, &a.ProcessingMs) {
+	var pwm, runRecords *int64
+	var ended *bool
+	for iter.Scan(&p, &a.WorkerID, &a.Attempt, &a.InputRows, &a.ProcessingMs, &pwm, &ended, &runRecords) {
 		a.JobID, a.BatchID, a.Partition = jobID, batchID, int32(p)
+		a.PartitionWatermark, a.Ended, a.RunRecords = math.MinInt64, false, 0
+		if pwm != nil {
+			a.PartitionWatermark = *pwm
+		}
+		if ended != nil {
+			a.Ended = *ended
+		}
+		if runRecords != nil {
+			a.RunRecords = *runRecords
+		}
 		out[a.Partition] = a
 	}
 	if err := iter.Close(); err != nil {

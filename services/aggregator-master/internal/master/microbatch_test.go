@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -60,8 +61,18 @@ func (f *fakeBatches) ack(id int64, parts ...int32) {
 		f.acks[id] = map[int32]job.TaskAck{}
 	}
 	for _, p := range parts {
-		f.acks[id][p] = job.TaskAck{BatchID: id, Partition: p}
+		f.acks[id][p] = job.TaskAck{BatchID: id, Partition: p, PartitionWatermark: math.MinInt64}
 	}
+}
+
+// ackMark acknowledges one partition's task with its mark.
+func (f *fakeBatches) ackMark(id int64, p int32, wm int64, ended bool, records int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.acks[id] == nil {
+		f.acks[id] = map[int32]job.TaskAck{}
+	}
+	f.acks[id][p] = job.TaskAck{BatchID: id, Partition: p, PartitionWatermark: wm, Ended: ended, RunRecords: records}
 }
 
 type fakeOffsets struct{ newest map[int32]int64 }
@@ -93,8 +104,12 @@ func (f *fakeTasks) Send(ts []job.Task) error {
 }
 
 func newTestDriver(t *testing.T, store *fakeBatches, offs *fakeOffsets, clock *manualClock) (*driver, *fakeTasks) {
+	return newRunDriver(t, store, offs, clock, "")
+}
+
+func newRunDriver(t *testing.T, store *fakeBatches, offs *fakeOffsets, clock *manualClock, runID string) (*driver, *fakeTasks) {
 	tasks := &fakeTasks{store: store, t: t}
-	d, err := newDriver(job.Spec{ID: "s1", Preset: "structured"}.WithDefaults(),
+	d, err := newDriver(job.Spec{ID: "s1", RunID: runID, Preset: "structured"}.WithDefaults(),
 		MicroBatchDeps{Batches: store, Offsets: offs, Tasks: tasks, TaskTimeout: 10 * time.Second}, clock, zaptest.NewLogger(t))
 	require.NoError(t, err)
 	return d, tasks
@@ -199,8 +214,9 @@ func TestDriverReissuesTimedOutTasksAndResumesAfterRestart(t *testing.T) {
 	_, err = d2.step(ctx)
 	require.NoError(t, err)
 	require.Len(t, tasks2.sent, 1, "only the task not acknowledged")
+	none := int64(math.MinInt64)
 	require.Equal(t, job.Task{JobID: "s1", Spec: tasks2.sent[0].Spec, BatchID: 1, BatchTime: store.batches[1].Time,
-		Partition: 1, Start: 0, End: 4}, tasks2.sent[0])
+		Partition: 1, Start: 0, End: 4, Watermark: &none}, tasks2.sent[0])
 	store.ack(1, 1)
 	_, err = d2.step(ctx)
 	require.NoError(t, err)
@@ -208,4 +224,51 @@ func TestDriverReissuesTimedOutTasksAndResumesAfterRestart(t *testing.T) {
 	_, err = d2.step(ctx)
 	require.NoError(t, err)
 	require.Equal(t, map[int32][2]int64{0: {10, 99}, 1: {4, 4}}, store.batches[2].Ranges)
+}
+
+// TestDriverCombinesTheGlobalWatermarkAndEndsTheRun: Spark's driver takes
+// max(event time) − delay over every partition of the earlier batches for
+// the next batch (structured: 60 s); once every partition read the run's
+// end, one last batch runs at once with the final watermark, and the driver
+// plans no more.
+func TestDriverCombinesTheGlobalWatermarkAndEndsTheRun(t *testing.T) {
+	ctx := context.Background()
+	clock := newClock()
+	store, offs := newFakeBatches(), &fakeOffsets{newest: map[int32]int64{0: 10, 1: 4}}
+	d, tasks := newRunDriver(t, store, offs, clock, "r1")
+	step := func() {
+		t.Helper()
+		_, err := d.step(ctx)
+		require.NoError(t, err)
+	}
+	step()
+	clock.Add(5 * time.Second)
+	step()
+	require.Len(t, tasks.sent, 2)
+	require.Equal(t, int64(math.MinInt64), *tasks.sent[0].Watermark, "no watermark before any batch")
+
+	// Partition 0 is far ahead of partition 1: the max wins, for both.
+	store.ackMark(1, 0, 70_000, false, 10)
+	store.ackMark(1, 1, 5_000, false, 4)
+	step()
+	clock.Add(5 * time.Second)
+	step()
+	require.Len(t, tasks.sent, 4)
+	require.Equal(t, int64(70_000), *tasks.sent[2].Watermark)
+	require.Equal(t, int64(70_000), *tasks.sent[3].Watermark)
+
+	// Both partitions read the end of the run: the next batch does not
+	// wait for its trigger, and runs under the final watermark.
+	store.ackMark(2, 0, 70_000, true, 0)
+	store.ackMark(2, 1, 6_000, true, 1)
+	step()
+	step()
+	require.Len(t, tasks.sent, 6, "the last batch is planned at once")
+	require.Equal(t, int64(math.MaxInt64), *tasks.sent[4].Watermark)
+	store.ack(3, 0, 1)
+	step()
+	require.Equal(t, job.BatchCompleted, store.batches[3].State)
+	clock.Add(time.Minute)
+	step()
+	require.Len(t, tasks.sent, 6, "no batch after the last")
 }

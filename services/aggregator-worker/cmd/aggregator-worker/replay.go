@@ -12,6 +12,7 @@ import (
 
 	"github.com/boontadata/boontadata/pkg/cliapp"
 	"github.com/boontadata/boontadata/pkg/engine"
+	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/services/aggregator-worker/internal/replay"
 )
 
@@ -21,9 +22,11 @@ func replayCommand() *cli.Command {
 		Usage: "run the engine core on a file of events and print every result and decision as JSON lines",
 		Description: "Input: one event per line in the wire format\n" +
 			"(message_id|device_id|device_time_ms|category|measure1|measure2); a line @<ms since epoch>\n" +
-			"sets the processing time at which the following lines arrive (micro-batch presets cut\n" +
-			"batches at trigger boundaries of that time). Empty lines and lines starting with # are\n" +
-			"ignored. Same input, same output. See docs/engine.md.",
+			"sets the processing time at which the following lines arrive and is a timer tick\n" +
+			"(micro-batch presets cut batches at trigger boundaries of that time); !partition N\n" +
+			"sends the following events to partition N (of --partitions); !end ends the input of\n" +
+			"the current partition, as the run's end-of-run marker does. Empty lines and lines\n" +
+			"starting with # are ignored. Same input, same output. See docs/engine.md.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{
 				Name: "preset", EnvVars: cliapp.Env("preset"), Required: true,
@@ -35,7 +38,27 @@ func replayCommand() *cli.Command {
 			},
 			&cli.BoolFlag{
 				Name: "flush", EnvVars: cliapp.Env("flush"), Value: true,
-				Usage: "close every window at the end of the input, as the end of a bounded stream does",
+				Usage: "end every partition's input at the end of the file, as the end of a bounded stream does",
+			},
+			&cli.IntFlag{
+				Name: "partitions", EnvVars: cliapp.Env("replay-partitions"), Value: 1,
+				Usage: "partitions of the input: watermark scopes combine over all of them",
+			},
+			&cli.StringFlag{
+				Name: "scope", EnvVars: cliapp.Env("replay-scope"),
+				Usage: "watermark scope: partition (Kafka Streams), min (Flink) or global (Spark)", DefaultText: "the preset's",
+			},
+			&cli.DurationFlag{
+				Name: "watermark", EnvVars: cliapp.Env("replay-watermark"),
+				Usage: "watermark delay (bounded out-of-orderness)", DefaultText: "the preset's",
+			},
+			&cli.DurationFlag{
+				Name: "allowed-lateness", EnvVars: cliapp.Env("replay-allowed-lateness"),
+				Usage: "how long a window stays open after the watermark passed its end", DefaultText: "the preset's",
+			},
+			&cli.DurationFlag{
+				Name: "idle-timeout", EnvVars: cliapp.Env("replay-idle-timeout"),
+				Usage: "min scope: processing time without records after which a partition stops holding the watermark back", DefaultText: "the preset's",
 			},
 		},
 		Action: runReplay,
@@ -46,9 +69,16 @@ func runReplay(c *cli.Context) (err error) {
 	if c.NArg() > 0 {
 		return cliapp.Usagef("replay takes no arguments, got %q", c.Args().Slice())
 	}
-	spec, err := engine.Preset(c.String("preset"))
+	js := job.Spec{Preset: c.String("preset"), Overrides: job.Overrides{
+		Scope: c.String("scope"), Watermark: job.Duration(c.Duration("watermark")),
+		AllowedLateness: job.Duration(c.Duration("allowed-lateness")), IdleTimeout: job.Duration(c.Duration("idle-timeout")),
+	}}
+	spec, err := js.Engine()
 	if err != nil {
-		return cliapp.Usagef("--preset: %v", err)
+		return cliapp.Usagef("%v", err)
+	}
+	if n := c.Int("partitions"); n < 1 || n > 4096 {
+		return cliapp.Usagef("--partitions takes 1 to 4096, got %d", n)
 	}
 	var in io.Reader = os.Stdin
 	if name := c.String("input"); name != "-" {
@@ -59,7 +89,7 @@ func runReplay(c *cli.Context) (err error) {
 		defer func() { err = errors.Join(err, f.Close()) }()
 		in = f
 	}
-	sum, err := replay.Run(c.Context, in, c.App.Writer, spec, replay.Options{Flush: c.Bool("flush")})
+	sum, err := replay.Run(c.Context, in, c.App.Writer, spec, replay.Options{Flush: c.Bool("flush"), Partitions: c.Int("partitions")})
 	if err != nil {
 		return err
 	}

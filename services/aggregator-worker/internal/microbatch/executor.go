@@ -20,6 +20,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/pkg/kafka"
 	"github.com/boontadata/boontadata/pkg/logging"
+	"github.com/boontadata/boontadata/pkg/retry"
 	"github.com/boontadata/boontadata/services/aggregator-worker/internal/worker"
 )
 
@@ -53,6 +54,8 @@ type Span struct {
 	PrevTime int64 `json:"prev_time"`
 	Start    int64 `json:"start"`
 	End      int64 `json:"end"`
+	// Watermark is the batch's watermark from the driver, if it gave one.
+	Watermark *int64 `json:"watermark_ms,omitempty"`
 }
 
 // State is what a partition checkpoints after each batch: the engine's
@@ -101,8 +104,9 @@ type pstate struct {
 	ack     job.TaskAck
 	task    job.Task
 	onDec   func(job.Task, *engine.Decision)
-	pending map[resultKey]engine.Result
-	used    time.Time
+	pending   map[resultKey]engine.Result
+	decisions []worker.Decision
+	used      time.Time
 }
 
 type resultKey struct {
@@ -118,6 +122,7 @@ func (p *pstate) Decision(d *engine.Decision) {
 	if p.onDec != nil {
 		p.onDec(p.task, d)
 	}
+	p.decisions = append(p.decisions, worker.DecisionOf(d))
 }
 
 func (e *Executor) now() time.Time {
@@ -158,9 +163,9 @@ func (e *Executor) Run(ctx context.Context, t job.Task) (job.TaskAck, error) {
 	e.mu.Unlock()
 
 	before := p.eng.Stats()
-	span := Span{BatchID: t.BatchID, Time: t.BatchTime, PrevTime: t.PrevBatchTime, Start: t.Start, End: t.End}
+	span := Span{BatchID: t.BatchID, Time: t.BatchTime, PrevTime: t.PrevBatchTime, Start: t.Start, End: t.End, Watermark: t.Watermark}
 	p.task = t
-	rows, err := e.runSpan(ctx, p, span, t.Start, true, true)
+	rows, runRows, err := e.runSpan(ctx, p, span, t.Start, true, true)
 	if err != nil {
 		return job.TaskAck{}, err
 	}
@@ -185,13 +190,15 @@ func (e *Executor) Run(ctx context.Context, t job.Task) (job.TaskAck, error) {
 		// would apply to the first record.
 		cp.Batches = cp.Batches[len(cp.Batches)-1:]
 	}
-	if err := retry(ctx, log, "save state checkpoint", func() error { return e.Store.SaveState(ctx, t.JobID, t.Partition, st) }); err != nil {
+	if err := retry.Default().Do(ctx, log, "save state checkpoint", func() error { return e.Store.SaveState(ctx, t.JobID, t.Partition, st) }); err != nil {
 		return job.TaskAck{}, err
 	}
 	after := p.eng.Stats()
+	mark := p.eng.Mark()
 	a := job.TaskAck{JobID: t.JobID, BatchID: t.BatchID, Partition: t.Partition, WorkerID: e.WorkerID, Attempt: t.Attempt,
 		InputRows: rows, Results: results, Late: after.Late - before.Late, Duplicates: after.Duplicates - before.Duplicates,
-		ProcessingMs: e.now().Sub(began).Milliseconds(), Watermark: max(0, after.Watermark)}
+		ProcessingMs: e.now().Sub(began).Milliseconds(), Watermark: max(0, after.Watermark),
+		PartitionWatermark: mark.Watermark, Ended: mark.Ended, RunRecords: runRows}
 	p.batch, p.start, p.next, p.ack, p.used = t.BatchID, t.Start, t.End, a, e.now()
 	if err := e.ack(ctx, a); err != nil {
 		return a, err
@@ -203,7 +210,7 @@ func (e *Executor) Run(ctx context.Context, t job.Task) (job.TaskAck, error) {
 }
 
 func (e *Executor) ack(ctx context.Context, a job.TaskAck) error {
-	return retry(ctx, e.Log, "acknowledge task", func() error { return e.Store.Ack(ctx, a) })
+	return retry.Default().Do(ctx, e.Log, "acknowledge task", func() error { return e.Store.Ack(ctx, a) })
 }
 
 // Forget drops the engines not used since before: their tasks moved to
@@ -236,7 +243,7 @@ func (e *Executor) rebuild(ctx context.Context, t job.Task) (*pstate, error) {
 	}
 	var st State
 	var found bool
-	err = retry(ctx, e.Log, "load state checkpoint", func() (err error) {
+	err = retry.Default().Do(ctx, e.Log, "load state checkpoint", func() (err error) {
 		st, found, err = e.Store.LoadState(ctx, t.JobID, t.Partition, math.MaxInt64)
 		return err
 	})
@@ -246,7 +253,7 @@ func (e *Executor) rebuild(ctx context.Context, t job.Task) (*pstate, error) {
 	if found && st.BatchID > t.BatchID {
 		return nil, fmt.Errorf("%w: job %s partition %d batch %d, state of batch %d", ErrStale, t.JobID, t.Partition, t.BatchID, st.BatchID)
 	}
-	err = retry(ctx, e.Log, "load state checkpoint", func() (err error) {
+	err = retry.Default().Do(ctx, e.Log, "load state checkpoint", func() (err error) {
 		st, found, err = e.Store.LoadState(ctx, t.JobID, t.Partition, t.BatchID)
 		return err
 	})
@@ -266,11 +273,12 @@ func (e *Executor) rebuild(ctx context.Context, t job.Task) (*pstate, error) {
 	}
 	p.onDec = nil // replayed decisions were made before
 	for i, s := range st.Spans {
-		if _, err := e.runSpan(ctx, p, s, max(s.Start, st.MinOffset), i > 0, false); err != nil {
+		if _, _, err := e.runSpan(ctx, p, s, max(s.Start, st.MinOffset), i > 0, false); err != nil {
 			return nil, fmt.Errorf("rebuild state of job %s partition %d: %w", t.JobID, t.Partition, err)
 		}
 	}
 	clear(p.pending) // written before the checkpoint
+	p.decisions = p.decisions[:0]
 	p.onDec = e.OnDecision
 	p.batch, p.start, p.next, p.spans = st.BatchID, st.End, st.End, st.Spans
 	return p, nil
@@ -281,10 +289,11 @@ const maxBatch = 256
 
 // runSpan runs one batch of a partition from offset from: the Advance calls
 // of the trigger boundaries since the batch before (as the replay command
-// makes them), its records at processing time batchTime-1, and the Advance
-// that ends it. live dead-letters poison records (a rebuild skips them). It
-// returns the number of records read.
-func (e *Executor) runSpan(ctx context.Context, p *pstate, s Span, from int64, between, live bool) (int64, error) {
+// makes them), the batch's watermark when the driver gave one, its records at
+// processing time batchTime-1, and the Advance that ends it. live
+// dead-letters poison records (a rebuild skips them). It returns the number
+// of records read, and of records of the job's run.
+func (e *Executor) runSpan(ctx context.Context, p *pstate, s Span, from int64, between, live bool) (rows, runRows int64, err error) {
 	interval := p.espec.TriggerInterval.Milliseconds()
 	if between && s.PrevTime > 0 {
 		last := s.Time - 1
@@ -296,7 +305,9 @@ func (e *Executor) runSpan(ctx context.Context, p *pstate, s Span, from int64, b
 			}
 		}
 	}
-	var rows int64
+	if s.Watermark != nil {
+		p.eng.SetWatermark(*s.Watermark)
+	}
 	// Records go to the engine in batches (ProcessBatch decides as Process
 	// would, faster); a poison record waits for those before it.
 	recs := make([]engine.Record, 0, maxBatch)
@@ -308,11 +319,20 @@ func (e *Executor) runSpan(ctx context.Context, p *pstate, s Span, from int64, b
 	if from < s.End {
 		err := e.Reader.Read(ctx, p.task.Partition, from, s.End, func(m *sarama.ConsumerMessage) error {
 			rows++
+			if kafka.Control(m.Headers) != nil {
+				// Not an event; the end of the job's run ends the input.
+				if run, ok := kafka.EndOfRun(m.Headers); ok && p.spec.RunID != "" && run == p.spec.RunID {
+					flush()
+					p.eng.EndInput(s.Time - 1)
+				}
+				return nil
+			}
 			if p.spec.RunID != "" {
 				if run := kafka.Header(m.Headers, kafka.HeaderRunID); string(run) != p.spec.RunID {
 					return nil
 				}
 			}
+			runRows++
 			recs = append(recs, engine.Record{Partition: m.Partition, Offset: m.Offset, ProcessingTime: s.Time - 1})
 			rec := &recs[len(recs)-1]
 			if err := event.ParseView(m.Value, &rec.Event); err != nil {
@@ -335,50 +355,43 @@ func (e *Executor) runSpan(ctx context.Context, p *pstate, s Span, from int64, b
 		})
 		flush()
 		if err != nil {
-			return rows, err
+			return rows, runRows, err
 		}
 	}
 	p.eng.Advance(s.Time)
-	return rows, nil
+	return rows, runRows, nil
 }
 
+// write makes the batch's decisions and results durable. A result's emit
+// time is when it is written: the batch's end, which is when a micro-batch
+// engine's answer becomes visible (its latency).
 func (e *Executor) write(ctx context.Context, p *pstate, t job.Task) error {
-	if len(p.pending) == 0 {
-		return nil
-	}
-	batch := make([]engine.Result, 0, len(p.pending))
-	for _, r := range p.pending {
-		batch = append(batch, r)
-	}
 	runID := p.spec.RunID
 	if runID == "" {
 		runID = worker.AnyRun
 	}
-	err := retry(ctx, e.Log, "write results", func() error { return e.Writer.Write(ctx, runID, t.JobID, batch) })
+	if len(p.decisions) > 0 {
+		err := retry.Default().Do(ctx, e.Log, "write the decision log", func() error {
+			return e.Writer.WriteDecisions(ctx, runID, t.JobID, p.decisions)
+		})
+		if err != nil {
+			return err
+		}
+		p.decisions = p.decisions[:0]
+	}
+	if len(p.pending) == 0 {
+		return nil
+	}
+	emit := e.now().UnixMilli()
+	batch := make([]engine.Result, 0, len(p.pending))
+	for _, r := range p.pending {
+		r.EmitTime = max(r.EmitTime, emit)
+		batch = append(batch, r)
+	}
+	err := retry.Default().Do(ctx, e.Log, "write results", func() error { return e.Writer.Write(ctx, runID, t.JobID, batch) })
 	if err != nil {
 		return err
 	}
 	clear(p.pending)
 	return nil
-}
-
-// retry runs f with backoff until it succeeds or ctx ends.
-func retry(ctx context.Context, log *zap.Logger, what string, f func() error) error {
-	delay := 200 * time.Millisecond
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		log.Warn(what+" failed; retrying", zap.Error(err), zap.Duration("retry_in", delay))
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %w", what, err)
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 5*time.Second)
-	}
 }

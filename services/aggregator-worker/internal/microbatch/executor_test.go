@@ -21,6 +21,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/services/aggregator-worker/internal/replay"
+	"github.com/boontadata/boontadata/services/aggregator-worker/internal/worker"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -74,7 +75,15 @@ func (f *fakeStore) Ack(_ context.Context, a job.TaskAck) error {
 }
 
 // fakeWriter keeps the latest row of each window, as the upsert does.
-type fakeWriter struct{ rows map[string]engine.Result }
+type fakeWriter struct {
+	rows      map[string]engine.Result
+	decisions []worker.Decision
+}
+
+func (f *fakeWriter) WriteDecisions(_ context.Context, _, _ string, ds []worker.Decision) error {
+	f.decisions = append(f.decisions, ds...)
+	return nil
+}
 
 func (f *fakeWriter) Write(_ context.Context, _, _ string, rs []engine.Result) error {
 	for _, r := range rs {
@@ -212,13 +221,20 @@ func TestExecutorMatchesReplayAndSurvivesTakeover(t *testing.T) {
 			ctx := context.Background()
 			rd := &fakeReader{lines: lines}
 
-			// One worker runs every batch.
+			// One worker runs every batch, each task with the watermark the
+			// driver combines from the acks before it.
 			var decs []decision
 			w := &fakeWriter{rows: map[string]engine.Result{}}
 			ex := newExecutor(t, rd, &fakeStore{states: map[int64]State{}}, w, &decs)
-			for _, tk := range tasks {
-				_, err := ex.Run(ctx, tk)
+			wm := int64(math.MinInt64)
+			for i := range tasks {
+				if espec.Scope == engine.ScopeGlobal {
+					v := wm
+					tasks[i].Watermark = &v
+				}
+				a, err := ex.Run(ctx, tasks[i])
 				require.NoError(t, err)
+				wm = engine.Combine(espec.Scope, wm, []engine.PartitionMark{{Watermark: a.PartitionWatermark, Ended: a.Ended}})
 			}
 			require.Equal(t, wantDecs, decs)
 			require.Equal(t, wantRows, rows(w))

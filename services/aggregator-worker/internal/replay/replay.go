@@ -1,12 +1,15 @@
 // Package replay runs the engine core deterministically on a text input and
 // prints every result and decision as JSON lines. The input is the wire
 // format, one event per line, where a line "@<ms since epoch>" sets the
-// processing time at which the following lines arrive. Lines that are empty
-// or start with '#' are ignored. docs/engine.md has a worked example.
+// processing time at which the following lines arrive, "!partition N" sends
+// the following events to partition N and "!end" ends the input of the
+// current partition (its end-of-run marker). Lines that are empty or start
+// with '#' are ignored. docs/engine.md has worked examples.
 package replay
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,7 +17,6 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"time"
 
 	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/engine/window"
@@ -26,9 +28,14 @@ var ErrInput = errors.New("bad replay input")
 
 // Options tune a replay.
 type Options struct {
-	// Flush closes every window at the end of the input, as the end of a
-	// bounded stream does; without it, windows still open print nothing.
+	// Flush ends the input of every partition at the end of the text, as
+	// the end of a bounded stream does; without it, windows still open
+	// print nothing.
 	Flush bool
+	// Partitions is the number of partitions of the input (at least 1):
+	// the watermark scopes combine over all of them, and a partition that
+	// never gets a record holds a min-scope watermark back until it is idle.
+	Partitions int
 }
 
 // Summary counts what a replay did.
@@ -42,7 +49,8 @@ type Summary struct {
 // over-long field is reported by the codec, naming the field.
 const maxScanLine = 1 << 20
 
-// Run replays in through an engine for spec and writes JSON lines to out.
+// Run replays in through one engine per partition for spec, combining their
+// watermarks as the spec's scope says, and writes JSON lines to out.
 // Processing time comes only from "@" lines, so the same input always
 // prints the same output.
 func Run(ctx context.Context, in io.Reader, out io.Writer, spec engine.Spec, opts Options) (Summary, error) {
@@ -50,11 +58,12 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, spec engine.Spec, opt
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false) // reasons contain "<=": keep them readable
 	sink := &jsonSink{enc: enc}
-	eng, err := engine.New(spec, 0, sink)
+	local, err := engine.NewLocal(spec, max(opts.Partitions, 1), sink)
 	if err != nil {
 		return Summary{}, fmt.Errorf("start engine: %w", err)
 	}
-	d := &driver{eng: eng, spec: spec, interval: spec.TriggerInterval.Milliseconds()}
+	d := &driver{local: local, spec: spec, interval: spec.TriggerInterval.Milliseconds(),
+		offsets: make([]int64, local.Partitions())}
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 0, 64*1024), maxScanLine)
 	var sum Summary
@@ -69,28 +78,30 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, spec engine.Spec, opt
 		if n := len(line); n > 0 && line[n-1] == '\r' {
 			line = line[:n-1]
 		}
+		var err error
 		switch {
 		case len(line) == 0 || line[0] == '#':
 			continue
 		case line[0] == '@':
-			t, err := parseTime(line[1:])
-			if err != nil {
-				return sum, fmt.Errorf("line %d: %w: %w", sum.Lines, ErrInput, err)
+			var t int64
+			if t, err = parseTime(line[1:]); err == nil {
+				err = d.setTime(t)
 			}
-			if err := d.setTime(t); err != nil {
-				return sum, fmt.Errorf("line %d: %w: %w", sum.Lines, ErrInput, err)
-			}
+		case line[0] == '!':
+			err = d.directive(string(line[1:]))
+		case !d.started:
+			err = errors.New("an @<ms> line must set the processing time before the first event")
 		default:
-			if !d.started {
-				return sum, fmt.Errorf("line %d: %w: an @<ms> line must set the processing time before the first event", sum.Lines, ErrInput)
+			if err = event.ParseView(line, &rec.Event); err == nil {
+				rec.Partition, rec.Offset = d.part, d.offsets[d.part]
+				rec.ProcessingTime, rec.IngestionTime = d.now, d.now
+				d.offsets[d.part]++
+				sum.Events++
+				err = local.Process(&rec)
 			}
-			if err := event.ParseView(line, &rec.Event); err != nil {
-				return sum, fmt.Errorf("line %d: %w: %w", sum.Lines, ErrInput, err)
-			}
-			now := engine.Millis(d.clock.Now())
-			rec.Offset, rec.ProcessingTime, rec.IngestionTime = sum.Events, now, now
-			sum.Events++
-			eng.Process(&rec)
+		}
+		if err != nil {
+			return sum, fmt.Errorf("line %d: %w: %w", sum.Lines, ErrInput, err)
 		}
 		if sink.err != nil {
 			return sum, fmt.Errorf("write output: %w", sink.err)
@@ -101,7 +112,15 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, spec engine.Spec, opt
 	}
 	sink.line = 0
 	d.end(opts.Flush)
-	sum.Stats = eng.Stats()
+	for p := range local.Partitions() {
+		st := local.Engine(int32(p)).Stats()
+		sum.Stats.Records += st.Records
+		sum.Stats.Accepted += st.Accepted
+		sum.Stats.Duplicates += st.Duplicates
+		sum.Stats.Late += st.Late
+		sum.Stats.Placed += st.Placed
+		sum.Stats.Results += st.Results
+	}
 	if sink.err != nil {
 		return sum, fmt.Errorf("write output: %w", sink.err)
 	}
@@ -122,36 +141,38 @@ func parseTime(b []byte) (int64, error) {
 // driver turns "@" lines into Advance calls: one per "@" line in continuous
 // mode (a timer tick), one per trigger boundary crossed in micro-batch mode.
 type driver struct {
-	eng      *engine.Engine
+	local    *engine.Local
 	spec     engine.Spec
-	clock    *engine.ManualClock
+	now      int64
 	interval int64
 	started  bool
 	batchEnd int64
+	part     int32
+	offsets  []int64
+	ended    []bool
 }
 
 func (d *driver) setTime(t int64) error {
 	if !d.started {
 		d.started = true
-		d.clock = engine.NewManualClock(time.UnixMilli(t))
+		d.now = t
 		if d.spec.Trigger == engine.MicroBatch {
 			d.batchEnd = (t/d.interval + 1) * d.interval
 		}
 		return nil
 	}
-	now := engine.Millis(d.clock.Now())
-	if t < now {
-		return fmt.Errorf("@%d goes back in time from @%d", t, now)
+	if t < d.now {
+		return fmt.Errorf("@%d goes back in time from @%d", t, d.now)
 	}
-	d.clock.Set(time.UnixMilli(t))
+	d.now = t
 	if d.spec.Trigger != engine.MicroBatch {
-		d.eng.Advance(t)
+		d.local.Advance(t)
 		return nil
 	}
 	for d.batchEnd <= t {
-		d.eng.Advance(d.batchEnd)
+		d.local.Advance(d.batchEnd)
 		d.batchEnd += d.interval
-		if st := d.eng.Stats(); st.OpenWindows == 0 && st.DedupEntries == 0 && d.batchEnd <= t {
+		if d.quiet() && d.batchEnd <= t {
 			// Empty batches change nothing: jump to the last boundary.
 			d.batchEnd += (t - d.batchEnd) / d.interval * d.interval
 		}
@@ -159,30 +180,67 @@ func (d *driver) setTime(t int64) error {
 	return nil
 }
 
-// end runs the pending micro-batch at its trigger time, then flushes.
+// quiet reports that no partition holds state an empty batch could change.
+func (d *driver) quiet() bool {
+	for p := range d.local.Partitions() {
+		if st := d.local.Engine(int32(p)).Stats(); st.OpenWindows > 0 || st.DedupEntries > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// directive runs a "!" line: "partition N" or "end".
+func (d *driver) directive(s string) error {
+	f := bytes.Fields([]byte(s))
+	switch {
+	case len(f) == 2 && string(f[0]) == "partition":
+		n, err := strconv.Atoi(string(f[1]))
+		if err != nil || n < 0 || n >= d.local.Partitions() {
+			return fmt.Errorf("!partition %s: want 0 to %d (--partitions %d)", f[1], d.local.Partitions()-1, d.local.Partitions())
+		}
+		d.part = int32(n)
+		return nil
+	case len(f) == 1 && string(f[0]) == "end":
+		if !d.started {
+			return errors.New("an @<ms> line must set the processing time before !end")
+		}
+		return d.local.EndInput(d.part, d.now)
+	}
+	return fmt.Errorf("unknown directive !%s: want !partition N or !end", s)
+}
+
+// end runs the pending micro-batch at its trigger time; then, with flush,
+// ends every partition's input and closes what is left.
 func (d *driver) end(flush bool) {
 	if !d.started {
 		return
 	}
-	now := engine.Millis(d.clock.Now())
+	now := d.now
 	if d.spec.Trigger == engine.MicroBatch {
 		now = d.batchEnd
-		d.eng.Advance(now)
+		d.local.Advance(now)
 	}
 	if flush {
-		d.eng.Flush(now)
+		for p := range d.local.Partitions() {
+			if !d.local.Engine(int32(p)).Ended() {
+				_ = d.local.EndInput(int32(p), now) // p is in range
+			}
+		}
+		d.local.Flush(now)
 	}
 }
 
 type resultLine struct {
 	Type         string  `json:"type"`
+	Partition    int32   `json:"partition"`
 	WindowStart  int64   `json:"window_start"`
 	WindowEnd    int64   `json:"window_end"`
 	WindowEndUTC string  `json:"window_end_utc"`
 	DeviceID     string  `json:"device_id"`
 	Category     string  `json:"category"`
 	SumMeasure1  int64   `json:"sum_measure1"`
-	SumMeasure2  float64 `json:"sum_measure2"`
+	SumMeasure2  Float   `json:"sum_measure2"`
 	Count        int64   `json:"count"`
 	Revision     int64   `json:"revision"`
 	Final        bool    `json:"final"`
@@ -191,6 +249,7 @@ type resultLine struct {
 
 type decisionLine struct {
 	Type           string `json:"type"`
+	Partition      int32  `json:"partition"`
 	Decision       string `json:"decision"`
 	Reason         string `json:"reason"`
 	MessageID      string `json:"message_id"`
@@ -214,16 +273,16 @@ type jsonSink struct {
 
 func (s *jsonSink) Result(r *engine.Result) {
 	s.write(resultLine{
-		Type: "result", WindowStart: r.Window.Start, WindowEnd: r.Window.End,
+		Type: "result", Partition: r.Partition, WindowStart: r.Window.Start, WindowEnd: r.Window.End,
 		WindowEndUTC: window.Window{End: r.Window.End}.EndString(),
-		DeviceID:     r.DeviceID, Category: r.Category, SumMeasure1: r.SumMeasure1, SumMeasure2: r.SumMeasure2,
+		DeviceID:     r.DeviceID, Category: r.Category, SumMeasure1: r.SumMeasure1, SumMeasure2: Float(r.SumMeasure2),
 		Count: r.Count, Revision: r.Revision, Final: r.Final, EmitTime: r.EmitTime,
 	})
 }
 
 func (s *jsonSink) Decision(d *engine.Decision) {
 	l := decisionLine{
-		Type: "decision", Decision: d.Kind.String(), Reason: d.Reason.String(),
+		Type: "decision", Partition: d.Partition, Decision: d.Kind.String(), Reason: d.Reason.String(),
 		MessageID: string(d.MessageID), DeviceID: string(d.DeviceID), Category: string(d.Category),
 		Line: s.line, Offset: d.Offset, Time: d.Time,
 		WindowStart: d.Window.Start, WindowEnd: d.Window.End, EmitTime: d.EmitTime,
@@ -243,4 +302,22 @@ func (s *jsonSink) write(v any) {
 	if s.err == nil {
 		s.err = s.enc.Encode(v)
 	}
+}
+
+// Float is a float64 that encodes in JSON as a number when finite and as the
+// string "NaN", "+Inf" or "-Inf" otherwise, which encoding/json refuses.
+type Float float64
+
+// MarshalJSON implements json.Marshaler.
+func (f Float) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	switch {
+	case math.IsNaN(v):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(v, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(v, -1):
+		return []byte(`"-Inf"`), nil
+	}
+	return json.Marshal(v)
 }

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/pkg/kafka"
 	"github.com/boontadata/boontadata/pkg/logging"
+	"github.com/boontadata/boontadata/pkg/retry"
 )
 
 // AnyRun is the run id under which a job without a run id stores results.
@@ -52,9 +54,15 @@ type partition struct {
 	log       *zap.Logger
 	now       func() time.Time
 
-	recs    []engine.Record
-	pending map[resultKey]engine.Result
-	batch   []engine.Result
+	recs      []engine.Record
+	pending   map[resultKey]engine.Result
+	batch     []engine.Result
+	decisions []Decision
+
+	// Watermark sharing (ScopeMin, ScopeGlobal): marks go through the hub.
+	hub        *hub
+	partitions int
+	lastActive int64 // processing time of the last record of the job's run, or the claim
 
 	nextOffset int64 // after the last record handled (-1: none yet)
 	marked     int64
@@ -71,6 +79,7 @@ func newPartition(spec job.Spec, espec engine.Spec, topic string, id int32, deps
 		pending:    make(map[resultKey]engine.Result),
 		nextOffset: -1, marked: -1,
 		runID: spec.RunID,
+		hub:   deps.hub, partitions: deps.partitions, lastActive: deps.now().UnixMilli(),
 	}
 	if p.runID == "" {
 		p.runID = AnyRun
@@ -90,6 +99,10 @@ type partitionDeps struct {
 	deadTopic string
 	log       *zap.Logger
 	now       func() time.Time
+	// hub shares watermarks between workers; partitions is the number of
+	// partitions of the events topic, which a shared watermark spans.
+	hub        *hub
+	partitions int
 }
 
 // Result implements engine.Sink: the latest emission of each window waits in
@@ -98,13 +111,11 @@ func (p *partition) Result(r *engine.Result) {
 	p.pending[resultKey{r.DeviceID, r.Category, r.Window.Start}] = *r
 }
 
-// Decision implements engine.Sink. Decisions are counted by the engine's
-// Stats and reported with the progress.
+// Decision implements engine.Sink: decisions wait for the next write, with
+// the results, in the decision log (engine_decisions). They are counted by
+// the engine's Stats and reported with the progress.
 func (p *partition) Decision(d *engine.Decision) {
-	if ce := p.log.Check(zap.DebugLevel, "record not counted"); ce != nil {
-		ce.Write(zap.Stringer("decision", d.Kind), zap.Stringer("reason", d.Reason),
-			zap.ByteString("message_id", d.MessageID), zap.Int64(logging.KeyOffset, d.Offset))
-	}
+	p.decisions = append(p.decisions, DecisionOf(d))
 }
 
 // restore prepares the engine to rebuild its state from the committed offset.
@@ -122,6 +133,17 @@ func (p *partition) handle(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 	others := 0
 	for _, msg := range msgs {
 		p.nextOffset = msg.Offset + 1
+		if kafka.Control(msg.Headers) != nil {
+			// Not an event. The end of the job's run ends this partition's
+			// input: the records before it go first.
+			if run, ok := kafka.EndOfRun(msg.Headers); ok && p.spec.RunID != "" && run == p.spec.RunID {
+				p.eng.ProcessBatch(p.recs)
+				p.recs = p.recs[:0]
+				p.eng.EndInput(now.UnixMilli())
+				p.log.Debug("end of run", zap.Int64(logging.KeyOffset, msg.Offset))
+			}
+			continue
+		}
 		if p.spec.RunID != "" {
 			if run := kafka.Header(msg.Headers, kafka.HeaderRunID); string(run) != p.spec.RunID {
 				others++
@@ -145,6 +167,9 @@ func (p *partition) handle(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 		}
 		rec.IngestionTime = ingest
 	}
+	if len(p.recs) > 0 {
+		p.lastActive = now.UnixMilli()
+	}
 	p.eng.ProcessBatch(p.recs)
 	clear(p.recs) // drop the references into the messages
 	p.mu.Lock()
@@ -158,41 +183,14 @@ func (p *partition) handle(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 
 func (p *partition) poison(ctx context.Context, msg *sarama.ConsumerMessage, perr error) error {
 	field := ""
-	if pe, ok := perr.(*event.ParseError); ok {
+	var pe *event.ParseError
+	if errors.As(perr, &pe) {
 		field = pe.Field
 	}
-	value := msg.Value
-	if len(value) > 64<<10 {
-		value = value[:64<<10]
-	}
-	headers := []sarama.RecordHeader{
-		{Key: []byte(kafka.HeaderError), Value: []byte(perr.Error())},
-		{Key: []byte(kafka.HeaderErrorField), Value: []byte(field)},
-		{Key: []byte(kafka.HeaderOriginTopic), Value: []byte(msg.Topic)},
-		kafka.Int64Header(kafka.HeaderOriginPartition, int64(msg.Partition)),
-		kafka.Int64Header(kafka.HeaderOriginOffset, msg.Offset),
-		{Key: []byte(kafka.HeaderRejectedBy), Value: []byte("aggregator-worker/" + p.spec.ID)},
-		kafka.Int64Header(kafka.HeaderRejectedAt, p.now().UnixMilli()),
-	}
-	if run := kafka.Header(msg.Headers, kafka.HeaderRunID); run != nil {
-		headers = append(headers, sarama.RecordHeader{Key: []byte(kafka.HeaderRunID), Value: run})
-	}
-	dead := &sarama.ProducerMessage{Topic: p.deadTopic, Key: sarama.ByteEncoder(msg.Key),
-		Value: sarama.ByteEncoder(value), Headers: headers}
-	delay := 200 * time.Millisecond
-	for {
-		err := p.dlq.Send(dead)
-		if err == nil {
-			break
-		}
-		p.log.Warn("dead-lettering a poison record failed; retrying", zap.Error(err),
-			zap.Int64(logging.KeyOffset, msg.Offset), zap.Duration("retry_in", delay))
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("dead-letter poison record %s/%d@%d: %w", msg.Topic, msg.Partition, msg.Offset, err)
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 10*time.Second)
+	dead := kafka.DeadLetter(p.deadTopic, msg, perr, field, "aggregator-worker/"+p.spec.ID, p.now().UnixMilli())
+	what := fmt.Sprintf("dead-letter poison record %s/%d@%d", msg.Topic, msg.Partition, msg.Offset)
+	if err := retry.Default().Do(ctx, p.log, what, func() error { return p.dlq.Send(dead) }); err != nil {
+		return err
 	}
 	p.log.Warn("poison record sent to the dead-letter topic", zap.Error(perr),
 		zap.Int64(logging.KeyOffset, msg.Offset), zap.String("deadletter_topic", p.deadTopic))
@@ -203,36 +201,53 @@ func (p *partition) poison(ctx context.Context, msg *sarama.ConsumerMessage, per
 }
 
 // tick advances processing time and makes what the engine emitted durable.
+// With a watermark shared between partitions (ScopeMin, ScopeGlobal), it
+// first publishes this partition's mark and takes the combined watermark,
+// as Flink's periodic watermark emission does on its timer.
 func (p *partition) tick(ctx context.Context, m Marker) error {
-	p.eng.Advance(p.now().UnixMilli())
+	now := p.now().UnixMilli()
+	if p.shared() {
+		mark := p.eng.Mark()
+		mark.Partition = p.id
+		idle := p.espec.IdleTimeout.Milliseconds()
+		mark.Idle = idle > 0 && !mark.Ended && now-p.lastActive >= idle
+		p.hub.report(p.spec.ID, mark)
+		p.eng.SetWatermark(p.hub.combined(p.spec.ID, p.espec.Scope, p.eng.Watermark(), p.partitions))
+	}
+	p.eng.Advance(now)
 	return p.flush(ctx, m)
+}
+
+// shared reports whether the watermark spans the partitions.
+func (p *partition) shared() bool {
+	return p.hub != nil && p.espec.Time != engine.ProcessingTime &&
+		(p.espec.Scope == engine.ScopeMin || p.espec.Scope == engine.ScopeGlobal)
 }
 
 // flush writes the pending results, retrying with backoff while ctx lasts,
 // then marks the offset the partition may commit. It never marks past a
 // result that is not written: on error nothing is marked.
 func (p *partition) flush(ctx context.Context, m Marker) error {
+	if len(p.decisions) > 0 {
+		err := retry.Default().Do(ctx, p.log, "write the decision log", func() error {
+			return p.writer.WriteDecisions(ctx, p.runID, p.spec.ID, p.decisions)
+		})
+		if err != nil {
+			return fmt.Errorf("offset not committed: %w", err)
+		}
+		clear(p.decisions)
+		p.decisions = p.decisions[:0]
+	}
 	if len(p.pending) > 0 {
 		p.batch = p.batch[:0]
 		for _, r := range p.pending {
 			p.batch = append(p.batch, r)
 		}
-		delay := 200 * time.Millisecond
-		for {
-			err := p.writer.Write(ctx, p.runID, p.spec.ID, p.batch)
-			if err == nil {
-				break
-			}
-			if ctx.Err() != nil {
-				return fmt.Errorf("results not written, offset not committed: %w", err)
-			}
-			p.log.Warn("writing results failed; retrying", zap.Error(err), zap.Duration("retry_in", delay))
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("results not written, offset not committed: %w", err)
-			case <-time.After(delay):
-			}
-			delay = min(2*delay, 10*time.Second)
+		err := retry.Default().Do(ctx, p.log, "write results", func() error {
+			return p.writer.Write(ctx, p.runID, p.spec.ID, p.batch)
+		})
+		if err != nil {
+			return fmt.Errorf("offset not committed: %w", err)
 		}
 		clear(p.pending)
 		p.mu.Lock()
@@ -296,6 +311,8 @@ func (p *partition) updateProgress(highWatermark int64) {
 	p.snap.Accepted = st.Accepted
 	p.snap.Late = st.Late
 	p.snap.Duplicates = st.Duplicates
+	p.snap.Placed = st.Placed
+	p.snap.Ended = p.eng.Ended() && st.OpenWindows == 0 && len(p.pending) == 0
 	p.snap.ResultsEmitted = st.Results
 	p.snap.OpenWindows = st.OpenWindows
 	p.snap.OpenStates = st.OpenStates

@@ -41,10 +41,18 @@ func (f *fakeMarker) ResetOffset(_ string, p int32, off int64, meta string) {
 }
 
 type fakeWriter struct {
-	mu      sync.Mutex
-	failing int
-	calls   int
-	written map[resultKey]engine.Result
+	mu        sync.Mutex
+	failing   int
+	calls     int
+	written   map[resultKey]engine.Result
+	decisions []Decision
+}
+
+func (f *fakeWriter) WriteDecisions(_ context.Context, _, _ string, ds []Decision) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.decisions = append(f.decisions, ds...)
+	return nil
 }
 
 func (f *fakeWriter) Write(_ context.Context, runID, jobID string, rs []engine.Result) error {

@@ -90,6 +90,14 @@ func (r *runner) run(ctx context.Context) error {
 		return fmt.Errorf("connect to Kafka at %v: %w", brokers, err)
 	}
 	defer func() { _ = client.Close() }() // the group below is closed first
+	parts, err := client.Partitions(r.topic)
+	if err != nil {
+		return fmt.Errorf("partitions of %s: %w", r.topic, err)
+	}
+	r.deps.partitions = len(parts)
+	if r.deps.hub != nil {
+		defer r.deps.hub.forget(r.spec.ID)
+	}
 	group, err := sarama.NewConsumerGroupFromClient(r.spec.GroupID(), client)
 	if err != nil {
 		return fmt.Errorf("join consumer group %s: %w", r.spec.GroupID(), err)
@@ -306,6 +314,9 @@ func (h *handler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.Consu
 		delete(r.partitions, claim.Partition())
 		delete(r.prevRecords, claim.Partition())
 		r.mu.Unlock()
+		if r.deps.hub != nil {
+			r.deps.hub.release(r.spec.ID, claim.Partition())
+		}
 	}()
 
 	ctx := s.Context()

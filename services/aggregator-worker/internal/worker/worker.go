@@ -131,8 +131,29 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 
+	// Partition watermarks shared with the other workers (min and global
+	// scopes), published every tick and read from the newest offset.
+	marks := newHub(w.cfg.Kafka.Topics.Watermarks, w.cfg.WorkerID, w.log, w.now)
+	marksCtx, stopMarks := context.WithCancel(context.Background())
+	var marksWG sync.WaitGroup
+	marksWG.Add(2)
+	go func() {
+		defer marksWG.Done()
+		marks.publish(marksCtx, producer, w.cfg.Tick)
+	}()
+	go func() {
+		defer marksWG.Done()
+		if err := marks.consume(marksCtx, consumer); err != nil && marksCtx.Err() == nil {
+			w.log.Error("partition watermarks of other workers unavailable: shared watermarks hold back", zap.Error(err))
+		}
+	}()
+	defer func() {
+		stopMarks()
+		marksWG.Wait()
+	}()
+
 	deps := partitionDeps{writer: writer, dlq: syncProducer{producer}, deadTopic: w.cfg.Kafka.Topics.DeadLetter,
-		log: w.log, now: w.now}
+		log: w.log, now: w.now, hub: marks}
 	report := func(rep job.WorkerReport) { w.publish(producer, rep) }
 
 	tasksDone := make(chan error, 1)
