@@ -111,6 +111,10 @@ expect_services "single" "kafka cassandra $platform" --profile single
 json=$(dc --profile single config --format json)
 expect_env "single" "$json" ingest BOONTADATA_KAFKA_REPLICATION_FACTOR 1
 expect_env "single" "$json" kafka KAFKA_MIN_INSYNC_REPLICAS 1
+# auth is explicit: open only through the allow setting, tokens from secrets.env
+expect_env "single" "$json" ingest BOONTADATA_INGEST_ALLOW_NO_AUTH true
+expect_env "single" "$json" aggregator-master BOONTADATA_MASTER_ALLOW_NO_AUTH true
+expect_env "single" "$json" aggregator-master BOONTADATA_MASTER_ALLOWED_HOSTS aggregator-master
 
 check_config "--env-file deploy/compose/cluster.env --profile cluster" "${cluster_env[@]}"
 expect_services "cluster" "cluster-check kafka-1 kafka-2 kafka-3 cassandra-1 cassandra-2 cassandra-3 $platform aggregator-worker-2" "${cluster_env[@]}"
@@ -132,6 +136,12 @@ expect_services "single+storm+flink-event" "kafka cassandra $platform submit-sto
   --profile single --profile storm --profile flink-event
 check_config "cluster.env --profile cluster --profile flink-event --profile report" "${cluster_env[@]}" --profile flink-event --profile report
 check_config "--profile single --profile report --profile monitoring" --profile single --profile report --profile monitoring
+# engine clusters: alone, and beside the platform
+check_config "--profile spark" --profile spark
+expect_services "spark" "spark-master spark-worker-1 spark-worker-2" --profile spark
+check_config "--profile flink" --profile flink
+expect_services "flink" "flink-jobmanager flink-taskmanager" --profile flink
+check_config "--profile single --profile spark --profile flink" --profile single --profile spark --profile flink
 check_config "--profile '*'" --profile '*'
 
 # --- Dockerfile ----------------------------------------------------------------
@@ -185,6 +195,20 @@ for dir in deploy/k8s deploy/k8s/overlays/local deploy/k8s/jobs/scenario deploy/
   [ "$n_res" -ge "$n_img" ] || fail "kustomize $dir: resources" "$n_img containers, $n_res with resources"
   ok "kustomize $dir"
 done
+
+# auth: on in the base (tokens from the Secret boontadata-auth, no allow setting),
+# off on purpose in the local overlay
+rendered=$("${kustomize[@]}" "$root/deploy/k8s" 2>/dev/null)
+for want in BOONTADATA_INGEST_AUTH_TOKEN BOONTADATA_API_TOKEN; do
+  grep -q "name: $want\$" <<<"$rendered" || fail "kustomize deploy/k8s: auth" "$want is not set"
+done
+[ "$(grep -c 'name: boontadata-auth$' <<<"$rendered")" -ge 2 ] || fail "kustomize deploy/k8s: auth" "tokens not from the Secret boontadata-auth"
+! grep -q 'ALLOW_NO_AUTH' <<<"$rendered" || fail "kustomize deploy/k8s: auth" "the base must not run open"
+rendered=$("${kustomize[@]}" "$root/deploy/k8s/overlays/local" 2>/dev/null)
+for want in BOONTADATA_INGEST_ALLOW_NO_AUTH BOONTADATA_MASTER_ALLOW_NO_AUTH; do
+  grep -q "$want: \"true\"" <<<"$rendered" || fail "kustomize deploy/k8s/overlays/local: auth" "$want is not true"
+done
+ok "kustomize: auth on in the base (Secret boontadata-auth), off on purpose in overlays/local"
 
 # --- monitoring files -----------------------------------------------------------
 if command -v python3 >/dev/null; then

@@ -42,6 +42,7 @@ func serveCommand() *cli.Command {
 type clientFlags struct {
 	url     string
 	timeout time.Duration
+	token   string
 }
 
 func (f *clientFlags) flags() []cli.Flag {
@@ -54,6 +55,10 @@ func (f *clientFlags) flags() []cli.Flag {
 			Name: "timeout", EnvVars: cliapp.Env("master-timeout"), Value: 30 * time.Second, Destination: &f.timeout,
 			Usage: "how long to wait for the master's answer",
 		},
+		&cli.StringFlag{
+			Name: "api-token", EnvVars: cliapp.Env("api-token"), Destination: &f.token,
+			Usage: "bearer token of the master's API, when it requires one (prefer the environment variable)",
+		},
 	}
 }
 
@@ -62,7 +67,7 @@ func (f *clientFlags) client() (*client.Client, error) {
 	if err != nil {
 		return nil, cliapp.UsageError{Err: err}
 	}
-	return c, nil
+	return c.WithToken(f.token), nil
 }
 
 // answerError makes a 400 of the master a usage error: the flags were wrong.

@@ -32,8 +32,9 @@ func (e *StatusError) Error() string {
 
 // Client calls one master.
 type Client struct {
-	base *url.URL
-	http *http.Client
+	base  *url.URL
+	http  *http.Client
+	token string
 }
 
 // New returns a client of the master at baseURL, e.g. http://127.0.0.1:8090.
@@ -51,6 +52,14 @@ func New(baseURL string, hc *http.Client) (*Client, error) {
 	return &Client{base: u, http: hc}, nil
 }
 
+// WithToken returns the client sending token as its bearer token on every
+// request (the master's --api-token); an empty token sends none.
+func (c *Client) WithToken(token string) *Client {
+	cp := *c
+	cp.token = token
+	return &cp
+}
+
 // do sends a request and decodes a 2xx JSON answer into out (when not nil).
 // It returns the raw body and the status code.
 func (c *Client) do(ctx context.Context, method, path string, body any, out any) ([]byte, int, error) {
@@ -66,10 +75,14 @@ func (c *Client) do(ctx context.Context, method, path string, body any, out any)
 	if err != nil {
 		return nil, 0, fmt.Errorf("build request: %w", err)
 	}
-	if body != nil {
+	if body != nil || method != http.MethodGet {
+		// Also without a body: the master refuses writes of another type.
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, 0, fmt.Errorf("call the master at %s (is 'aggregator-master serve' running? see --master-url): %w", c.base, err)

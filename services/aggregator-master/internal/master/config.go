@@ -9,6 +9,7 @@ import (
 
 	"github.com/boontadata/boontadata/pkg/cassandra"
 	"github.com/boontadata/boontadata/pkg/cliapp"
+	"github.com/boontadata/boontadata/pkg/httpsec"
 	"github.com/boontadata/boontadata/pkg/kafka"
 )
 
@@ -18,6 +19,9 @@ var (
 	ErrBadTimeout   = errors.New("--shutdown-timeout and --setup-wait must be positive")
 	ErrBadExpiry    = errors.New("--worker-expiry must be at least 1s (workers report about every second)")
 	ErrBadReadiness = errors.New("--ready-interval must be at least 100ms")
+	ErrBadToken     = errors.New("--api-token must be printable ASCII without spaces")
+	ErrNoAuth       = errors.New("the master's API listens beyond loopback without a token: set --api-token " +
+		"(BOONTADATA_API_TOKEN), listen on 127.0.0.1, or run it open on purpose with --allow-no-auth")
 )
 
 // Config is the configuration of `aggregator-master serve`. DefaultConfig
@@ -35,8 +39,20 @@ type Config struct {
 	SetupWait time.Duration
 	// TaskTimeout re-issues micro-batch tasks not acknowledged within it.
 	TaskTimeout time.Duration
-	Kafka       kafka.Config
-	Cassandra   cassandra.Config
+	// APIToken, when not empty, is the bearer token writes to the API
+	// (submit, cancel) require, and reads too with APITokenReads.
+	APIToken      string
+	APITokenReads bool
+	// AllowNoAuth accepts listening beyond loopback without APIToken.
+	AllowNoAuth bool
+	// AllowedHosts are the names, besides IP addresses, localhost and the
+	// host of Listen, the API answers to in the Host header ("*.domain"
+	// for subdomains, "*" for any); AllowedOrigins the origins of the web
+	// pages that may call it ("*" for any).
+	AllowedHosts   cli.StringSlice
+	AllowedOrigins cli.StringSlice
+	Kafka          kafka.Config
+	Cassandra      cassandra.Config
 }
 
 // DefaultConfig returns the defaults of every flag.
@@ -82,6 +98,30 @@ func (c *Config) Flags() []cli.Flag {
 			Name: "task-timeout", Category: cat, EnvVars: cliapp.Env("task-timeout"), Value: c.TaskTimeout, Destination: &c.TaskTimeout,
 			Usage: "re-issue a micro-batch task not acknowledged within this (a dead worker)",
 		},
+		&cli.StringFlag{
+			Name: "api-token", Category: cat, EnvVars: cliapp.Env("api-token"), Value: c.APIToken, Destination: &c.APIToken,
+			Usage: "bearer token required to submit and cancel jobs (empty: none, loopback only unless --allow-no-auth)",
+		},
+		&cli.BoolFlag{
+			Name: "api-token-reads", Category: cat, EnvVars: cliapp.Env("api-token-reads"), Value: c.APITokenReads, Destination: &c.APITokenReads,
+			Usage: "require --api-token on reads too: the API, the status page and /metrics (not /healthz, /readyz)",
+		},
+		&cli.BoolFlag{
+			Name: "allow-no-auth", Category: cat, EnvVars: cliapp.Env("master-allow-no-auth"), Value: c.AllowNoAuth, Destination: &c.AllowNoAuth,
+			Usage: "serve without --api-token on an address beyond loopback (anyone who reaches it may submit and cancel jobs)",
+		},
+		&cli.StringSliceFlag{
+			Name: "allowed-hosts", Category: cat, EnvVars: cliapp.Env("master-allowed-hosts"),
+			Value: cli.NewStringSlice(c.AllowedHosts.Value()...), Destination: &c.AllowedHosts,
+			Usage: "host names the API answers to besides IP addresses, localhost and the --listen host " +
+				"(\"*.example.com\" for subdomains, \"*\" for any): other Host headers get 403 (DNS rebinding)",
+		},
+		&cli.StringSliceFlag{
+			Name: "allowed-origins", Category: cat, EnvVars: cliapp.Env("master-allowed-origins"),
+			Value: cli.NewStringSlice(c.AllowedOrigins.Value()...), Destination: &c.AllowedOrigins,
+			Usage: "origins (scheme://host[:port]) of web pages that may call the API besides its own; " +
+				"a request with another Origin header gets 403",
+		},
 	}
 	return append(append(flags, c.Kafka.Flags()...), c.Cassandra.Flags()...)
 }
@@ -97,6 +137,13 @@ func (c *Config) Validate() error {
 		return ErrBadExpiry
 	case c.ReadyInterval < 100*time.Millisecond:
 		return ErrBadReadiness
+	case httpsec.CheckTokenFormat(c.APIToken) != nil:
+		return ErrBadToken
+	case c.APIToken == "" && !c.AllowNoAuth && !httpsec.IsLoopback(c.Listen):
+		return fmt.Errorf("%w (--listen %s)", ErrNoAuth, c.Listen)
+	}
+	if _, err := c.policy(); err != nil {
+		return err
 	}
 	if err := c.Kafka.Validate(); err != nil {
 		return fmt.Errorf("kafka: %w", err)
@@ -105,4 +152,13 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("cassandra: %w", err)
 	}
 	return nil
+}
+
+// policy is the Host and Origin policy of the API.
+func (c *Config) policy() (*httpsec.Policy, error) {
+	p, err := httpsec.NewPolicy(c.Listen, cliapp.SplitList(c.AllowedHosts.Value()), cliapp.SplitList(c.AllowedOrigins.Value()))
+	if err != nil {
+		return nil, fmt.Errorf("--allowed-hosts or --allowed-origins: %w", err)
+	}
+	return p, nil
 }

@@ -186,10 +186,15 @@ func newFixture(tb testing.TB) *fixture {
 	return f
 }
 
-// do sends a request to the handler and returns the answer.
+// do sends a request to the handler as the CLI does (to the loopback
+// address, writes as JSON) and returns the answer.
 func (f *fixture) do(tb testing.TB, method, path, body string) *httptest.ResponseRecorder {
 	tb.Helper()
 	req := httptest.NewRequest(method, path, bytes.NewBufferString(body))
+	req.Host = "127.0.0.1:8090"
+	if method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	rec := httptest.NewRecorder()
 	f.h.ServeHTTP(rec, req)
 	return rec

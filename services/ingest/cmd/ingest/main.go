@@ -22,11 +22,14 @@ func newApp() cliapp.App {
 		Name:  "ingest",
 		Usage: "HTTP gateway from devices to Kafka that loses nothing",
 		Description: "Without a subcommand, serves POST /v1/events (text/plain lines of the wire format, or a\n" +
-			"JSON array of events), GET /healthz, /readyz and /metrics. Every valid line goes to the\n" +
-			"events topic keyed by device id, every invalid one to the dead-letter topic with the\n" +
-			"reason; the answer is 202 once Kafka has acknowledged all of them. The topics are\n" +
-			"created at start when missing. Every flag can also be set with the BOONTADATA_*\n" +
-			"environment variable shown beside it. 'ingest loadtest' measures a running gateway.",
+			"JSON array of events), POST /v1/runs/RUN/end, GET /healthz, /readyz and /metrics. Every\n" +
+			"valid line goes to the events topic keyed by device id, the invalid ones to the dead-letter\n" +
+			"topic with their reasons, in records of up to 100 lines; the answer is 202 once Kafka has\n" +
+			"acknowledged all of them. A request with more than --max-rejected-lines bad lines is\n" +
+			"refused whole (422). Without --auth-token the gateway listens on loopback only, unless\n" +
+			"--allow-no-auth. The topics are created at start when missing. Every flag can also be set\n" +
+			"with the BOONTADATA_* environment variable shown beside it. 'ingest loadtest' measures a\n" +
+			"running gateway.",
 		Flags:    cfg.Flags(),
 		Action:   func(c *cli.Context) error { return serve(c, cfg) },
 		Commands: []*cli.Command{loadtestCommand()},

@@ -24,6 +24,8 @@ func TestCommandLine(t *testing.T) {
 		{name: "bad flag value", args: []string{"--max-in-flight", "0"}, status: 2, errOut: "max-in-flight"},
 		{name: "stray argument", args: []string{"serve"}, status: 2, errOut: "unexpected argument"},
 		{name: "loadtest bad batch", args: []string{"loadtest", "--batch", "0"}, status: 2, errOut: "--batch"},
+		{name: "open beyond loopback refused", args: []string{"--listen", ":8080"}, status: 2, errOut: "--allow-no-auth"},
+		{name: "help lists the allow flag", args: []string{"--help"}, status: 0, out: "BOONTADATA_INGEST_ALLOW_NO_AUTH"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,6 +29,18 @@ func TestConfigValidate(t *testing.T) {
 		{name: "token with space", change: func(c *Config) { c.AuthToken = "a b" }, want: ErrBadTokenFormat},
 		{name: "token ok", change: func(c *Config) { c.AuthToken = "abc.DEF-123_~" }},
 		{name: "kafka", change: func(c *Config) { c.Kafka.Brokers = *cli.NewStringSlice() }, want: kafka.ErrNoBrokers},
+		{name: "negative rejected cap", change: func(c *Config) { c.MaxRejectedLines = -1 }, want: ErrBadRejectedCap},
+		{name: "huge rejected cap", change: func(c *Config) { c.MaxRejectedLines = MaxRejectedLinesLimit + 1 }, want: ErrBadRejectedCap},
+		{name: "no rejected line allowed", change: func(c *Config) { c.MaxRejectedLines = 0 }},
+		{name: "zero body rate", change: func(c *Config) { c.MinBodyRate = 0 }, want: ErrBadBodyRate},
+		{name: "zero body grace", change: func(c *Config) { c.BodyGrace = 0 }, want: ErrBadTimeout},
+		{name: "all interfaces without token", change: func(c *Config) { c.Listen = ":8080" }, want: ErrNoAuth},
+		{name: "0.0.0.0 without token", change: func(c *Config) { c.Listen = "0.0.0.0:8080" }, want: ErrNoAuth},
+		{name: "LAN address without token", change: func(c *Config) { c.Listen = "192.168.1.10:8080" }, want: ErrNoAuth},
+		{name: "all interfaces with token", change: func(c *Config) { c.Listen, c.AuthToken = ":8080", "tok" }},
+		{name: "all interfaces, open on purpose", change: func(c *Config) { c.Listen, c.AllowNoAuth = ":8080", true }},
+		{name: "localhost without token", change: func(c *Config) { c.Listen = "localhost:8080" }},
+		{name: "IPv6 loopback without token", change: func(c *Config) { c.Listen = "[::1]:8080" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,7 +12,8 @@ import (
 )
 
 // fakeProducer acknowledges or fails every record at once, without Kafka:
-// it isolates the gateway's own cost and its error paths.
+// it isolates the gateway's own cost and its error paths. A gated one holds
+// the records it receives, unacknowledged, until open is called.
 type fakeProducer struct {
 	sarama.AsyncProducer // not called; the methods below are
 	in                   chan *sarama.ProducerMessage
@@ -20,6 +22,10 @@ type fakeProducer struct {
 	fail                 error
 	once                 sync.Once
 	done                 chan struct{}
+	gate                 chan struct{}
+	openOnce             sync.Once
+	// received counts the records sent to the producer.
+	received atomic.Int64
 }
 
 func newFakeProducer(fail error) *fakeProducer {
@@ -27,20 +33,60 @@ func newFakeProducer(fail error) *fakeProducer {
 		in: make(chan *sarama.ProducerMessage, 4096), succ: make(chan *sarama.ProducerMessage, 4096),
 		errs: make(chan *sarama.ProducerError, 4096), fail: fail, done: make(chan struct{}),
 	}
-	go func() {
-		defer close(p.done)
-		defer close(p.succ)
-		defer close(p.errs)
-		for m := range p.in {
-			if p.fail != nil {
-				p.errs <- &sarama.ProducerError{Msg: m, Err: p.fail}
-				continue
-			}
-			p.succ <- m
-		}
-	}()
+	go p.run()
 	return p
 }
+
+// newGatedProducer returns a fake producer that acknowledges nothing until
+// open is called.
+func newGatedProducer() *fakeProducer {
+	p := &fakeProducer{
+		in: make(chan *sarama.ProducerMessage, 4096), succ: make(chan *sarama.ProducerMessage, 4096),
+		errs: make(chan *sarama.ProducerError, 4096), done: make(chan struct{}), gate: make(chan struct{}),
+	}
+	go p.run()
+	return p
+}
+
+func (p *fakeProducer) run() {
+	defer close(p.done)
+	defer close(p.succ)
+	defer close(p.errs)
+	var held []*sarama.ProducerMessage
+	gate := p.gate
+	answer := func(m *sarama.ProducerMessage) {
+		if p.fail != nil {
+			p.errs <- &sarama.ProducerError{Msg: m, Err: p.fail}
+			return
+		}
+		p.succ <- m
+	}
+	for {
+		select {
+		case m, ok := <-p.in:
+			if !ok {
+				for _, h := range held {
+					answer(h)
+				}
+				return
+			}
+			p.received.Add(1)
+			if gate != nil {
+				held = append(held, m)
+				continue
+			}
+			answer(m)
+		case <-gate:
+			for _, h := range held {
+				answer(h)
+			}
+			held, gate = nil, nil
+		}
+	}
+}
+
+// open lets a gated producer acknowledge what it holds and what follows.
+func (p *fakeProducer) open() { p.openOnce.Do(func() { close(p.gate) }) }
 
 func (p *fakeProducer) Input() chan<- *sarama.ProducerMessage     { return p.in }
 func (p *fakeProducer) Successes() <-chan *sarama.ProducerMessage { return p.succ }

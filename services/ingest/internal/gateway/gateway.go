@@ -7,7 +7,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/boontadata/boontadata/pkg/event"
+	"github.com/boontadata/boontadata/pkg/httpsec"
 	"github.com/boontadata/boontadata/pkg/ingestapi"
 	"github.com/boontadata/boontadata/pkg/kafka"
 	"github.com/boontadata/boontadata/pkg/logging"
@@ -95,7 +95,7 @@ type Deps struct {
 // Gateway is the HTTP ingest gateway.
 type Gateway struct {
 	cfg     Config
-	token   []byte
+	token   httpsec.Token
 	log     *zap.Logger
 	clock   Clock
 	ticker  Ticker
@@ -103,8 +103,11 @@ type Gateway struct {
 	endRun  func(ctx context.Context, runID string) (int, error)
 	ready   *readiness
 	metrics *metrics
-	// sem bounds the requests of /v1/events being read or produced.
-	sem        chan struct{}
+	// sem bounds the requests of /v1/events past the start of their body:
+	// being read, parsed or produced.
+	sem chan struct{}
+	// receiving bounds the requests waiting for the start of their body.
+	receiving  chan struct{}
 	retryAfter string
 }
 
@@ -128,13 +131,14 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	m := newMetrics()
 	g := &Gateway{
 		cfg:        cfg,
-		token:      []byte(cfg.AuthToken),
+		token:      httpsec.NewToken(cfg.AuthToken),
 		log:        d.Log,
 		clock:      d.Clock,
 		ticker:     d.Ticker,
 		metrics:    m,
 		endRun:     d.EndOfRun,
 		sem:        make(chan struct{}, cfg.MaxInFlight),
+		receiving:  make(chan struct{}, receivingPerSlot*cfg.MaxInFlight),
 		retryAfter: strconv.Itoa(int((cfg.RetryAfter + time.Second - 1) / time.Second)),
 	}
 	g.ready = newReadiness(d.Checker, d.Log, m)
@@ -187,7 +191,11 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	g.log.Info("ingest gateway listening", zap.String("addr", ln.Addr().String()),
-		zap.String(logging.KeyTopic, g.cfg.Kafka.Topics.Events), zap.Bool("auth", len(g.token) > 0))
+		zap.String(logging.KeyTopic, g.cfg.Kafka.Topics.Events), zap.Bool("auth", g.token.IsSet()))
+	if !g.token.IsSet() && !httpsec.IsLoopback(ln.Addr().String()) {
+		g.log.Warn("NO AUTHENTICATION: the gateway listens beyond loopback without --auth-token (--allow-no-auth); "+
+			"anyone who reaches this address can send events and end runs", zap.String("addr", ln.Addr().String()))
+	}
 
 	var errs []error
 	serving := true
@@ -273,6 +281,26 @@ func (g *Gateway) handleEvents(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, http.StatusServiceUnavailable, "kafka is unreachable or the gateway is stopping: retry later")
 		return
 	}
+
+	// The start of the body arrives before the request takes a slot, so
+	// that slow clients wait without holding one.
+	br := g.newBodyReader(w, r)
+	if err := br.announcedTooLarge(); err != nil {
+		g.fail(w, http.StatusRequestEntityTooLarge, err.Error())
+		return
+	}
+	select {
+	case g.receiving <- struct{}{}:
+	default:
+		g.fail(w, http.StatusTooManyRequests, "too many requests being received: retry later")
+		return
+	}
+	status, err := br.readStart()
+	<-g.receiving
+	if err != nil {
+		g.failBody(w, status, err)
+		return
+	}
 	select {
 	case g.sem <- struct{}{}:
 	default:
@@ -285,31 +313,39 @@ func (g *Gateway) handleEvents(w http.ResponseWriter, r *http.Request) {
 		<-g.sem
 	}()
 
-	body, status, err := readBody(w, r, g.cfg.MaxBodyBytes)
+	body, status, err := br.readAll()
 	if err != nil {
-		g.fail(w, status, err.Error())
+		g.failBody(w, status, err)
 		return
 	}
 	var b batch
 	if isJSON {
-		if b, err = parseJSON(body); err != nil {
+		if b, err = parseJSON(body, g.cfg.MaxRejectedLines); err != nil {
 			g.fail(w, http.StatusBadRequest, err.Error())
 			return
 		}
 	} else {
-		b = parseText(body, g.cfg.MaxLineBytes)
+		b = parseText(body, g.cfg.MaxLineBytes, g.cfg.MaxRejectedLines)
+	}
+	if b.tooMany {
+		g.metrics.refused.Inc()
+		resp := ingestapi.Response{Error: fmt.Sprintf("more than %d lines rejected (the last one read at line %d): "+
+			"the request is refused whole and nothing of it was stored; the first errors follow (--max-rejected-lines)",
+			g.cfg.MaxRejectedLines, b.rejected[len(b.rejected)-1].line)}
+		resp.Errors, resp.ErrorsOmitted = lineErrors(b.rejected)
+		writeJSON(w, http.StatusUnprocessableEntity, &resp)
+		return
 	}
 	if b.empty() {
 		g.fail(w, http.StatusBadRequest, errNoEvents.Error()+": send at least one event")
 		return
 	}
 
-	msgs := g.records(&b, meta)
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.ProduceTimeout)
 	defer cancel()
 	t := newTracker()
 	start := g.clock.Now()
-	_, err = g.prod.enqueue(ctx, t, msgs)
+	err = g.produce(ctx, t, &b, meta)
 	t.release(1) // the handler's hold: every record it will send is sent
 	if err == nil {
 		err = wait(ctx, t)
@@ -320,26 +356,35 @@ func (g *Gateway) handleEvents(w http.ResponseWriter, r *http.Request) {
 			// The client hung up: its records may still be stored; it
 			// will resend and the duplicates are the engine's to drop.
 			g.log.Debug("client went away before kafka acknowledged its records",
-				zap.Int("records", len(msgs)), zap.String(logging.KeyRunID, meta.runID))
+				zap.Int("accepted", b.accepted), zap.Int("rejected", len(b.rejected)), zap.String(logging.KeyRunID, meta.runID))
 		} else {
 			g.log.Warn("request not acknowledged by kafka: answering 503", zap.Error(err),
-				zap.Int("records", len(msgs)), zap.String(logging.KeyRunID, meta.runID))
+				zap.Int("accepted", b.accepted), zap.Int("rejected", len(b.rejected)), zap.String(logging.KeyRunID, meta.runID))
 			g.ready.trigger()
 		}
 		g.fail(w, http.StatusServiceUnavailable, "events not stored: "+err.Error()+"; retry later")
 		return
 	}
 
-	g.metrics.accepted.Add(float64(len(b.accepted)))
+	g.metrics.accepted.Add(float64(b.accepted))
 	g.metrics.rejected.Add(float64(len(b.rejected)))
-	resp := ingestapi.Response{Accepted: len(b.accepted), Rejected: len(b.rejected)}
-	if len(b.rejected) > 0 {
-		resp.Errors = make([]ingestapi.LineError, len(b.rejected))
-		for i, rj := range b.rejected {
-			resp.Errors[i] = ingestapi.LineError{Line: rj.line, Error: rj.err.Error()}
-		}
-	}
+	resp := ingestapi.Response{Accepted: b.accepted, Rejected: len(b.rejected)}
+	resp.Errors, resp.ErrorsOmitted = lineErrors(b.rejected)
 	writeJSON(w, http.StatusAccepted, &resp)
+}
+
+// lineErrors lists the first ingestapi.MaxAnswerErrors rejections for an
+// answer and counts the others.
+func lineErrors(rejected []rejection) ([]ingestapi.LineError, int) {
+	if len(rejected) == 0 {
+		return nil, 0
+	}
+	n := min(len(rejected), ingestapi.MaxAnswerErrors)
+	out := make([]ingestapi.LineError, n)
+	for i, rj := range rejected[:n] {
+		out[i] = ingestapi.LineError{Line: rj.line, Error: rj.err.Error()}
+	}
+	return out, len(rejected) - n
 }
 
 // handleEndOfRun writes the end-of-run marker of the run named in the path.
@@ -390,68 +435,85 @@ func checkRunID(runID string) error {
 	return nil
 }
 
-// records builds the records of a request: its valid events for the events
-// topic, its rejected lines for the dead-letter topic. Keys and values point
-// into the body, and the headers common to all records are shared: sarama only
-// reads them.
-func (g *Gateway) records(b *batch, m requestMeta) []sarama.ProducerMessage {
-	nAcc, nRej := len(b.accepted), len(b.rejected)
-	msgs := make([]sarama.ProducerMessage, nAcc+nRej)
-	// Pointers into one slice of encoders: boxing each ByteEncoder in the
-	// Encoder interface would allocate twice per record.
-	enc := make([]sarama.ByteEncoder, 2*nAcc+nRej)
-	common := []sarama.RecordHeader{
+// Records of one request are built and enqueued in chunks of chunkRecords,
+// and at most windowRecords of them wait for Kafka's acknowledgement at once:
+// a request holds its body and a window of records, not a record per event.
+const (
+	chunkRecords  = 1024
+	windowRecords = 8 * chunkRecords
+)
+
+// commonHeaders are the headers every record of a request carries.
+func commonHeaders(m requestMeta) []sarama.RecordHeader {
+	h := []sarama.RecordHeader{
 		kafka.Int64Header(kafka.HeaderIngestTime, m.ingest.UnixMilli()),
 		kafka.Int64Header(kafka.HeaderSendTime, m.sendTime),
 		{Key: []byte(kafka.HeaderSource), Value: []byte(Source)},
 	}
 	if m.runID != "" {
-		common = append(common, sarama.RecordHeader{Key: []byte(kafka.HeaderRunID), Value: []byte(m.runID)})
+		h = append(h, sarama.RecordHeader{Key: []byte(kafka.HeaderRunID), Value: []byte(m.runID)})
 	}
-	for i, a := range b.accepted {
-		enc[2*i], enc[2*i+1] = a.key, a.value
-		msgs[i] = sarama.ProducerMessage{
-			Topic: g.cfg.Kafka.Topics.Events, Key: &enc[2*i], Value: &enc[2*i+1],
+	return h
+}
+
+// produce enqueues the records of a request: its dead-letter records, then
+// its valid events for the events topic, keyed by device id. Keys and values
+// point into the body (or the canonical lines of a JSON body), and the
+// headers common to all records are shared: sarama only reads them.
+func (g *Gateway) produce(ctx context.Context, t *tracker, b *batch, m requestMeta) error {
+	common := commonHeaders(m)
+	if dl := g.deadLetters(b, common, m); len(dl) > 0 {
+		if _, err := g.prod.enqueue(ctx, t, dl); err != nil {
+			return err
+		}
+	}
+	var msgs []sarama.ProducerMessage
+	var enc []sarama.ByteEncoder
+	left := b.accepted
+	flush := func() error {
+		if err := t.waitRoom(ctx, len(msgs), windowRecords); err != nil {
+			return err
+		}
+		_, err := g.prod.enqueue(ctx, t, msgs)
+		left -= len(msgs)
+		msgs, enc = nil, nil
+		return err
+	}
+	for value, key := range b.acceptedLines() {
+		if msgs == nil {
+			// A new chunk each time: sarama holds the previous one until
+			// Kafka acknowledges it. Pointers into one slice of encoders:
+			// boxing each ByteEncoder in the Encoder interface would
+			// allocate twice per record.
+			n := max(min(left, chunkRecords), 1)
+			msgs, enc = make([]sarama.ProducerMessage, 0, n), make([]sarama.ByteEncoder, 0, 2*n)
+		}
+		enc = append(enc, key, value)
+		msgs = append(msgs, sarama.ProducerMessage{
+			Topic: g.cfg.Kafka.Topics.Events, Key: &enc[len(enc)-2], Value: &enc[len(enc)-1],
 			Headers: common, Timestamp: m.ingest,
+		})
+		if len(msgs) == cap(msgs) {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
-	for j, rj := range b.rejected {
-		raw := rj.raw
-		if len(raw) > MaxDeadLetterValue {
-			raw = raw[:MaxDeadLetterValue]
-		}
-		enc[2*nAcc+j] = raw
-		h := make([]sarama.RecordHeader, len(common), len(common)+5)
-		copy(h, common)
-		h = append(h,
-			sarama.RecordHeader{Key: []byte(kafka.HeaderError), Value: []byte(rj.err.Error())},
-			sarama.RecordHeader{Key: []byte(kafka.HeaderErrorField), Value: []byte(rj.err.Field)},
-			kafka.Int64Header(kafka.HeaderLineNumber, int64(rj.line)),
-			sarama.RecordHeader{Key: []byte(kafka.HeaderRejectedBy), Value: []byte(Source)},
-			kafka.Int64Header(kafka.HeaderRejectedAt, m.ingest.UnixMilli()),
-		)
-		// No key: a rejected line may have no device id; the hash
-		// partitioner spreads keyless records.
-		msgs[nAcc+j] = sarama.ProducerMessage{
-			Topic: g.cfg.Kafka.Topics.DeadLetter, Value: &enc[2*nAcc+j], Headers: h, Timestamp: m.ingest,
-		}
+	if len(msgs) > 0 {
+		return flush()
 	}
-	return msgs
+	return nil
 }
 
 // authorize checks the bearer token when one is configured: 401 without a
 // token, 403 with a wrong one.
 func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request) bool {
-	if len(g.token) == 0 {
-		return true
-	}
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+	switch g.token.Check(r) {
+	case httpsec.Missing:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="boontadata-ingest"`)
 		g.fail(w, http.StatusUnauthorized, "a bearer token is required (Authorization: Bearer TOKEN)")
 		return false
-	}
-	if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), g.token) != 1 {
+	case httpsec.Wrong:
 		g.fail(w, http.StatusForbidden, "the bearer token is not valid")
 		return false
 	}
@@ -494,39 +556,14 @@ func readMeta(r *http.Request, received time.Time) (requestMeta, error) {
 	return m, nil
 }
 
-// readBody reads the whole body within limit; it returns the status to
-// answer when it cannot.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int, error) {
-	if r.ContentLength > limit {
-		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body of %d bytes is larger than the limit of %d bytes", r.ContentLength, limit)
+// failBody answers a body that could not be read. The rest of the body is
+// not read: the connection is closed after the answer.
+func (g *Gateway) failBody(w http.ResponseWriter, status int, err error) {
+	if status == http.StatusRequestTimeout {
+		g.metrics.slowBodies.Inc()
+		w.Header().Set("Connection", "close")
 	}
-	size := 64 << 10
-	if r.ContentLength > 0 {
-		size = int(r.ContentLength) + 1 // +1: ReadAll needs room to see EOF
-	}
-	buf := make([]byte, 0, size)
-	body := http.MaxBytesReader(w, r.Body, limit)
-	for {
-		n, err := body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than the limit of %d bytes", limit)
-		}
-		if err != nil {
-			return nil, http.StatusBadRequest, fmt.Errorf("read body: %w", err)
-		}
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-	}
-	if len(buf) == 0 {
-		return nil, http.StatusBadRequest, errors.New("empty body: send at least one event")
-	}
-	return buf, 0, nil
+	g.fail(w, status, err.Error())
 }
 
 // fail answers an error of the whole request.

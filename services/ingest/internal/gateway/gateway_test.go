@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -77,21 +75,26 @@ func TestMixedRequestPerLineErrorsAndRecords(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{valid1, valid2, valid3}, values, "values are the lines as sent, without CR")
 
-	dead := consume(t, &cfg.Kafka, cfg.Kafka.Topics.DeadLetter, 2)
-	slices.SortFunc(dead, func(a, b *sarama.ConsumerMessage) int {
-		return strings.Compare(header(a, kafka.HeaderLineNumber), header(b, kafka.HeaderLineNumber))
-	})
-	require.Equal(t, "m-x|dev-1|1472209316326|cat1|456", string(dead[0].Value))
-	require.Equal(t, "2", header(dead[0], kafka.HeaderLineNumber))
-	require.Equal(t, "line", header(dead[0], kafka.HeaderErrorField))
-	require.Equal(t, a.body.Errors[0].Error, header(dead[0], kafka.HeaderError))
-	require.Equal(t, "device_time_ms", header(dead[1], kafka.HeaderErrorField))
-	require.Equal(t, "5", header(dead[1], kafka.HeaderLineNumber))
-	for _, m := range dead {
-		require.Equal(t, Source, header(m, kafka.HeaderRejectedBy))
-		require.Equal(t, "1700000000123", header(m, kafka.HeaderRejectedAt))
-		require.Equal(t, "run-7", header(m, kafka.HeaderRunID))
-	}
+	// Both rejected lines, with their errors, in one dead-letter record.
+	dead := consume(t, &cfg.Kafka, cfg.Kafka.Topics.DeadLetter, 1)
+	m := dead[0]
+	require.Equal(t, "m-x|dev-1|1472209316326|cat1|456\nm-y|dev-9|yesterday|cat1|1|2", string(m.Value))
+	require.Equal(t, "2,5", header(m, kafka.HeaderLineNumbers))
+	require.Equal(t, a.body.Errors[0].Error+"\n"+a.body.Errors[1].Error, header(m, kafka.HeaderErrors))
+	require.Equal(t, "2", header(m, kafka.HeaderLineNumber), "the first line")
+	require.Equal(t, "line", header(m, kafka.HeaderErrorField))
+	require.Equal(t, a.body.Errors[0].Error, header(m, kafka.HeaderError))
+	require.Equal(t, "2", header(m, kafka.HeaderLines))
+	require.Equal(t, "1/1", header(m, kafka.HeaderGroup))
+	require.Equal(t, "3", header(m, kafka.HeaderRequestAccepted))
+	require.Equal(t, "2", header(m, kafka.HeaderRequestRejected))
+	require.Equal(t, "text/plain", header(m, kafka.HeaderContentType))
+	require.Equal(t, Source, header(m, kafka.HeaderRejectedBy))
+	require.Equal(t, "1700000000123", header(m, kafka.HeaderRejectedAt))
+	require.Equal(t, "1700000000000", header(m, kafka.HeaderSendTime))
+	require.Equal(t, "run-7", header(m, kafka.HeaderRunID))
+	require.Equal(t, ingest.UnixMilli(), m.Timestamp.UnixMilli())
+	require.Nil(t, m.Key)
 }
 
 func TestJSONBody(t *testing.T) {
@@ -118,10 +121,15 @@ func TestJSONBody(t *testing.T) {
 	events := consume(t, &cfg.Kafka, cfg.Kafka.Topics.Events, 1)
 	require.Equal(t, "j-1|dev-1|1472209316326|cat1|456|789.12", string(events[0].Value))
 	require.Equal(t, "dev-1", string(events[0].Key))
-	dead := consume(t, &cfg.Kafka, cfg.Kafka.Topics.DeadLetter, 3)
-	for _, m := range dead {
-		require.True(t, strings.HasPrefix(string(m.Value), `{"message_id":"j-`), string(m.Value))
+	dead := consume(t, &cfg.Kafka, cfg.Kafka.Topics.DeadLetter, 1)
+	elements := strings.Split(string(dead[0].Value), "\n")
+	require.Len(t, elements, 3, "one compacted element per line")
+	for _, e := range elements {
+		require.True(t, strings.HasPrefix(e, `{"message_id":"j-`), e)
 	}
+	require.Equal(t, "2,3,4", header(dead[0], kafka.HeaderLineNumbers))
+	require.Equal(t, "application/x-ndjson", header(dead[0], kafka.HeaderContentType))
+	require.Len(t, strings.Split(header(dead[0], kafka.HeaderErrors), "\n"), 3)
 }
 
 func TestRequestErrors(t *testing.T) {

@@ -65,6 +65,7 @@ type harnessOpts struct {
 	ticker  Ticker               // default: the system's
 	clock   Clock                // default: the system's
 	prod    sarama.AsyncProducer // default: a producer of cfg
+	endRun  func(ctx context.Context, runID string) (int, error)
 }
 
 // startGateway provisions the topics of cfg, starts a gateway and stops it
@@ -85,7 +86,7 @@ func startGateway(tb testing.TB, cfg Config, o harnessOpts) *harness {
 		tb.Cleanup(func() { require.NoError(tb, kc.Close()) })
 		o.checker = kc
 	}
-	g, err := New(cfg, Deps{Producer: o.prod, Checker: o.checker, Log: log, Clock: o.clock, Ticker: o.ticker})
+	g, err := New(cfg, Deps{Producer: o.prod, Checker: o.checker, Log: log, Clock: o.clock, Ticker: o.ticker, EndOfRun: o.endRun})
 	require.NoError(tb, err)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	require.NoError(tb, err)

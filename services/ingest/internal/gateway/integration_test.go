@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/require"
 
 	"github.com/boontadata/boontadata/pkg/ingestapi"
@@ -62,21 +60,22 @@ func TestIntegrationMixedRequestRealKafka(t *testing.T) {
 	}
 	require.Equal(t, []string{valid1, valid3}, dev1)
 
-	dead := consume(t, &cfg.Kafka, cfg.Kafka.Topics.DeadLetter, 2)
-	slices.SortFunc(dead, func(a, b *sarama.ConsumerMessage) int {
-		return strings.Compare(header(a, kafka.HeaderLineNumber), header(b, kafka.HeaderLineNumber))
-	})
-	require.Equal(t, "m-x|dev-1|1472209316326|cat1|456", string(dead[0].Value))
-	require.Equal(t, "m-y|dev-9|yesterday|cat1|1|2", string(dead[1].Value))
-	for i, m := range dead {
-		require.Equal(t, a.body.Errors[i].Error, header(m, kafka.HeaderError))
-		require.Equal(t, fmt.Sprint(a.body.Errors[i].Line), header(m, kafka.HeaderLineNumber))
-		require.Equal(t, Source, header(m, kafka.HeaderRejectedBy))
-		require.NotEmpty(t, header(m, kafka.HeaderRejectedAt))
-		require.Equal(t, "it-run", header(m, kafka.HeaderRunID))
-	}
-	require.Equal(t, "line", header(dead[0], kafka.HeaderErrorField))
-	require.Equal(t, "device_time_ms", header(dead[1], kafka.HeaderErrorField))
+	// Both rejected lines, each with its line number and error, in one
+	// dead-letter record.
+	dead := consume(t, &cfg.Kafka, cfg.Kafka.Topics.DeadLetter, 1)
+	m := dead[0]
+	require.Equal(t, []string{"m-x|dev-1|1472209316326|cat1|456", "m-y|dev-9|yesterday|cat1|1|2"}, strings.Split(string(m.Value), "\n"))
+	require.Equal(t, fmt.Sprintf("%d,%d", a.body.Errors[0].Line, a.body.Errors[1].Line), header(m, kafka.HeaderLineNumbers))
+	require.Equal(t, []string{a.body.Errors[0].Error, a.body.Errors[1].Error}, strings.Split(header(m, kafka.HeaderErrors), "\n"))
+	require.Equal(t, a.body.Errors[0].Error, header(m, kafka.HeaderError))
+	require.Equal(t, "line", header(m, kafka.HeaderErrorField))
+	require.Equal(t, "2", header(m, kafka.HeaderLineNumber))
+	require.Equal(t, "3", header(m, kafka.HeaderRequestAccepted))
+	require.Equal(t, "2", header(m, kafka.HeaderRequestRejected))
+	require.Equal(t, Source, header(m, kafka.HeaderRejectedBy))
+	require.NotEmpty(t, header(m, kafka.HeaderRejectedAt))
+	require.Equal(t, "it-run", header(m, kafka.HeaderRunID))
+	require.Equal(t, fmt.Sprint(sendTime), header(m, kafka.HeaderSendTime))
 }
 
 // TestIntegrationServeProvisionsTopics runs the whole command path (Serve) on

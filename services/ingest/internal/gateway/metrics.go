@@ -24,6 +24,8 @@ type metrics struct {
 	produceErrors  prometheus.Counter
 	inFlight       prometheus.Gauge
 	kafkaReachable prometheus.Gauge
+	refused        prometheus.Counter
+	slowBodies     prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -51,15 +53,23 @@ func newMetrics() *metrics {
 		}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "in_flight_requests",
-			Help: "Requests of /v1/events being read or produced.",
+			Help: "Requests of /v1/events holding an in-flight slot: being read past the start of their body, parsed or produced.",
 		}),
 		kafkaReachable: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "kafka_reachable",
 			Help: "1 when the last readiness check reached Kafka.",
 		}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "requests_refused_rejected_lines_total",
+			Help: "Requests refused whole (422) for more rejected lines than --max-rejected-lines.",
+		}),
+		slowBodies: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "slow_bodies_total",
+			Help: "Requests cut off (408) because their body arrived slower than --min-body-rate.",
+		}),
 	}
 	m.reg.MustRegister(m.requests, m.requestSeconds, m.accepted, m.rejected, m.produceSeconds,
-		m.produceErrors, m.inFlight, m.kafkaReachable,
+		m.produceErrors, m.inFlight, m.kafkaReachable, m.refused, m.slowBodies,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

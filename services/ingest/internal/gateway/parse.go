@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"strconv"
 
 	"github.com/boontadata/boontadata/pkg/event"
@@ -25,64 +26,118 @@ var (
 	errNoEvents = errors.New("the body holds no event")
 )
 
-// accepted is one valid event: the record value (a wire-format line) and key.
-type accepted struct {
-	value []byte
-	key   []byte
-}
-
 // rejection is one invalid line or JSON element.
 type rejection struct {
-	line int    // 1-based line of a text body, or index of a JSON element
-	raw  []byte // the line or element as sent
-	err  *event.ParseError
+	line int // 1-based line of a text body, or index of a JSON element
+	// raw is the line as sent (pointing into the body), or the element
+	// compacted onto one line and cut at MaxDeadLetterValue (a copy, so that
+	// a large element is not kept whole).
+	raw []byte
+	err *event.ParseError
 }
 
-// batch is a parsed request body. Its slices point into the body.
+// batch is a parsed request body. It does not hold one entry per valid event:
+// a second pass over lines (acceptedLines) yields them, so that a request
+// costs its body plus what its rejected lines need, whatever its size.
 type batch struct {
-	accepted []accepted
+	// lines are newline-separated lines: the body of a text request, or the
+	// canonical lines of the valid elements of a JSON request.
+	lines []byte
+	// accepted counts the valid events.
+	accepted int
+	// rejected are the rejected lines in order; they are among lines for a
+	// text body, and acceptedLines skips them. Parsing stops once there are
+	// more than the cap, which tooMany then tells.
 	rejected []rejection
+	tooMany  bool
+	// json is true when the body was a JSON array.
+	json bool
 }
 
-func (b *batch) empty() bool { return len(b.accepted) == 0 && len(b.rejected) == 0 }
+func (b *batch) empty() bool { return b.accepted == 0 && len(b.rejected) == 0 }
 
-// parseText splits a body of newline-separated wire-format lines. CRLF is
+// cutLine returns the first line of body without its LF or CRLF terminator,
+// and the rest.
+func cutLine(body []byte) (line, rest []byte) {
+	line = body
+	if i := bytes.IndexByte(body, '\n'); i >= 0 {
+		line, rest = body[:i], body[i+1:]
+	}
+	if k := len(line); k > 0 && line[k-1] == '\r' {
+		line = line[:k-1]
+	}
+	return line, rest
+}
+
+// parseText checks a body of newline-separated wire-format lines. CRLF is
 // accepted, blank lines are skipped (their number still counts, so that line
 // numbers match the sender's), and a line longer than maxLine is rejected on
 // its own. A valid line's value is the line as sent, without its terminator:
 // the codec is strict, so a line it accepts is already the wire format.
-func parseText(body []byte, maxLine int) batch {
-	// Lines are counted first so the slices are allocated once.
-	n := bytes.Count(body, []byte{'\n'}) + 1
-	b := batch{accepted: make([]accepted, 0, n)}
+// Parsing stops at the first rejected line beyond maxRejected.
+func parseText(body []byte, maxLine, maxRejected int) batch {
+	b := batch{lines: body}
 	var v event.View
-	for lineNo := 1; len(body) > 0; lineNo++ {
-		line := body
-		if i := bytes.IndexByte(body, '\n'); i >= 0 {
-			line, body = body[:i], body[i+1:]
-		} else {
-			body = nil
-		}
-		if k := len(line); k > 0 && line[k-1] == '\r' {
-			line = line[:k-1]
-		}
+	for lineNo, rest := 1, body; len(rest) > 0; lineNo++ {
+		var line []byte
+		line, rest = cutLine(rest)
 		if len(line) == 0 {
 			continue
 		}
+		var perr *event.ParseError
 		if len(line) > maxLine {
-			b.rejected = append(b.rejected, rejection{line: lineNo, raw: line, err: &event.ParseError{
+			perr = &event.ParseError{
 				Field: "line", Err: event.ErrTooLong,
 				Detail: "at most " + strconv.Itoa(maxLine) + " bytes, got " + strconv.Itoa(len(line)),
-			}})
+			}
+		} else if err := event.ParseView(line, &v); err != nil {
+			perr = asParseError(err)
+		}
+		if perr == nil {
+			b.accepted++
 			continue
 		}
-		if err := event.ParseView(line, &v); err != nil {
-			b.rejected = append(b.rejected, rejection{line: lineNo, raw: line, err: asParseError(err)})
-			continue
+		b.rejected = append(b.rejected, rejection{line: lineNo, raw: line, err: perr})
+		if len(b.rejected) > maxRejected {
+			b.tooMany = true
+			return b
 		}
-		b.accepted = append(b.accepted, accepted{value: line, key: v.DeviceID})
 	}
 	return b
+}
+
+// acceptedLines yields the value and key (device id) of every valid event of
+// b, in order. For a text body it walks the body again as parseText did and
+// skips the blank and rejected lines; the lines it yields passed the codec,
+// so their key is simply their second field.
+func (b *batch) acceptedLines() iter.Seq2[[]byte, []byte] {
+	return func(yield func(value, key []byte) bool) {
+		rejected := b.rejected
+		if b.json {
+			rejected = nil // the canonical lines hold valid events only
+		}
+		for lineNo, rest := 1, b.lines; len(rest) > 0; lineNo++ {
+			var line []byte
+			line, rest = cutLine(rest)
+			if len(line) == 0 {
+				continue
+			}
+			if len(rejected) > 0 && rejected[0].line == lineNo {
+				rejected = rejected[1:]
+				continue
+			}
+			if !yield(line, deviceID(line)) {
+				return
+			}
+		}
+	}
+}
+
+// deviceID returns the second field of a valid line.
+func deviceID(line []byte) []byte {
+	_, rest, _ := bytes.Cut(line, []byte{'|'})
+	id, _, _ := bytes.Cut(rest, []byte{'|'})
+	return id
 }
 
 // jsonEvent has pointer fields so that a missing field is told from a zero.
@@ -98,8 +153,10 @@ type jsonEvent struct {
 // parseJSON reads a JSON array of ingestapi.Event. A malformed document fails
 // the whole request; an element of the wrong shape or with an invalid event
 // is rejected on its own, numbered from 1 like a line. A valid element's value
-// is its canonical wire-format line (event.AppendFormat).
-func parseJSON(body []byte) (batch, error) {
+// is its canonical wire-format line (event.AppendFormat), kept in b.lines:
+// always shorter than the element, so b.lines is smaller than the body.
+// Parsing stops at the first rejected element beyond maxRejected.
+func parseJSON(body []byte, maxRejected int) (batch, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	tok, err := dec.Token()
 	if err != nil {
@@ -108,7 +165,7 @@ func parseJSON(body []byte) (batch, error) {
 	if d, ok := tok.(json.Delim); !ok || d != '[' {
 		return batch{}, errNotArray
 	}
-	var b batch
+	b := batch{json: true}
 	for i := 1; dec.More(); i++ {
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
@@ -116,13 +173,15 @@ func parseJSON(body []byte) (batch, error) {
 		}
 		e, perr := decodeElement(raw)
 		if perr != nil {
-			b.rejected = append(b.rejected, rejection{line: i, raw: raw, err: perr})
+			b.rejected = append(b.rejected, rejection{line: i, raw: oneLine(raw), err: perr})
+			if len(b.rejected) > maxRejected {
+				b.tooMany = true
+				return b, nil
+			}
 			continue
 		}
-		value := event.AppendFormat(make([]byte, 0, 64), e)
-		// The device id is the second field of the value: key and value share bytes.
-		start := len(e.MessageID) + 1
-		b.accepted = append(b.accepted, accepted{value: value, key: value[start : start+len(e.DeviceID)]})
+		b.lines = append(event.AppendFormat(b.lines, e), '\n')
+		b.accepted++
 	}
 	if _, err := dec.Token(); err != nil {
 		return batch{}, fmt.Errorf("%w: %w", errNotArray, err)

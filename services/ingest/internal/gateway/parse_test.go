@@ -45,12 +45,11 @@ func TestParseText(t *testing.T) {
 			if maxLine == 0 {
 				maxLine = event.MaxLineLen
 			}
-			b := parseText([]byte(tt.body), maxLine)
-			var values, keys []string
-			for _, a := range b.accepted {
-				values, keys = append(values, string(a.value)), append(keys, string(a.key))
-			}
+			b := parseText([]byte(tt.body), maxLine, 1000)
+			values, keys := collect(&b)
 			require.Equal(t, tt.accepted, values)
+			require.Equal(t, len(tt.accepted), b.accepted)
+			require.False(t, b.tooMany)
 			require.Equal(t, tt.keys, keys)
 			require.Len(t, b.rejected, len(tt.rejected))
 			for i, want := range tt.rejected {
@@ -97,23 +96,65 @@ func TestParseJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := parseJSON([]byte(tt.body))
+			b, err := parseJSON([]byte(tt.body), 1000)
 			if tt.whole != nil {
 				require.ErrorIs(t, err, tt.whole)
 				return
 			}
 			require.NoError(t, err)
-			var values, keys []string
-			for _, a := range b.accepted {
-				values, keys = append(values, string(a.value)), append(keys, string(a.key))
-			}
+			values, keys := collect(&b)
 			require.Equal(t, tt.accepted, values)
+			require.Equal(t, len(tt.accepted), b.accepted)
 			require.Equal(t, tt.keys, keys)
 			require.Len(t, b.rejected, len(tt.rejFields))
 			for i, r := range b.rejected {
 				require.Equal(t, tt.rejFields[i], r.err.Field, r.err.Error())
 				require.ErrorIs(t, r.err, tt.rejErrs[i])
 			}
+		})
+	}
+}
+
+// collect returns the values and keys acceptedLines yields.
+func collect(b *batch) (values, keys []string) {
+	for v, k := range b.acceptedLines() {
+		values, keys = append(values, string(v)), append(keys, string(k))
+	}
+	return values, keys
+}
+
+func TestParseStopsBeyondTheRejectedCap(t *testing.T) {
+	const ok = `{"message_id":"j-1","device_id":"dev-1","device_time_ms":1472209316326,"category":"c","measure1":-3,"measure2":2.5}`
+	tests := []struct {
+		name     string
+		parse    func(maxRejected int) batch
+		lines    int // of the body: 2 valid, then bad ones
+		accepted int
+	}{
+		{name: "text", lines: 12, accepted: 2, parse: func(maxRejected int) batch {
+			return parseText([]byte(valid1+"\n"+valid2+"\n"+strings.Repeat("x\n", 10)), event.MaxLineLen, maxRejected)
+		}},
+		{name: "JSON", lines: 12, accepted: 2, parse: func(maxRejected int) batch {
+			b, err := parseJSON([]byte("["+ok+","+ok+strings.Repeat(`,{"x":1}`, 10)+"]"), maxRejected)
+			require.NoError(t, err)
+			return b
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := tt.parse(10)
+			require.False(t, b.tooMany, "exactly the cap is fine")
+			require.Len(t, b.rejected, 10)
+			require.Equal(t, tt.accepted, b.accepted)
+
+			b = tt.parse(4)
+			require.True(t, b.tooMany)
+			require.Len(t, b.rejected, 5, "parsing stops at the first line beyond the cap")
+			require.Equal(t, 7, b.rejected[4].line)
+
+			b = tt.parse(0)
+			require.True(t, b.tooMany, "0: any rejected line refuses the request")
+			require.Len(t, b.rejected, 1)
 		})
 	}
 }
@@ -127,24 +168,29 @@ func FuzzParseText(f *testing.F) {
 	f.Add([]byte("\n\n\r\n|||||\n"), uint16(1))
 	f.Fuzz(func(t *testing.T, body []byte, maxLine uint16) {
 		limit := int(maxLine) + 1
-		b := parseText(body, limit)
+		b := parseText(body, limit, MaxRejectedLinesLimit)
 		lines := 0
 		for _, l := range bytes.Split(body, []byte{'\n'}) {
 			if len(bytes.TrimSuffix(l, []byte{'\r'})) > 0 {
 				lines++
 			}
 		}
-		if got := len(b.accepted) + len(b.rejected); got != lines {
+		if got := b.accepted + len(b.rejected); got != lines {
 			t.Fatalf("%d lines accounted for, %d non-blank lines", got, lines)
 		}
-		for _, a := range b.accepted {
-			e, err := event.Parse(a.value)
+		yielded := 0
+		for value, key := range b.acceptedLines() {
+			yielded++
+			e, err := event.Parse(value)
 			if err != nil {
-				t.Fatalf("accepted line %q does not parse: %v", a.value, err)
+				t.Fatalf("accepted line %q does not parse: %v", value, err)
 			}
-			if e.DeviceID != string(a.key) || len(a.value) > limit {
-				t.Fatalf("accepted line %q: key %q", a.value, a.key)
+			if e.DeviceID != string(key) || len(value) > limit {
+				t.Fatalf("accepted line %q: key %q", value, key)
 			}
+		}
+		if yielded != b.accepted {
+			t.Fatalf("%d accepted lines yielded, %d counted", yielded, b.accepted)
 		}
 		last := 0
 		for _, r := range b.rejected {
@@ -163,21 +209,26 @@ func FuzzParseJSON(f *testing.F) {
 	f.Add([]byte(`[{"message_id":1},null,{"x":"y"}]`))
 	f.Add([]byte(`[`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		b, err := parseJSON(body)
+		b, err := parseJSON(body, MaxRejectedLinesLimit)
 		if err != nil {
 			if !errors.Is(err, errNotArray) && !strings.HasPrefix(err.Error(), "JSON element") {
 				t.Fatalf("unexpected error: %v", err)
 			}
 			return
 		}
-		for _, a := range b.accepted {
-			e, err := event.Parse(a.value)
+		yielded := 0
+		for value, key := range b.acceptedLines() {
+			yielded++
+			e, err := event.Parse(value)
 			if err != nil {
-				t.Fatalf("accepted %q does not parse: %v", a.value, err)
+				t.Fatalf("accepted %q does not parse: %v", value, err)
 			}
-			if e.DeviceID != string(a.key) {
-				t.Fatalf("accepted %q: key %q", a.value, a.key)
+			if e.DeviceID != string(key) {
+				t.Fatalf("accepted %q: key %q", value, key)
 			}
+		}
+		if yielded != b.accepted {
+			t.Fatalf("%d accepted elements yielded, %d counted", yielded, b.accepted)
 		}
 		for _, r := range b.rejected {
 			if r.err == nil || r.err.Error() == "" {
@@ -195,12 +246,19 @@ func benchBody(lines int) []byte {
 	return b.Bytes()
 }
 
+// BenchmarkParseText measures both passes over a text body: the check of
+// every line, then the walk that yields the valid ones to produce.
 func BenchmarkParseText(b *testing.B) {
 	body := benchBody(1000)
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if bt := parseText(body, event.MaxLineLen); len(bt.accepted) != 1000 {
+		bt := parseText(body, event.MaxLineLen, 1000)
+		n := 0
+		for range bt.acceptedLines() {
+			n++
+		}
+		if n != 1000 {
 			b.Fatal(len(bt.rejected))
 		}
 	}

@@ -25,6 +25,9 @@ type tracker struct {
 	// acknowledgements cannot close done before the last record is sent.
 	pending atomic.Int64
 	done    chan struct{}
+	// progress is signalled (without blocking) at every acknowledgement,
+	// for waitRoom.
+	progress chan struct{}
 
 	mu       sync.Mutex
 	failed   int
@@ -32,7 +35,7 @@ type tracker struct {
 }
 
 func newTracker() *tracker {
-	t := &tracker{done: make(chan struct{})}
+	t := &tracker{done: make(chan struct{}), progress: make(chan struct{}, 1)}
 	t.pending.Store(1)
 	return t
 }
@@ -43,6 +46,24 @@ func (t *tracker) release(n int) {
 	if t.pending.Add(-int64(n)) == 0 {
 		close(t.done)
 	}
+	select {
+	case t.progress <- struct{}{}:
+	default:
+	}
+}
+
+// waitRoom waits until n more records keep at most window records of the
+// request waiting for Kafka, or until the deadline of ctx. Call it while
+// holding the handler's hold.
+func (t *tracker) waitRoom(ctx context.Context, n, window int) error {
+	for t.pending.Load()-1+int64(n) > int64(window) {
+		select {
+		case <-t.progress:
+		case <-ctx.Done():
+			return fmt.Errorf("%w (waiting for earlier records): %w", ErrProduceTimeout, ctx.Err())
+		}
+	}
+	return nil
 }
 
 func (t *tracker) complete(err error) {
