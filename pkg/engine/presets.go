@@ -34,14 +34,14 @@ func Presets() []Spec {
 		Name: "flink-event", Mirrors: "Flink EventTime, bounded out-of-orderness",
 		Time: EventTime, WindowSize: 5 * sec, WindowSlide: 5 * sec,
 		Trigger:        Continuous,
-		WatermarkDelay: 5 * sec, Scope: ScopeMin, IdleTimeout: 10 * sec,
+		WatermarkDelay: 5 * sec, Scope: ScopeMin, IdleTimeout: 2 * sec,
 		Dedup:  DedupWithinWindow,
 		Output: Append, Delivery: ExactlyOnce,
 	}, {
 		Name: "flink-ingestion", Mirrors: "Flink IngestionTime",
 		Time: IngestionTime, WindowSize: 5 * sec, WindowSlide: 5 * sec,
 		Trigger:        Continuous,
-		WatermarkDelay: 1 * sec, Scope: ScopeMin, IdleTimeout: 10 * sec,
+		WatermarkDelay: 1 * sec, Scope: ScopeMin, IdleTimeout: 2 * sec,
 		Dedup:  DedupWithinWindow,
 		Output: Append, Delivery: ExactlyOnce,
 	}, {

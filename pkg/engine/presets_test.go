@@ -31,7 +31,7 @@ func TestPresetDecisions(t *testing.T) {
 		// datastream/event-time/generating_watermarks/ (Writing a Periodic
 		// WatermarkGenerator; Dealing With Idle Sources) and
 		// .../operators/windows/ (Allowed Lateness).
-		preset: "flink-event", // delay 5s, within window, append, min scope, idle 10s
+		preset: "flink-event", // delay 5s, within window, append, min scope, idle 2s
 		steps: []scriptStep{
 			{do: "ev m1 d1 1 1 1"},
 			{do: "ev m2 d1 3 2 3"},
@@ -66,7 +66,7 @@ func TestPresetDecisions(t *testing.T) {
 				"PLACED m2 off=2 [5,10)",
 			}},
 			{do: "ev m1 d1 100 1 6", want: []string{"PLACED m1 off=3 [5,10)"}}, // a duplicate in another window counts
-			{do: "ev m3 d1 7 4 7"},  // device and processing time agree: nothing to say
+			{do: "ev m3 d1 7 4 7"}, // device and processing time agree: nothing to say
 			{do: "adv 9.999"},
 			{do: "adv 10", want: []string{"R d1/c [5,10) n=3 m1=7 rev=3 F @10"}},
 			{do: "ev m4 d1 9.9 8 10.1", want: []string{"PLACED m4 off=5 [10,15)"}},
@@ -76,7 +76,7 @@ func TestPresetDecisions(t *testing.T) {
 		// Flink with timestamps set at ingestion (here the gateway's clock,
 		// the Kafka record timestamp) and a 1 s bound: the event-time rules
 		// above on those timestamps.
-		preset: "flink-ingestion", // ingestion time, delay 1s, within window, append, min scope, idle 10s
+		preset: "flink-ingestion", // ingestion time, delay 1s, within window, append, min scope, idle 2s
 		steps: []scriptStep{
 			{do: "ev m1 d1 1 1 1 1"},
 			{do: "ev m2 d1 4.4 2 4.5 4.5"},

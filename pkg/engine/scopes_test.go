@@ -76,14 +76,15 @@ func TestWatermarkScopes(t *testing.T) {
 // ended the final watermark closes every window (a bounded source's
 // Long.MAX_VALUE watermark).
 func TestMinScopeIdleAndEnded(t *testing.T) {
-	spec, err := Preset("flink-event") // delay 5s, idle 10s
+	spec, err := Preset("flink-event") // delay 5s
 	require.NoError(t, err)
+	spec.IdleTimeout = 10 * time.Second
 	d := newDriverN(t, spec, 2)
 	steps := []scriptStep{
 		{do: "part 0"},
 		{do: "ev a1 d1 1 1 1"},
 		{do: "ev a2 d1 20 2 2"},
-		{do: "adv 5"},  // p1 has no watermark yet: nothing fires
+		{do: "adv 5"}, // p1 has no watermark yet: nothing fires
 		{do: "adv 11", want: []string{"R d1/c [0,5) n=1 m1=1 rev=1 F @11"}}, // p1 idle since 1 (10s): min over p0 alone = 15
 		{do: "part 1"},
 		{do: "ev b1 d2 12 4 12"}, // p1 active again, below the combined 15
@@ -112,7 +113,9 @@ func TestMinScopeIdleAndEnded(t *testing.T) {
 
 func TestCombine(t *testing.T) {
 	const lo = math.MinInt64
-	pm := func(wm int64, idle, ended bool) PartitionMark { return PartitionMark{Watermark: wm, Idle: idle, Ended: ended} }
+	pm := func(wm int64, idle, ended bool) PartitionMark {
+		return PartitionMark{Watermark: wm, Idle: idle, Ended: ended}
+	}
 	tests := []struct {
 		name  string
 		scope WatermarkScope

@@ -21,14 +21,14 @@ type PartitionProgress struct {
 	Duplicates      int64   `json:"duplicates"`
 	// Placed counts records counted in another window than their device
 	// time's (processing and ingestion time).
-	Placed int64 `json:"placed,omitempty"`
-	Poison          int64   `json:"poison"`
-	OtherRuns       int64   `json:"other_runs"`
-	ResultsEmitted  int64   `json:"results_emitted"`
-	ResultsWritten  int64   `json:"results_written"`
-	OpenWindows     int     `json:"open_windows"`
-	OpenStates      int     `json:"open_states"`
-	DedupEntries    int     `json:"dedup_entries"`
+	Placed         int64 `json:"placed,omitempty"`
+	Poison         int64 `json:"poison"`
+	OtherRuns      int64 `json:"other_runs"`
+	ResultsEmitted int64 `json:"results_emitted"`
+	ResultsWritten int64 `json:"results_written"`
+	OpenWindows    int   `json:"open_windows"`
+	OpenStates     int   `json:"open_states"`
+	DedupEntries   int   `json:"dedup_entries"`
 	// OffsetResets counts the times committed offsets were out of range and
 	// the worker skipped ahead.
 	OffsetResets int64 `json:"offset_resets"`
@@ -50,4 +50,10 @@ type WorkerReport struct {
 	Error string `json:"error,omitempty"`
 	// Stopping is set by the last report of a worker that leaves the job.
 	Stopping bool `json:"stopping,omitempty"`
+	// Failed says the job cannot run at all (Error says why): the master
+	// marks it failed.
+	Failed bool `json:"failed,omitempty"`
+	// Finished says an engine under test wrote the end of the job's run
+	// (docs/engines.md): the master marks it finished.
+	Finished bool `json:"finished,omitempty"`
 }

@@ -13,11 +13,21 @@ import (
 	"github.com/boontadata/boontadata/pkg/engine"
 )
 
-// States of a job.
+// States of a job. A job runs until it is cancelled, or, when it is bound to
+// a run, until the run's input ended and every window is final (finished);
+// a job that cannot run at all (its spec breaks a bound a worker checks, an
+// engine refused it) failed. Only a running job changes state.
 const (
 	StateRunning   = "running"
+	StateFinished  = "finished"
 	StateCancelled = "cancelled"
+	StateFailed    = "failed"
 )
+
+// Ended reports whether a state is final: the job no longer runs anywhere.
+func Ended(state string) bool {
+	return state == StateFinished || state == StateCancelled || state == StateFailed
+}
 
 // Where a job starts reading when its consumer group has no committed offsets.
 const (
@@ -86,10 +96,12 @@ type Spec struct {
 	// StartOffsets: earliest or latest, used only without committed offsets.
 	StartOffsets string `json:"start_offsets,omitempty"`
 	// OnOutOfRange: fail or skip (with a warning and a counter).
-	OnOutOfRange string    `json:"on_out_of_range,omitempty"`
-	State        string    `json:"state"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	OnOutOfRange string `json:"on_out_of_range,omitempty"`
+	State        string `json:"state"`
+	// Reason says why a job failed, or how it finished.
+	Reason    string    `json:"reason,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // WithDefaults fills the options left empty.
@@ -126,9 +138,9 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("%w: on out of range %q: fail or skip", ErrBadOption, s.OnOutOfRange)
 	}
 	switch s.State {
-	case "", StateRunning, StateCancelled:
+	case "", StateRunning, StateFinished, StateCancelled, StateFailed:
 	default:
-		return fmt.Errorf("%w: state %q: running or cancelled", ErrBadOption, s.State)
+		return fmt.Errorf("%w: state %q: running, finished, cancelled or failed", ErrBadOption, s.State)
 	}
 	_, err := s.Engine()
 	return err

@@ -24,10 +24,13 @@ func waitCommand() *cli.Command {
 		Name:      "wait",
 		Usage:     "wait until a job has consumed everything and its last windows are emitted",
 		ArgsUsage: "JOB_ID",
-		Description: "Polls the master until every partition of the events topic is claimed with no lag,\n" +
-			"the job's results stop changing for --settle, and, for append output, the watermark\n" +
-			"has passed the window of --events-end plus the allowed lateness. Prints progress\n" +
-			"while it waits; on --timeout it says what it was still waiting for.",
+		Description: "A job bound to a run (--run-id) is done when the master marks it finished: every\n" +
+			"partition of the events topic read the run's end-of-run marker and every window is\n" +
+			"final. A cancelled or failed job ends the wait with an error. A job that reads every\n" +
+			"run is done once every partition is claimed with no lag, its results stop changing\n" +
+			"for --settle, and, for append output, the watermark has passed the window of\n" +
+			"--events-end plus the allowed lateness. Prints progress while it waits; on\n" +
+			"--wait-timeout it says what it was still waiting for.",
 		Flags: append([]cli.Flag{
 			&cli.IntFlag{Name: "partitions", EnvVars: cliapp.Env("events-partitions"), Value: 16, Destination: &partitions,
 				Usage: "partitions of the events topic, all of which must be claimed"},

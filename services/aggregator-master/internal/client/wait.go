@@ -1,12 +1,14 @@
 package client
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/boontadata/boontadata/pkg/engine"
+	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/services/aggregator-master/internal/api"
 )
 
@@ -28,9 +30,25 @@ type Waiter struct {
 	lastBatch   int64 // micro-batch: the newest batch that had input rows
 }
 
+// ErrJobEnded is returned by Check for a job that was cancelled or failed:
+// it will not finish.
+var ErrJobEnded = errors.New("job will not finish")
+
 // Check says whether the job is done, and if not, what it waits for.
-// Errors reported by workers end the wait at once.
+// Errors reported by workers end the wait at once. A job bound to a run is
+// done when the master marked it finished (every partition read the run's
+// end and every window is final); the other conditions are for jobs that
+// read every run.
 func (w *Waiter) Check(d api.JobDetail, now time.Time) (done bool, state string, err error) {
+	switch d.Spec.State {
+	case job.StateFinished:
+		return true, "finished: " + d.Spec.Reason, nil
+	case job.StateCancelled, job.StateFailed:
+		return false, "", fmt.Errorf("%w: %s is %s: %s", ErrJobEnded, d.Spec.ID, d.Spec.State, d.Spec.Reason)
+	}
+	if d.Spec.RunID != "" {
+		return false, w.runStatus(d), nil
+	}
 	if es, err := d.Spec.Engine(); err == nil && es.Trigger == engine.MicroBatch {
 		return w.checkBatches(d, now)
 	}
@@ -93,6 +111,24 @@ func (w *Waiter) Check(d api.JobDetail, now time.Time) (done bool, state string,
 		return false, status + "; caught up, waiting for the last results to be written", nil
 	}
 	return true, status, nil
+}
+
+// runStatus says how far a job bound to a run is from its end.
+func (w *Waiter) runStatus(d api.JobDetail) string {
+	p := d.Progress
+	ended := 0
+	for _, part := range d.Partitions {
+		if part.Ended {
+			ended++
+		}
+	}
+	if len(d.Batches) > 0 {
+		b := d.Batches[0]
+		return fmt.Sprintf("micro-batch: batch %d %s at %s, %d input rows; waiting for the end of run %s",
+			b.BatchID, b.State, b.BatchTime.UTC().Format("15:04:05"), b.InputRows, d.Spec.RunID)
+	}
+	return fmt.Sprintf("workers %d, lag %d, records %d, results written %d, watermark %s; %d of %d partitions read the end of run %s",
+		p.Workers, p.Lag, p.Records, p.ResultsWritten, api.FormatWatermark(p.Watermark), ended, w.Partitions, d.Spec.RunID)
 }
 
 // checkBatches is Check for a micro-batch job: done once a completed batch

@@ -193,9 +193,9 @@ func (j *Jobs) Submit(ctx context.Context, s job.Spec) (job.Spec, bool, error) {
 			return old, false, fmt.Errorf("%w: %s has another spec (preset %s, run %q, created %s); submit under another job id",
 				ErrConflict, s.ID, old.Preset, old.RunID, old.CreatedAt.Format(time.RFC3339))
 		}
-		if old.State == job.StateCancelled {
-			return old, false, fmt.Errorf("%w: %s was cancelled at %s; a cancelled job does not restart, submit under another job id",
-				ErrConflict, s.ID, old.UpdatedAt.Format(time.RFC3339))
+		if old.State != job.StateRunning {
+			return old, false, fmt.Errorf("%w: %s is %s since %s; a job that ended does not restart, submit under another job id",
+				ErrConflict, s.ID, old.State, old.UpdatedAt.Format(time.RFC3339))
 		}
 		j.put(old)
 		if err := j.pub.Publish(ctx, old); err != nil {
@@ -237,6 +237,35 @@ func (j *Jobs) Cancel(ctx context.Context, id string) (job.Spec, error) {
 		}
 		j.log.Info("job cancelled", zap.String(logging.KeyJobID, s.ID))
 	}
+	j.put(s)
+	if err := j.pub.Publish(ctx, s); err != nil {
+		return s, fmt.Errorf("%w: %w", ErrNotPublished, err)
+	}
+	return s, nil
+}
+
+// End moves a running job to a final state (finished or failed) with its
+// reason, saves and publishes it: the workers stop it and free its state. A
+// job that is no longer running is left as it is.
+func (j *Jobs) End(ctx context.Context, id, state, reason string) (job.Spec, error) {
+	if !job.Ended(state) {
+		return job.Spec{}, fmt.Errorf("%w: end job %s in state %q", ErrInvalid, id, state)
+	}
+	j.write.Lock()
+	defer j.write.Unlock()
+	s, err := j.store.Get(ctx, id)
+	if err != nil {
+		return s, err
+	}
+	if s.State != job.StateRunning {
+		return s, nil
+	}
+	s.State, s.Reason = state, reason
+	s.UpdatedAt = j.clock.Now().UTC().Truncate(time.Millisecond)
+	if err := j.store.Save(ctx, s); err != nil {
+		return s, err
+	}
+	j.log.Info("job ended", zap.String(logging.KeyJobID, s.ID), zap.String("state", state), zap.String("reason", reason))
 	j.put(s)
 	if err := j.pub.Publish(ctx, s); err != nil {
 		return s, fmt.Errorf("%w: %w", ErrNotPublished, err)

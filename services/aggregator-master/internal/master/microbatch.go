@@ -90,6 +90,8 @@ type driver struct {
 	// final: every partition ended; the next batch runs at once and closes
 	// every window, as Spark runs a last batch once a bounded input is read.
 	final, done bool
+	// onDone is called once the last batch completed.
+	onDone func(jobID, reason string)
 }
 
 func newDriver(s job.Spec, deps MicroBatchDeps, clock Clock, log *zap.Logger) (*driver, error) {
@@ -269,6 +271,9 @@ func (d *driver) update(b *Batch, acks map[int32]job.TaskAck) {
 		// The last batch ran: every window of every partition is closed.
 		d.done = true
 		d.log.Info("micro-batch job read the end of its run: every window is final", zap.Int64("batch_id", b.ID))
+		if d.onDone != nil {
+			d.onDone(d.spec.ID, fmt.Sprintf("run %s ended on its %d partitions; the last batch (%d) closed every window", d.spec.RunID, len(b.Ranges), b.ID))
+		}
 	case ended && d.spec.RunID != "":
 		d.final = true
 	}
@@ -367,6 +372,8 @@ type drivers struct {
 	deps  MicroBatchDeps
 	clock Clock
 	log   *zap.Logger
+	// done is called when a job's last batch completed (its run ended).
+	done func(jobID, reason string)
 
 	mu      sync.Mutex
 	running map[string]context.CancelFunc
@@ -391,6 +398,7 @@ func (ds *drivers) reconcile(ctx context.Context, specs []job.Spec) {
 				ds.log.Error("cannot drive micro-batch job", zap.String(logging.KeyJobID, s.ID), zap.Error(err))
 				continue
 			}
+			d.onDone = ds.done
 			dctx, cancel := context.WithCancel(ctx)
 			ds.running[s.ID] = cancel
 			ds.wg.Add(1)
@@ -399,7 +407,7 @@ func (ds *drivers) reconcile(ctx context.Context, specs []job.Spec) {
 				ds.log.Info("micro-batch driver started", zap.String(logging.KeyJobID, s.ID))
 				d.run(dctx)
 			}()
-		case s.State == job.StateCancelled && on:
+		case s.State != job.StateRunning && on:
 			cancel()
 			delete(ds.running, s.ID)
 		}

@@ -32,6 +32,10 @@ type workerEntry struct {
 type jobEntry struct {
 	workers   map[string]workerEntry
 	lastError *api.WorkerError
+	// failed and finishedBy keep what a worker said of the whole job, even
+	// after it stopped reporting.
+	failed     *api.WorkerError
+	finishedBy string
 }
 
 // Tracker keeps the latest report of every worker of every job. A worker is
@@ -72,6 +76,12 @@ func (t *Tracker) Observe(r job.WorkerReport) bool {
 	if r.Error != "" {
 		je.lastError = &api.WorkerError{WorkerID: r.WorkerID, Error: r.Error, Time: r.Time}
 	}
+	if r.Failed {
+		je.failed = &api.WorkerError{WorkerID: r.WorkerID, Error: r.Error, Time: r.Time}
+	}
+	if r.Finished {
+		je.finishedBy = r.WorkerID
+	}
 	_, known := je.workers[r.WorkerID]
 	if r.Stopping {
 		if known {
@@ -104,7 +114,7 @@ func (t *Tracker) Dropped() int64 {
 }
 
 func (t *Tracker) dropEmptyLocked(id string, je *jobEntry) {
-	if len(je.workers) == 0 && je.lastError == nil {
+	if len(je.workers) == 0 && je.lastError == nil && je.failed == nil && je.finishedBy == "" {
 		delete(t.jobs, id)
 	}
 }
@@ -127,6 +137,10 @@ type Snapshot struct {
 	Progress   api.Progress
 	Workers    []api.Worker
 	Partitions []api.Partition
+	// Failed is set once a worker reported that the job cannot run;
+	// FinishedBy names the worker that reported the end of the job's run.
+	Failed     *api.WorkerError
+	FinishedBy string
 }
 
 // Job returns the snapshot of one job; the zero Progress when no live worker
@@ -162,6 +176,11 @@ func snapshot(je *jobEntry) Snapshot {
 		e := *je.lastError
 		s.Progress.LastError = &e
 	}
+	if je.failed != nil {
+		e := *je.failed
+		s.Failed = &e
+	}
+	s.FinishedBy = je.finishedBy
 	ids := make([]string, 0, len(je.workers))
 	for id := range je.workers {
 		ids = append(ids, id)

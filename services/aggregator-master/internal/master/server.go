@@ -59,6 +59,7 @@ type Master struct {
 	clock    Clock
 	log      *zap.Logger
 	mb       MicroBatchDeps
+	access   *access
 }
 
 // New builds a master; Run serves it.
@@ -79,20 +80,27 @@ func New(cfg Config, d Deps) (*Master, error) {
 	if err != nil {
 		return nil, fmt.Errorf("status page template: %w", err)
 	}
+	acc, err := newAccess(cfg, d.Log)
+	if err != nil {
+		return nil, err
+	}
 	jobs := NewJobs(d.Store, d.Publisher, d.Clock, d.Log)
 	jobs.microBatch = d.MicroBatch.enabled()
 	tracker := NewTracker(d.Clock, cfg.WorkerExpiry)
+	met := newMetrics(jobs, tracker)
+	met.reg.MustRegister(acc.refused)
 	return &Master{
 		cfg:      cfg,
 		jobs:     jobs,
 		tracker:  tracker,
 		ready:    newReadiness(d.Checkers, d.Log),
-		metrics:  newMetrics(jobs, tracker),
+		metrics:  met,
 		consumer: d.Consumer,
 		page:     pageTmpl,
 		clock:    d.Clock,
 		log:      d.Log,
 		mb:       d.MicroBatch,
+		access:   acc,
 	}, nil
 }
 
@@ -107,7 +115,8 @@ func (m *Master) Observe(r job.WorkerReport) {
 	}
 }
 
-// Handler returns the HTTP handler of every endpoint.
+// Handler returns the HTTP handler of every endpoint, behind the checks of
+// access (Host, Origin, token, JSON body type on writes).
 func (m *Master) Handler() http.Handler {
 	mux := http.NewServeMux()
 	handle := func(pattern, name string, h http.HandlerFunc) {
@@ -123,7 +132,7 @@ func (m *Master) Handler() http.Handler {
 	handle("GET "+api.ReadyzPath, "readyz", m.handleReadyz)
 	handle("GET /{$}", "page", m.handlePage)
 	mux.Handle("GET "+api.MetricsPath, m.metrics.handler())
-	return mux
+	return m.access.wrap(mux)
 }
 
 // Run loads the jobs from the store and publishes them again, then follows
@@ -149,8 +158,22 @@ func (m *Master) Run(ctx context.Context, ln net.Listener) error {
 		defer wg.Done()
 		m.ready.run(bgCtx, m.cfg.ReadyInterval)
 	}()
+	lc := &lifecycle{jobs: m.jobs, tracker: m.tracker, log: m.log}
+	if m.mb.Offsets != nil {
+		lc.partitions = m.mb.Offsets.Partitions
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		lc.run(bgCtx, 500*time.Millisecond)
+	}()
 	if m.mb.enabled() {
-		ds := &drivers{deps: m.mb, clock: m.clock, log: m.log, running: map[string]context.CancelFunc{}}
+		ds := &drivers{deps: m.mb, clock: m.clock, log: m.log, running: map[string]context.CancelFunc{},
+			done: func(id, reason string) {
+				if _, err := m.jobs.End(bgCtx, id, job.StateFinished, reason); err != nil {
+					m.log.Warn("micro-batch job not marked finished", zap.String("job_id", id), zap.Error(err))
+				}
+			}}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -180,6 +203,7 @@ func (m *Master) Run(ctx context.Context, ln net.Listener) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	m.log.Info("aggregator-master listening", zap.String("addr", ln.Addr().String()))
+	m.access.logStart(ln.Addr().String())
 
 	var errs []error
 	serving, consuming := true, m.consumer != nil

@@ -147,7 +147,7 @@ func TestCancel(t *testing.T) {
 			// A cancelled job does not restart under its id.
 			rec = f.do(t, "POST", "/api/jobs", `{"job_id":"j1","preset":"exact"}`)
 			require.Equal(t, http.StatusConflict, rec.Code)
-			require.Contains(t, decode[api.Error](t, rec).Error, "was cancelled")
+			require.Contains(t, decode[api.Error](t, rec).Error, "is cancelled since")
 		})
 	}
 	t.Run("unknown job", func(t *testing.T) {

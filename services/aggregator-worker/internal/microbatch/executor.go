@@ -94,16 +94,16 @@ type Executor struct {
 
 // pstate is the engine of one (job, partition) between tasks.
 type pstate struct {
-	spec    job.Spec
-	espec   engine.Spec
-	eng     *engine.Engine
-	batch   int64 // last batch run
-	start   int64 // its range
-	next    int64 // end of its range: where the next task must start
-	spans   []Span
-	ack     job.TaskAck
-	task    job.Task
-	onDec   func(job.Task, *engine.Decision)
+	spec      job.Spec
+	espec     engine.Spec
+	eng       *engine.Engine
+	batch     int64 // last batch run
+	start     int64 // its range
+	next      int64 // end of its range: where the next task must start
+	spans     []Span
+	ack       job.TaskAck
+	task      job.Task
+	onDec     func(job.Task, *engine.Decision)
 	pending   map[resultKey]engine.Result
 	decisions []worker.Decision
 	used      time.Time

@@ -112,9 +112,10 @@ func (s CassandraStore) SaveState(ctx context.Context, jobID string, partition i
 
 // Ack implements Store.
 func (s CassandraStore) Ack(ctx context.Context, a job.TaskAck) error {
-	return s.Session.Query(`INSERT INTO microbatch_tasks (job_id, batch_id, partition, worker_id, attempt, input_rows, results, late, duplicates, processing_ms, watermark_ms, acked_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.JobID, a.BatchID, int(a.Partition), a.WorkerID, a.Attempt, a.InputRows, a.Results,
-		a.Late, a.Duplicates, a.ProcessingMs, a.Watermark, s.Now()).Idempotent(true).ExecContext(ctx)
+	return s.Session.Query(`INSERT INTO microbatch_tasks (job_id, batch_id, partition, worker_id, attempt, input_rows, results, late, duplicates,
+processing_ms, watermark_ms, partition_watermark_ms, ended, run_records, acked_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.JobID, a.BatchID, int(a.Partition), a.WorkerID, a.Attempt, a.InputRows, a.Results,
+		a.Late, a.Duplicates, a.ProcessingMs, a.Watermark, a.PartitionWatermark, a.Ended, a.RunRecords, s.Now()).Idempotent(true).ExecContext(ctx)
 }
 
 // Service consumes the tasks topic in its consumer group and runs each task

@@ -232,19 +232,19 @@ func (d *driver) end(flush bool) {
 }
 
 type resultLine struct {
-	Type         string  `json:"type"`
-	Partition    int32   `json:"partition"`
-	WindowStart  int64   `json:"window_start"`
-	WindowEnd    int64   `json:"window_end"`
-	WindowEndUTC string  `json:"window_end_utc"`
-	DeviceID     string  `json:"device_id"`
-	Category     string  `json:"category"`
-	SumMeasure1  int64   `json:"sum_measure1"`
-	SumMeasure2  Float   `json:"sum_measure2"`
-	Count        int64   `json:"count"`
-	Revision     int64   `json:"revision"`
-	Final        bool    `json:"final"`
-	EmitTime     int64   `json:"emit_time"`
+	Type         string `json:"type"`
+	Partition    int32  `json:"partition"`
+	WindowStart  int64  `json:"window_start"`
+	WindowEnd    int64  `json:"window_end"`
+	WindowEndUTC string `json:"window_end_utc"`
+	DeviceID     string `json:"device_id"`
+	Category     string `json:"category"`
+	SumMeasure1  int64  `json:"sum_measure1"`
+	SumMeasure2  Float  `json:"sum_measure2"`
+	Count        int64  `json:"count"`
+	Revision     int64  `json:"revision"`
+	Final        bool   `json:"final"`
+	EmitTime     int64  `json:"emit_time"`
 }
 
 type decisionLine struct {

@@ -222,8 +222,8 @@ func (w *Worker) apply(ctx context.Context, s job.Spec, deps partitionDeps, repo
 		}
 	}
 	switch {
-	case s.State == job.StateCancelled && running:
-		w.log.Info("job cancelled; stopping it", zap.String(logging.KeyJobID, s.ID))
+	case s.State != job.StateRunning && running:
+		w.log.Info("job ended; stopping it and freeing its state", zap.String(logging.KeyJobID, s.ID), zap.String("state", s.State))
 		cur.cancel()
 		delete(w.runners, s.ID)
 	case s.State == job.StateRunning && !running && w.Tasks != nil && isMicroBatch(s):
@@ -232,7 +232,8 @@ func (w *Worker) apply(ctx context.Context, s job.Spec, deps partitionDeps, repo
 		r, err := newRunner(&w.cfg, s, deps, report)
 		if err != nil {
 			w.log.Error("cannot run job", zap.String(logging.KeyJobID, s.ID), zap.Error(err))
-			report(job.WorkerReport{WorkerID: w.cfg.WorkerID, JobID: s.ID, Time: w.now(), Error: err.Error(), Stopping: true})
+			report(job.WorkerReport{WorkerID: w.cfg.WorkerID, JobID: s.ID, Time: w.now(), Error: err.Error(), Stopping: true,
+				Failed: !errors.Is(err, ErrMicroBatch)})
 			return
 		}
 		jctx, cancel := context.WithCancel(ctx)
