@@ -90,9 +90,13 @@ type Spec struct {
 	// RunID, when set, restricts the job to the events of one simulator run;
 	// results are stored under it. Events of other runs are skipped and
 	// counted. When empty, each event's run id header is used.
-	RunID     string    `json:"run_id,omitempty"`
-	Preset    string    `json:"preset"`
-	Overrides Overrides `json:"overrides,omitzero"`
+	RunID  string `json:"run_id,omitempty"`
+	Preset string `json:"preset"`
+	// EngineName is the engine under test that runs the job: empty (or
+	// "boontadata") for this project's engine, else the name of a real
+	// engine behind the engine contract (docs/engines.md), such as spark.
+	EngineName string    `json:"engine,omitempty"`
+	Overrides  Overrides `json:"overrides,omitzero"`
 	// StartOffsets: earliest or latest, used only without committed offsets.
 	StartOffsets string `json:"start_offsets,omitempty"`
 	// OnOutOfRange: fail or skip (with a warning and a counter).
@@ -227,6 +231,19 @@ func ParseOutput(s string) (engine.OutputMode, error) {
 	}
 	return 0, fmt.Errorf("%w: output %q: append or update", ErrBadOverride, s)
 }
+
+// EngineUnderTest is the job's engine under test: boontadata unless
+// EngineName says otherwise.
+func (s Spec) EngineUnderTest() string {
+	if s.EngineName == "" {
+		return Boontadata
+	}
+	return s.EngineName
+}
+
+// Boontadata names this project's own engine (aggregator-master and
+// workers), the default engine of a job.
+const Boontadata = "boontadata"
 
 // GroupID is the Kafka consumer group of the job: each job has its own, so
 // that several jobs read the same events side by side.

@@ -67,8 +67,9 @@ func (l *lifecycle) over(s job.Spec, snap Snapshot, parts *[]int32) (state, reas
 		return job.StateFinished, fmt.Sprintf("the engine wrote the end of run %s (%s)", s.RunID, snap.FinishedBy)
 	}
 	es, err := s.Engine()
-	if err != nil || s.RunID == "" || es.Trigger == engine.MicroBatch || l.partitions == nil || len(snap.Partitions) == 0 {
-		return "", "" // micro-batch jobs are ended by their driver
+	if err != nil || s.RunID == "" || es.Trigger == engine.MicroBatch || s.EngineUnderTest() != job.Boontadata ||
+		l.partitions == nil || len(snap.Partitions) == 0 {
+		return "", "" // micro-batch jobs are ended by their driver, other engines by their end line
 	}
 	if *parts == nil {
 		if *parts, err = l.partitions(); err != nil {

@@ -387,7 +387,7 @@ func (ds *drivers) reconcile(ctx context.Context, specs []job.Spec) {
 	defer ds.mu.Unlock()
 	for _, s := range specs {
 		es, err := s.Engine()
-		if err != nil || es.Trigger != engine.MicroBatch {
+		if err != nil || es.Trigger != engine.MicroBatch || s.EngineUnderTest() != job.Boontadata {
 			continue
 		}
 		cancel, on := ds.running[s.ID]

@@ -21,6 +21,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/engine/window"
 	"github.com/boontadata/boontadata/pkg/event"
+	"github.com/boontadata/boontadata/pkg/jsonx"
 )
 
 // ErrInput marks a problem with the input text, reported with its line.
@@ -232,19 +233,19 @@ func (d *driver) end(flush bool) {
 }
 
 type resultLine struct {
-	Type         string `json:"type"`
-	Partition    int32  `json:"partition"`
-	WindowStart  int64  `json:"window_start"`
-	WindowEnd    int64  `json:"window_end"`
-	WindowEndUTC string `json:"window_end_utc"`
-	DeviceID     string `json:"device_id"`
-	Category     string `json:"category"`
-	SumMeasure1  int64  `json:"sum_measure1"`
-	SumMeasure2  Float  `json:"sum_measure2"`
-	Count        int64  `json:"count"`
-	Revision     int64  `json:"revision"`
-	Final        bool   `json:"final"`
-	EmitTime     int64  `json:"emit_time"`
+	Type         string      `json:"type"`
+	Partition    int32       `json:"partition"`
+	WindowStart  int64       `json:"window_start"`
+	WindowEnd    int64       `json:"window_end"`
+	WindowEndUTC string      `json:"window_end_utc"`
+	DeviceID     string      `json:"device_id"`
+	Category     string      `json:"category"`
+	SumMeasure1  int64       `json:"sum_measure1"`
+	SumMeasure2  jsonx.Float `json:"sum_measure2"`
+	Count        int64       `json:"count"`
+	Revision     int64       `json:"revision"`
+	Final        bool        `json:"final"`
+	EmitTime     int64       `json:"emit_time"`
 }
 
 type decisionLine struct {
@@ -275,7 +276,7 @@ func (s *jsonSink) Result(r *engine.Result) {
 	s.write(resultLine{
 		Type: "result", Partition: r.Partition, WindowStart: r.Window.Start, WindowEnd: r.Window.End,
 		WindowEndUTC: window.Window{End: r.Window.End}.EndString(),
-		DeviceID:     r.DeviceID, Category: r.Category, SumMeasure1: r.SumMeasure1, SumMeasure2: Float(r.SumMeasure2),
+		DeviceID:     r.DeviceID, Category: r.Category, SumMeasure1: r.SumMeasure1, SumMeasure2: jsonx.Float(r.SumMeasure2),
 		Count: r.Count, Revision: r.Revision, Final: r.Final, EmitTime: r.EmitTime,
 	})
 }
@@ -302,22 +303,4 @@ func (s *jsonSink) write(v any) {
 	if s.err == nil {
 		s.err = s.enc.Encode(v)
 	}
-}
-
-// Float is a float64 that encodes in JSON as a number when finite and as the
-// string "NaN", "+Inf" or "-Inf" otherwise, which encoding/json refuses.
-type Float float64
-
-// MarshalJSON implements json.Marshaler.
-func (f Float) MarshalJSON() ([]byte, error) {
-	v := float64(f)
-	switch {
-	case math.IsNaN(v):
-		return []byte(`"NaN"`), nil
-	case math.IsInf(v, 1):
-		return []byte(`"+Inf"`), nil
-	case math.IsInf(v, -1):
-		return []byte(`"-Inf"`), nil
-	}
-	return json.Marshal(v)
 }

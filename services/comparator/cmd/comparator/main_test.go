@@ -16,6 +16,10 @@ import (
 // oneJob serves run r1 with one window that job j counted twice.
 type oneJob struct{}
 
+func (oneJob) LoadDecisions(context.Context, string, string, []string) ([]compare.Decision, error) {
+	return nil, nil
+}
+
 func (oneJob) LoadRun(context.Context, string) (compare.RunData, error) {
 	k := compare.Key{DeviceID: "d1", Category: "c1", WindowStart: 1_767_225_600_000}
 	return compare.RunData{Run: compare.Run{ID: "r1", Status: "done", WindowMs: 5000}, DeviceIDs: []string{"d1"},

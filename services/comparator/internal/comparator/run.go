@@ -29,6 +29,7 @@ type Source interface {
 	Job(ctx context.Context, id string) (compare.Job, error)
 	HasResults(ctx context.Context, runID, jobID string, devices []string) (bool, error)
 	LoadResults(ctx context.Context, runID, jobID string, devices []string) ([]compare.Result, []compare.Revision, error)
+	LoadDecisions(ctx context.Context, runID, jobID string, devices []string) ([]compare.Decision, error)
 }
 
 // Deps are the comparator's dependencies.
@@ -80,7 +81,13 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		if err != nil {
 			return err
 		}
-		rep := cmp.Compare(compare.JobData{Job: j, Results: results, Revisions: revisions})
+		var decisions []compare.Decision
+		if j.DecisionLog {
+			if decisions, err = d.Source.LoadDecisions(ctx, cfg.RunID, j.ID, run.DeviceIDs); err != nil {
+				return err
+			}
+		}
+		rep := cmp.Compare(compare.JobData{Job: j, Results: results, Revisions: revisions, Decisions: decisions})
 		log.Info("job compared", zap.String(logging.KeyJobID, j.ID), zap.String("preset", j.Preset),
 			zap.Int("windows", rep.Windows), zap.Int("exceptions", rep.Exceptions), zap.String("problem", rep.Problem))
 		reports = append(reports, rep)

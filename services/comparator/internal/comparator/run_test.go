@@ -54,6 +54,10 @@ func (f *fakeSource) HasResults(_ context.Context, _, jobID string, _ []string) 
 	return len(f.results[jobID]) > 0, nil
 }
 
+func (f *fakeSource) LoadDecisions(context.Context, string, string, []string) ([]compare.Decision, error) {
+	return nil, nil
+}
+
 func (f *fakeSource) LoadResults(_ context.Context, _, jobID string, _ []string) ([]compare.Result, []compare.Revision, error) {
 	return f.results[jobID], nil, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/engine/window"
+	"github.com/boontadata/boontadata/pkg/job"
 )
 
 // Comparator compares the jobs of one run with its truth.
@@ -93,6 +94,10 @@ func (c *Comparator) Compare(jd JobData) Report {
 
 	idx := c.index(size)
 	rep.Rows = c.join(idx, jd.Results, size)
+	var log *ledger
+	if j.DecisionLog {
+		log = c.ledger(idx, jd.Decisions)
+	}
 	wm := rep.WatermarkDelayMs
 	for i := range rep.Rows {
 		r := &rep.Rows[i]
@@ -117,7 +122,14 @@ func (c *Comparator) Compare(jd JobData) Report {
 		if r.M2Differs {
 			rep.M2Exceptions++
 		}
-		r.Causes = c.explain(idx, r, spec)
+		switch {
+		case log != nil:
+			r.Causes = c.explainFromLog(log, r, spec, j)
+		case pending(r, j):
+			r.Causes = []Cause{{Code: CauseNotFinal, Text: fmt.Sprintf("%s: the job is %s and the engine has not closed this window yet", causeLabelNotFinal, j.State)}}
+		default:
+			r.Causes = c.explain(idx, r, spec)
+		}
 		seen := map[string]bool{}
 		for _, cause := range r.Causes {
 			if !seen[cause.Code] {
@@ -128,11 +140,17 @@ func (c *Comparator) Compare(jd JobData) Report {
 	}
 	rep.Windows = len(rep.Rows)
 	latencies(&rep, jd, size, wm)
-	rep.Notes = c.notes(&rep, spec)
+	rep.Notes = c.notes(&rep, spec, j)
 	return rep
 }
 
-func (c *Comparator) notes(rep *Report, spec engine.Spec) []string {
+// pending reports whether a window of a job that will end (bound to a run)
+// may still change: the job still runs and the engine did not say final.
+func pending(r *Row, j Job) bool {
+	return j.RunID != "" && !job.Ended(j.State) && (r.Engine == nil || !r.Engine.Final)
+}
+
+func (c *Comparator) notes(rep *Report, spec engine.Spec, j Job) []string {
 	notes := []string{}
 	if rep.NotFinal > 0 {
 		notes = append(notes, fmt.Sprintf("%d of %d engine windows are not final yet (update mode, allowed lateness %v not passed): compared with their latest revision",
@@ -144,11 +162,13 @@ func (c *Comparator) notes(rep *Report, spec engine.Spec) []string {
 	case c.run.Run.Flags["record"] == "defects":
 		notes = append(notes, "raw_events holds only the defective sends of this run (simulator --record defects): normal events moved to another window are not listed by message")
 	}
-	switch spec.Time {
-	case engine.ProcessingTime:
-		notes = append(notes, "processing time is compared through the send time of raw_events and truth_by_send_time (the engine's clock itself is not recorded)")
-	case engine.IngestionTime:
-		notes = append(notes, "ingestion time is compared through the send time of raw_events and truth_by_send_time (the gateway's ingest time is not recorded)")
+	switch {
+	case j.DecisionLog:
+		notes = append(notes, "differences are explained from the engine's decision log (every record it dropped, or placed in another window than its device time's), checked against the preset's rules")
+	case spec.Time == engine.ProcessingTime:
+		notes = append(notes, fmt.Sprintf("the %s engine keeps no decision log: processing time is compared through the send time of raw_events and truth_by_send_time", j.EngineName))
+	case spec.Time == engine.IngestionTime:
+		notes = append(notes, fmt.Sprintf("the %s engine keeps no decision log: ingestion time is compared through the send time of raw_events and truth_by_send_time", j.EngineName))
 	}
 	if st := c.run.Run.Status; st != "" && st != "done" {
 		notes = append(notes, fmt.Sprintf("run status is %q: its truth covers only what was acknowledged", st))
@@ -212,6 +232,9 @@ func (c *Comparator) join(idx *index, results []Result, size int64) []Row {
 func (c *Comparator) m2Close(a, b float64) bool {
 	if a == b {
 		return true
+	}
+	if math.IsInf(a, 0) || math.IsInf(b, 0) || math.IsNaN(a) || math.IsNaN(b) {
+		return false // only the same infinity is close to an infinity
 	}
 	return math.Abs(a-b) <= c.opts.M2Tolerance*math.Max(math.Max(math.Abs(a), math.Abs(b)), minRelativeM2Magnitude)
 }

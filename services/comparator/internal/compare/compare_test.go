@@ -1,6 +1,8 @@
 package compare
 
 import (
+	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 
@@ -141,7 +143,7 @@ func TestExplainEveryCause(t *testing.T) {
 		wantText: []string{"extra window: engine m1 99 from 2 events"},
 	}, {
 		name:   "unexplained: nothing reconciles, the numbers are given",
-		preset: "flink-event",
+		preset: "storm",
 		build: func(f *fixture) []Result {
 			a := f.send("d1", "c1", PatternNormal, t0+100, t0+100, 30, 3)
 			f.send("d1", "c1", PatternNormal, t0+200, t0+200, 20, 2)
@@ -216,7 +218,7 @@ func TestReportCounts(t *testing.T) {
 	require.Equal(t, 3, rep.M1Exceptions)
 	require.Equal(t, 1, rep.NotFinal)
 	require.Equal(t, map[string]int{CauseDuplicateCounted: 1, CauseLateDropped: 1, CauseExtraWindow: 1,
-		CauseOtherWindow: 0, CauseMissingWindow: 0, CauseUnexplained: 0}, rep.ByCause)
+		CauseOtherWindow: 0, CauseNotFinal: 0, CauseMissingWindow: 0, CauseUnexplained: 0}, rep.ByCause)
 	dup := rowAt(t, rep, "d1", "c1", 0)
 	require.Equal(t, int64(-10), dup.DeltaM1, "delta is truth − engine")
 	require.Equal(t, "2026-01-01 00:00:05", dup.WindowEndUTC)
@@ -294,4 +296,29 @@ func TestSubsetMatchingPrefersFewestThenSendOrder(t *testing.T) {
 	require.Equal(t, []string{"b", "c"}, []string{got[0].ev.MessageID, got[1].ev.MessageID})
 	_, ok = subsetMatching(items, Agg{}, func(p Agg) bool { return p.M1 == 100 })
 	require.False(t, ok)
+}
+
+// TestNonFiniteSumsAreReported: an engine under test may write an infinite
+// or NaN measure2 sum (its own parser may accept what this platform's codec
+// refuses); the comparison flags it and every output still encodes.
+func TestNonFiniteSumsAreReported(t *testing.T) {
+	f := newFixture(t)
+	f.send("d1", "c1", PatternNormal, t0+100, t0+100, 10, 1)
+	f.send("d1", "c1", PatternNormal, t0+5100, t0+5100, 20, 2)
+	c := New(f.truth(), Options{M2Tolerance: DefaultM2Tolerance})
+	inf, nan := result("d1", "c1", 0, 10, 1, 1, t0+5*sec), result("d1", "c1", 1, 20, 2, 1, t0+10*sec)
+	inf.M2, nan.M2 = math.Inf(1), math.NaN()
+	rep := c.Compare(JobData{Job: preset(t, "exact"), Results: []Result{inf, nan}})
+	require.Equal(t, 2, rep.Exceptions)
+	require.True(t, rowAt(t, rep, "d1", "c1", 0).M2Differs)
+	require.True(t, rowAt(t, rep, "d1", "c1", 1).M2Differs)
+	b, err := json.Marshal(rep)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"m2_sum":"+Inf"`)
+	require.Contains(t, string(b), `"delta_m2":"-Inf"`)
+	require.Contains(t, string(b), `"m2_sum":"NaN"`)
+	var back Report
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.True(t, math.IsInf(back.Rows[0].Engine.M2, 1))
+	require.Equal(t, int64(10), back.Rows[0].Engine.M1)
 }

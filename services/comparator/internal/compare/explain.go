@@ -74,6 +74,9 @@ func (c *Comparator) explain(idx *index, r *Row, spec engine.Spec) []Cause {
 				ooo = append(ooo, item{ev: ev, sign: -1, code: CauseLateDropped})
 			}
 		}
+		if dupImpossible(spec) != "" {
+			dup = nil // copies share their device time, hence their window: never counted twice
+		}
 		groups = appendGroup(groups, CauseDuplicateCounted, dup)
 		groups = appendGroup(groups, CauseLateDropped, late)
 		singles = append(append(append(singles, dup...), late...), ooo...)

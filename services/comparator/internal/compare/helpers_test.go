@@ -109,7 +109,7 @@ func preset(t testing.TB, name string) Job {
 	t.Helper()
 	spec, err := engine.Preset(name)
 	require.NoError(t, err)
-	return Job{ID: "job-" + name, RunID: "run-1", Preset: name, State: "running", Engine: spec}
+	return Job{ID: "job-" + name, RunID: "run-1", Preset: name, State: "finished", EngineName: "test", Engine: spec}
 }
 
 func rowAt(t testing.TB, rep Report, dev, cat string, w int64) Row {

@@ -6,7 +6,10 @@
 package compare
 
 import (
+	"encoding/json"
 	"time"
+
+	"github.com/boontadata/boontadata/pkg/jsonx"
 
 	"github.com/boontadata/boontadata/pkg/engine"
 )
@@ -33,6 +36,28 @@ type Agg struct {
 	M1    int64   `json:"m1_sum"`
 	M2    float64 `json:"m2_sum"`
 	Count int64   `json:"count"`
+}
+
+// MarshalJSON writes the sums; an m2 sum that is not finite (an engine
+// under test may write one) is written as a string, which JSON allows.
+func (a Agg) MarshalJSON() ([]byte, error) {
+	return json.Marshal(aggJSON{M1: a.M1, M2: jsonx.Float(a.M2), Count: a.Count})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (a *Agg) UnmarshalJSON(b []byte) error {
+	var v aggJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*a = Agg{M1: v.M1, M2: float64(v.M2), Count: v.Count}
+	return nil
+}
+
+type aggJSON struct {
+	M1    int64       `json:"m1_sum"`
+	M2    jsonx.Float `json:"m2_sum"`
+	Count int64       `json:"count"`
 }
 
 func (a Agg) add(b Agg) Agg { return Agg{M1: a.M1 + b.M1, M2: a.M2 + b.M2, Count: a.Count + b.Count} }
@@ -99,12 +124,43 @@ type RunData struct {
 	Raw []RawEvent
 }
 
+// Decision is a row of engine_decisions: a record the engine did not count
+// (duplicate_dropped, late_dropped), or counted in another window than its
+// device time's (placed), with the inputs of the rule that decided it.
+type Decision struct {
+	DeviceID, Category, MessageID string
+	Partition                     int32
+	Offset                        int64
+	Kind, Reason                  string
+	// Time is the record's time in the job's time mode; Window* is the
+	// window concerned (the one it was dropped from, or placed in).
+	Time, DeviceTime         int64
+	WindowStart, WindowEnd   int64
+	Watermark                int64
+	OriginalOffset, EmitTime int64
+	M1                       int64
+	M2                       float64
+}
+
+// Decision kinds, as the engine writes them.
+const (
+	DecisionDuplicate = "duplicate_dropped"
+	DecisionLate      = "late_dropped"
+	DecisionPlaced    = "placed"
+)
+
 // Job is a job that consumed the run.
 type Job struct {
 	ID     string
 	RunID  string
 	Preset string
 	State  string
+	// EngineName is the engine under test (boontadata: this project's).
+	EngineName string
+	// DecisionLog says the engine writes engine_decisions (this project's
+	// engine does): differences are then explained record by record from
+	// what the engine decided, checked against the preset's rules.
+	DecisionLog bool
 	// Engine is the job's semantics (preset with overrides).
 	Engine engine.Spec
 	// SpecErr, when set, says why Engine could not be built.
@@ -116,6 +172,8 @@ type JobData struct {
 	Job       Job
 	Results   []Result
 	Revisions []Revision
+	// Decisions is the job's decision log for the run (Job.DecisionLog).
+	Decisions []Decision
 }
 
 // Options tune the comparison.

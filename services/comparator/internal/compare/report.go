@@ -1,10 +1,17 @@
 package compare
 
+import (
+	"encoding/json"
+
+	"github.com/boontadata/boontadata/pkg/jsonx"
+)
+
 // Cause codes, stable in JSON and CSV.
 const (
 	CauseLateDropped       = "late_dropped"
 	CauseDuplicateCounted  = "duplicate_counted"
 	CauseOtherWindow       = "other_window"
+	CauseNotFinal          = "not_final"
 	CauseMissingWindow     = "missing_window"
 	CauseExtraWindow       = "extra_window"
 	CauseUnexplained       = "unexplained"
@@ -17,6 +24,7 @@ const (
 	causeLabelDuplicate    = "duplicate counted twice"
 	causeLabelMissing      = "missing window"
 	causeLabelExtra        = "extra window"
+	causeLabelNotFinal     = "not final yet"
 	maxIDsInText           = 8
 	maxSubsetCandidates    = 20
 	maxSubsetEvaluations   = 300_000
@@ -25,7 +33,7 @@ const (
 
 // Causes lists the cause codes in report order.
 func Causes() []string {
-	return []string{CauseLateDropped, CauseDuplicateCounted, CauseOtherWindow, CauseMissingWindow, CauseExtraWindow, CauseUnexplained}
+	return []string{CauseLateDropped, CauseDuplicateCounted, CauseOtherWindow, CauseNotFinal, CauseMissingWindow, CauseExtraWindow, CauseUnexplained}
 }
 
 // CauseLabel is the human name of a cause code.
@@ -41,6 +49,8 @@ func CauseLabel(code string) string {
 		return causeLabelMissing
 	case CauseExtraWindow:
 		return causeLabelExtra
+	case CauseNotFinal:
+		return causeLabelNotFinal
 	}
 	return causeLabelUnexplained
 }
@@ -61,6 +71,31 @@ type EngineAgg struct {
 	Revision int   `json:"revision"`
 	Final    bool  `json:"final"`
 	EmitTime int64 `json:"emit_time"`
+}
+
+// MarshalJSON writes the sums and the revision fields flat, as one object
+// (Agg's own MarshalJSON would otherwise stand for the whole struct).
+func (e EngineAgg) MarshalJSON() ([]byte, error) {
+	return json.Marshal(engineAggJSON{M1: e.M1, M2: jsonx.Float(e.M2), Count: e.Count, Revision: e.Revision, Final: e.Final, EmitTime: e.EmitTime})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (e *EngineAgg) UnmarshalJSON(b []byte) error {
+	var v engineAggJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*e = EngineAgg{Agg: Agg{M1: v.M1, M2: float64(v.M2), Count: v.Count}, Revision: v.Revision, Final: v.Final, EmitTime: v.EmitTime}
+	return nil
+}
+
+type engineAggJSON struct {
+	M1       int64       `json:"m1_sum"`
+	M2       jsonx.Float `json:"m2_sum"`
+	Count    int64       `json:"count"`
+	Revision int         `json:"revision"`
+	Final    bool        `json:"final"`
+	EmitTime int64       `json:"emit_time"`
 }
 
 // Row is one compared window.
@@ -86,6 +121,30 @@ type Row struct {
 	Causes []Cause `json:"causes,omitempty"`
 	// LatencyMs of the engine's latest revision; nil without an engine row.
 	LatencyMs *int64 `json:"latency_ms"`
+}
+
+// MarshalJSON writes the row; a delta of m2 that is not finite is written as
+// a string.
+func (r Row) MarshalJSON() ([]byte, error) {
+	type plain Row
+	return json.Marshal(struct {
+		plain
+		DeltaM2 jsonx.Float `json:"delta_m2"`
+	}{plain(r), jsonx.Float(r.DeltaM2)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (r *Row) UnmarshalJSON(b []byte) error {
+	type plain Row
+	v := struct {
+		*plain
+		DeltaM2 jsonx.Float `json:"delta_m2"`
+	}{plain: (*plain)(r)}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	r.DeltaM2 = float64(v.DeltaM2)
+	return nil
 }
 
 // Key returns the row's window key.

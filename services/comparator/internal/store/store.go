@@ -35,6 +35,9 @@ FROM engine_results WHERE run_id = ? AND job_id = ? AND device_id = ?`
 	selectRevisions = `SELECT device_id, category, window_start, revision, m1_sum, m2_sum, event_count, emit_time
 FROM engine_result_revisions WHERE run_id = ? AND job_id = ? AND device_id = ?`
 	selectAnyResult = `SELECT device_id FROM engine_results WHERE run_id = ? AND job_id = ? AND device_id = ? LIMIT 1`
+	selectDecisions = `SELECT device_id, category, message_id, kafka_partition, kafka_offset, decision, reason, record_time, device_time,
+window_start, window_end, watermark, original_offset, measure1, measure2, emit_time
+FROM engine_decisions WHERE run_id = ? AND job_id = ? AND device_id = ?`
 	pageSize        = 5000
 )
 
@@ -149,7 +152,8 @@ func (st *Store) Job(ctx context.Context, id string) (compare.Job, error) {
 }
 
 func toJob(s job.Spec) compare.Job {
-	j := compare.Job{ID: s.ID, RunID: s.RunID, Preset: s.Preset, State: s.State}
+	j := compare.Job{ID: s.ID, RunID: s.RunID, Preset: s.Preset, State: s.State,
+		EngineName: s.EngineUnderTest(), DecisionLog: s.EngineUnderTest() == job.Boontadata}
 	j.Engine, j.SpecErr = s.Engine()
 	return j
 }
@@ -201,4 +205,23 @@ func (st *Store) LoadResults(ctx context.Context, runID, jobID string, devices [
 		}
 	}
 	return results, revisions, nil
+}
+
+// LoadDecisions reads the job's decision log for the run's devices.
+func (st *Store) LoadDecisions(ctx context.Context, runID, jobID string, devices []string) ([]compare.Decision, error) {
+	var out []compare.Decision
+	for _, dev := range devices {
+		iter := st.s.Query(selectDecisions, runID, jobID, dev).PageSize(pageSize).IterContext(ctx)
+		var d compare.Decision
+		var part int
+		for iter.Scan(&d.DeviceID, &d.Category, &d.MessageID, &part, &d.Offset, &d.Kind, &d.Reason, &d.Time, &d.DeviceTime,
+			&d.WindowStart, &d.WindowEnd, &d.Watermark, &d.OriginalOffset, &d.M1, &d.M2, &d.EmitTime) {
+			d.Partition = int32(part)
+			out = append(out, d)
+		}
+		if err := iter.Close(); err != nil {
+			return nil, fmt.Errorf("read engine_decisions of job %s run %s device %s: %w", jobID, runID, dev, err)
+		}
+	}
+	return out, nil
 }
