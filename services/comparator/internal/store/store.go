@@ -38,7 +38,7 @@ FROM engine_result_revisions WHERE run_id = ? AND job_id = ? AND device_id = ?`
 	selectDecisions = `SELECT device_id, category, message_id, kafka_partition, kafka_offset, decision, reason, record_time, device_time,
 window_start, window_end, watermark, original_offset, measure1, measure2, emit_time
 FROM engine_decisions WHERE run_id = ? AND job_id = ? AND device_id = ?`
-	pageSize        = 5000
+	pageSize = 5000
 )
 
 // Store reads from a keyspace-bound session.
