@@ -45,7 +45,7 @@ func (c *Comparator) Compare(jd JobData) Report {
 	j := jd.Job
 	spec := j.Engine
 	rep := Report{
-		RunID: c.run.Run.ID, JobID: j.ID, Preset: j.Preset, JobState: j.State,
+		RunID: c.run.Run.ID, JobID: j.ID, Engine: j.EngineName, Preset: j.Preset, JobState: j.State,
 		M2Tolerance: c.opts.M2Tolerance,
 		ByCause:     map[string]int{},
 		Events:      Events{ByPattern: c.run.Run.Counts, RawRecorded: int64(len(c.run.Raw))},
@@ -140,6 +140,13 @@ func (c *Comparator) Compare(jd JobData) Report {
 	}
 	rep.Windows = len(rep.Rows)
 	latencies(&rep, jd, size, wm)
+	for _, res := range jd.Results {
+		rep.LastResultMs = max(rep.LastResultMs, res.EmitTime)
+	}
+	if end := c.run.Run.InputEnded; !end.IsZero() && rep.LastResultMs > 0 {
+		after := rep.LastResultMs - end.UnixMilli()
+		rep.AfterInputEndMs = &after
+	}
 	rep.Notes = c.notes(&rep, spec, j)
 	return rep
 }

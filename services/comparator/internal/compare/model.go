@@ -103,8 +103,11 @@ type Revision struct {
 
 // Run is the runs row.
 type Run struct {
-	ID              string
-	Started, Ended  time.Time
+	ID             string
+	Started, Ended time.Time
+	// InputEnded is when the run's end-of-run markers were acknowledged
+	// (zero for runs without them).
+	InputEnded      time.Time
 	Status          string
 	Devices         int
 	WindowMs        int64

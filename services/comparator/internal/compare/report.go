@@ -222,6 +222,7 @@ type Events struct {
 type Report struct {
 	RunID            string  `json:"run_id"`
 	JobID            string  `json:"job_id"`
+	Engine           string  `json:"engine"`
 	Preset           string  `json:"preset"`
 	Mirrors          string  `json:"mirrors"`
 	JobState         string  `json:"job_state"`
@@ -247,9 +248,14 @@ type Report struct {
 	FinalLatencyMs   Latency        `json:"final_latency_ms"`
 	LatencySeries    []LatencyPoint `json:"latency_series"`
 	LatencyHistogram []HistogramBin `json:"latency_histogram"`
-	Events           Events         `json:"events"`
-	Notes            []string       `json:"notes"`
-	Rows             []Row          `json:"rows"`
+	// LastResultMs is when the engine wrote its last result for the run (ms
+	// since the epoch); AfterInputEndMs how long after the run's input ended
+	// (its end-of-run markers) that was: how soon final results came.
+	LastResultMs    int64    `json:"last_result_ms,omitempty"`
+	AfterInputEndMs *int64   `json:"after_input_end_ms,omitempty"`
+	Events          Events   `json:"events"`
+	Notes           []string `json:"notes"`
+	Rows            []Row    `json:"rows"`
 }
 
 // ExceptionRows returns the rows that are exceptions, by window end, device

@@ -155,6 +155,9 @@ func textJob(w *bufio.Writer, doc Document, r *compare.Report, opts TextOptions)
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Events: truth %d, engine %d; sends by pattern: %s; raw_events rows read: %d\n",
 		r.Events.Truth, r.Events.Engine, patterns(r.Events.ByPattern), r.Events.RawRecorded)
+	if r.AfterInputEndMs != nil {
+		fmt.Fprintf(w, "Final results: the last one was written %d ms after the run's input ended (its end-of-run markers)\n", *r.AfterInputEndMs)
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "Note: %s\n", n)
 	}
@@ -165,20 +168,20 @@ func textJob(w *bufio.Writer, doc Document, r *compare.Report, opts TextOptions)
 func Matrix(w io.Writer, doc Document) error {
 	fmt.Fprintf(w, "Side by side: run %s, the same input through every semantic\n", doc.RunID)
 	fmt.Fprintln(w, "--------------------------------------------------")
-	header := []string{"job", "preset", "time", "windows", "exceptions"}
+	header := []string{"job", "engine", "preset", "time", "windows", "exceptions"}
 	for _, code := range compare.Causes() {
 		header = append(header, compare.CauseLabel(code))
 	}
-	header = append(header, "not final", "p50 ms", "p95 ms", "p99 ms", "p99.9 ms", "max ms")
+	header = append(header, "p50 ms", "p95 ms", "p99 ms", "max ms", "final after end ms")
 	t := newTable(header...)
-	for i := 3; i < len(header); i++ {
+	for i := 4; i < len(header); i++ {
 		t.alignRight(i)
 	}
 	var problems []string
 	for i := range doc.Jobs {
 		r := &doc.Jobs[i]
 		if r.Problem != "" {
-			cells := []string{r.JobID, r.Preset, r.Time}
+			cells := []string{r.JobID, r.Engine, r.Preset, r.Time}
 			for len(cells) < len(header) {
 				cells = append(cells, "-")
 			}
@@ -186,19 +189,23 @@ func Matrix(w io.Writer, doc Document) error {
 			problems = append(problems, fmt.Sprintf("%s: %s", r.JobID, r.Problem))
 			continue
 		}
-		cells := []string{r.JobID, r.Preset, r.Time, strconv.Itoa(r.Windows), strconv.Itoa(r.Exceptions)}
+		cells := []string{r.JobID, r.Engine, r.Preset, r.Time, strconv.Itoa(r.Windows), strconv.Itoa(r.Exceptions)}
 		for _, code := range compare.Causes() {
 			cells = append(cells, strconv.Itoa(r.ByCause[code]))
 		}
 		l := r.LatencyMs
-		cells = append(cells, strconv.Itoa(r.NotFinal), strconv.FormatInt(l.P50, 10), strconv.FormatInt(l.P95, 10),
-			strconv.FormatInt(l.P99, 10), strconv.FormatInt(l.P999, 10), strconv.FormatInt(l.Max, 10))
+		after := "-"
+		if r.AfterInputEndMs != nil {
+			after = strconv.FormatInt(*r.AfterInputEndMs, 10)
+		}
+		cells = append(cells, strconv.FormatInt(l.P50, 10), strconv.FormatInt(l.P95, 10),
+			strconv.FormatInt(l.P99, 10), strconv.FormatInt(l.Max, 10), after)
 		t.add(cells...)
 	}
 	if err := t.write(w, ""); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "(latency over every revision: emit time − window end − watermark delay)")
+	fmt.Fprintln(w, "(latency over every revision: emit time − window end − watermark delay; final after end: last result written − the run's end-of-run markers)")
 	for _, p := range problems {
 		fmt.Fprintf(w, "Nothing to compare for %s\n", p)
 	}

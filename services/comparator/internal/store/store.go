@@ -23,7 +23,7 @@ var ErrRunNotFound = errors.New("no such run")
 var ErrJobNotFound = job.ErrNotFound
 
 const (
-	selectRun = `SELECT run_id, started_at, ended_at, devices, window_ms, resend_horizon_ms, flags, counts, status
+	selectRun = `SELECT run_id, started_at, ended_at, input_ended_at, devices, window_ms, resend_horizon_ms, flags, counts, status
 FROM runs WHERE run_id = ?`
 	selectDevices = `SELECT device_id FROM run_devices WHERE run_id = ?`
 	selectTruth   = `SELECT device_id, category, window_start, window_end, m1_sum, m2_sum, event_count
@@ -55,18 +55,18 @@ func New(s *gocql.Session) *Store { return &Store{s: s, jobs: job.NewStore(s)} }
 func (st *Store) LoadRun(ctx context.Context, runID string) (compare.RunData, error) {
 	var rd compare.RunData
 	r := &rd.Run
-	var started, ended time.Time
+	var started, ended, inputEnded time.Time
 	var devices *int
 	var windowMs, horizon *int64
 	var status *string
-	err := st.s.Query(selectRun, runID).ScanContext(ctx, &r.ID, &started, &ended, &devices, &windowMs, &horizon, &r.Flags, &r.Counts, &status)
+	err := st.s.Query(selectRun, runID).ScanContext(ctx, &r.ID, &started, &ended, &inputEnded, &devices, &windowMs, &horizon, &r.Flags, &r.Counts, &status)
 	if errors.Is(err, gocql.ErrNotFound) {
 		return rd, fmt.Errorf("%w: %s", ErrRunNotFound, runID)
 	}
 	if err != nil {
 		return rd, fmt.Errorf("read run %s: %w", runID, err)
 	}
-	r.Started, r.Ended = started, ended
+	r.Started, r.Ended, r.InputEnded = started, ended, inputEnded
 	if devices != nil {
 		r.Devices = *devices
 	}

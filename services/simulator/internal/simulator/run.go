@@ -213,6 +213,7 @@ func Run(ctx context.Context, cfg Config, d Deps) (*Result, error) {
 			closeErr = fmt.Errorf("mark the end of the run: %w", err)
 		} else {
 			res.EndMarkers = n
+			runRow.InputEnded = d.Clock.Now()
 		}
 	}
 	if rep != nil {

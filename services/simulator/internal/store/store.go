@@ -26,8 +26,8 @@ const (
 )
 
 const (
-	insertRun = `INSERT INTO runs (run_id, started_at, ended_at, seed, devices, window_ms, resend_horizon_ms, flags, counts, status)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertRun = `INSERT INTO runs (run_id, started_at, ended_at, input_ended_at, seed, devices, window_ms, resend_horizon_ms, flags, counts, status)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	insertRunDevice = `INSERT INTO run_devices (run_id, device_id) VALUES (?, ?)`
 	insertDevice    = `INSERT INTO simulator_devices (run_id, device_id, device_index, clock_skew_ms, sends, distinct_events)
 VALUES (?, ?, ?, ?, ?, ?)`
@@ -64,8 +64,10 @@ func New(s *gocql.Session, opts Options, log *zap.Logger) *Store {
 
 // Run is the runs row.
 type Run struct {
-	ID              string
-	Started, Ended  time.Time
+	ID             string
+	Started, Ended time.Time
+	// InputEnded is when the end-of-run markers were acknowledged.
+	InputEnded      time.Time
 	Seed            int64
 	Devices         int
 	WindowMs        int64
@@ -77,11 +79,14 @@ type Run struct {
 
 // PutRun upserts the runs row.
 func (st *Store) PutRun(ctx context.Context, r Run) error {
-	var ended any
+	var ended, inputEnded any
 	if !r.Ended.IsZero() {
 		ended = r.Ended
 	}
-	err := st.s.Query(insertRun, r.ID, r.Started, ended, r.Seed, r.Devices, r.WindowMs, r.ResendHorizonMs,
+	if !r.InputEnded.IsZero() {
+		inputEnded = r.InputEnded
+	}
+	err := st.s.Query(insertRun, r.ID, r.Started, ended, inputEnded, r.Seed, r.Devices, r.WindowMs, r.ResendHorizonMs,
 		r.Flags, r.Counts, r.Status).Idempotent(true).ExecContext(ctx)
 	if err != nil {
 		return fmt.Errorf("write run %s: %w", r.ID, err)
