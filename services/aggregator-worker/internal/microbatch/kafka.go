@@ -18,15 +18,22 @@ import (
 
 // KafkaReader reads partition ranges of the events topic.
 type KafkaReader struct {
-	Consumer sarama.Consumer
-	Topic    string
+	Client sarama.Client
+	Topic  string
 }
 
 // Read calls fn with every record of [start, end). Offsets missing at the
 // end of the range (transaction markers, compaction) end it once the
-// partition's high watermark is past end.
+// partition's high watermark is past end. Each read has a consumer of its
+// own over the shared client: a sarama consumer reads a partition once at a
+// time, and tasks of several jobs read the same partition at once.
 func (r KafkaReader) Read(ctx context.Context, partition int32, start, end int64, fn func(*sarama.ConsumerMessage) error) error {
-	pc, err := r.Consumer.ConsumePartition(r.Topic, partition, start)
+	consumer, err := sarama.NewConsumerFromClient(r.Client)
+	if err != nil {
+		return fmt.Errorf("events consumer: %w", err)
+	}
+	defer func() { _ = consumer.Close() }() // reading only
+	pc, err := consumer.ConsumePartition(r.Topic, partition, start)
 	if err != nil {
 		return fmt.Errorf("consume %s/%d from %d: %w", r.Topic, partition, start, err)
 	}
@@ -198,6 +205,14 @@ func (s *Service) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 			}
 			t0 := time.Now()
 			a, err := s.Executor.Run(ctx, t)
+			if err != nil && ctx.Err() != nil {
+				// The session ended (a rebalance, a stop) before the task
+				// was done: not marked, so the next owner of the tasks
+				// partition runs it.
+				s.Log.Info("task interrupted; its tasks partition's next owner runs it", zap.String(logging.KeyJobID, t.JobID),
+					zap.Int64("batch_id", t.BatchID), zap.Int32(logging.KeyPartition, t.Partition))
+				return nil
+			}
 			if errors.Is(err, ErrStale) {
 				s.Log.Info("stale task skipped", zap.Error(err))
 			} else if err != nil {

@@ -30,13 +30,8 @@ func Run(ctx context.Context, env worker.TasksEnv) error {
 		return fmt.Errorf("connect to Kafka at %v: %w", brokers, err)
 	}
 	defer func() { _ = client.Close() }() // the group and consumer close first
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		return fmt.Errorf("events consumer: %w", err)
-	}
-	defer func() { _ = consumer.Close() }() // reading only
 	ex := &Executor{
-		WorkerID: cfg.WorkerID, Reader: KafkaReader{Consumer: consumer, Topic: cfg.Kafka.Topics.Events},
+		WorkerID: cfg.WorkerID, Reader: KafkaReader{Client: client, Topic: cfg.Kafka.Topics.Events},
 		Store: CassandraStore{Session: env.Session, Now: time.Now}, Writer: env.Writer, DLQ: env.DLQ,
 		DeadTopic: env.DeadTopic, Log: env.Log.Named("microbatch"), Now: time.Now,
 	}
