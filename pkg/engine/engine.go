@@ -25,7 +25,11 @@ type Engine struct {
 	// Spec durations in ms.
 	delay, lateness, horizon, interval int64
 
-	wm         int64 // watermark: windows ending at or before it are complete
+	wm int64 // watermark: windows ending at or before it are complete
+	// lateWm judges records in micro-batch event and ingestion time: the
+	// watermark of the batch before (Spark filters late events with the
+	// previous batch's watermark and evicts state with the current one's).
+	lateWm     int64
 	maxTime    int64 // highest record time seen (event and ingestion time)
 	seen       bool
 	ended      bool // EndInput: no record follows
@@ -137,6 +141,7 @@ func New(spec Spec, partition int32, sink Sink) (*Engine, error) {
 		horizon:   spec.DedupHorizon.Milliseconds(),
 		interval:  spec.TriggerInterval.Milliseconds(),
 		wm:        noTime,
+		lateWm:    noTime,
 		evictedAt: noTime,
 		maxTime:   noTime,
 		batchMin:  math.MaxInt64,
@@ -302,9 +307,9 @@ func (e *Engine) process(r *Record, keys *recordKeys) {
 		// live, a watermark given since by SetWatermark (the driver's, for
 		// the batch now running) is newer than the mark the checkpoint took.
 		if e.muted {
-			e.wm = e.replay[0].Watermark
+			e.wm, e.lateWm = e.replay[0].Watermark, e.replay[0].Late
 		} else {
-			e.wm = max(e.wm, e.replay[0].Watermark)
+			e.wm, e.lateWm = max(e.wm, e.replay[0].Watermark), max(e.lateWm, e.replay[0].Late)
 		}
 		e.replay = e.replay[1:]
 	}
@@ -319,9 +324,10 @@ func (e *Engine) process(r *Record, keys *recordKeys) {
 	}
 	wins := e.asg.Assign(e.winBuf[:0], ts)
 	newest := wins[len(wins)-1]
-	if newest.End+e.lateness <= e.wm || (e.spec.LateByRecordTime && ts <= e.wm) {
+	judge := e.judge()
+	if newest.End+e.lateness <= judge || (e.spec.LateByRecordTime && ts <= judge) {
 		reason := ReasonWindowClosed
-		if newest.End+e.lateness > e.wm {
+		if newest.End+e.lateness > judge {
 			reason = ReasonBeforeWatermark
 		}
 		e.count(&e.stats.Late)
@@ -359,7 +365,7 @@ func (e *Engine) process(r *Record, keys *recordKeys) {
 
 	accepted := false
 	for _, w := range wins {
-		if w.End+e.lateness <= e.wm {
+		if w.End+e.lateness <= judge {
 			continue // a sliding window of this record already closed
 		}
 		g := e.group(w)
@@ -451,6 +457,7 @@ func (e *Engine) advance(now int64) {
 		// for ScopePartition, by the driver (SetWatermark) for the others.
 		e.evict(now)
 		e.emitDirty(now)
+		e.lateWm = e.wm // the next batch judges late records by this batch's
 		if e.spec.Scope == ScopePartition {
 			if wm := e.partitionWatermark(); wm > e.wm {
 				e.wm = wm
@@ -504,7 +511,16 @@ func (e *Engine) markBatch() {
 		}
 		e.marks = append(e.marks[:0], e.marks[n:]...)
 	}
-	e.marks = append(e.marks, BatchMark{FirstOffset: e.nextOffset, Watermark: e.wm})
+	e.marks = append(e.marks, BatchMark{FirstOffset: e.nextOffset, Watermark: e.wm, Late: e.lateWm})
+}
+
+// judge is the watermark records are judged late against: the previous
+// batch's in micro-batch event and ingestion time, else the watermark.
+func (e *Engine) judge() int64 {
+	if e.spec.Trigger == MicroBatch && e.spec.Time != ProcessingTime {
+		return e.lateWm
+	}
+	return e.wm
 }
 
 // partitionWatermark is this partition's own watermark: the highest record
@@ -540,7 +556,7 @@ func (e *Engine) SetWatermark(wm int64) {
 		if n := len(e.marks); n > 0 && e.marks[n-1].FirstOffset == e.nextOffset {
 			e.marks[n-1].Watermark = wm
 		} else {
-			e.marks = append(e.marks, BatchMark{FirstOffset: e.nextOffset, Watermark: wm})
+			e.marks = append(e.marks, BatchMark{FirstOffset: e.nextOffset, Watermark: wm, Late: e.lateWm})
 		}
 	}
 }
@@ -594,7 +610,7 @@ func (e *Engine) MinOffsetNeeded() (offset int64, ok bool) {
 // Checkpoint returns what Restore needs besides the replayed records.
 func (e *Engine) Checkpoint() Checkpoint {
 	return Checkpoint{
-		Watermark: e.wm, MaxTime: e.maxTime, Seen: e.seen, Ended: e.ended,
+		Watermark: e.wm, LateWatermark: e.lateWm, MaxTime: e.maxTime, Seen: e.seen, Ended: e.ended,
 		NextOffset: e.nextOffset, AfterAdvance: e.advanced,
 		Batches: slices.Clone(e.marks),
 	}
@@ -611,9 +627,10 @@ func (e *Engine) Restore(cp Checkpoint) error {
 	e.muted, e.muteUntil, e.muteAdvance = cp.NextOffset > 0, cp.NextOffset, cp.AfterAdvance
 	e.replay = slices.Clone(cp.Batches)
 	e.marks = slices.Clone(cp.Batches)
+	e.lateWm = cp.LateWatermark
 	if len(e.replay) > 0 {
 		// Until the first replayed record says otherwise, the oldest batch.
-		e.wm = e.replay[0].Watermark
+		e.wm, e.lateWm = e.replay[0].Watermark, e.replay[0].Late
 	}
 	return nil
 }
@@ -644,7 +661,7 @@ func (e *Engine) decide(r *Record, kind DecisionKind, reason Reason, ts int64, w
 	d.MessageID, d.DeviceID, d.Category = r.Event.MessageID, r.Event.DeviceID, r.Event.Category
 	d.Partition, d.Offset, d.Time, d.Window = r.Partition, r.Offset, ts, w
 	d.DeviceTime, d.Measure1, d.Measure2 = r.Event.DeviceTime, r.Event.Measure1, r.Event.Measure2
-	d.Watermark, d.OriginalOffset, d.EmitTime = e.wm, orig, r.ProcessingTime
+	d.Watermark, d.OriginalOffset, d.EmitTime = e.judge(), orig, r.ProcessingTime
 	e.sink.Decision(d)
 	d.MessageID, d.DeviceID, d.Category = nil, nil, nil // drop the references into the caller's buffer
 }

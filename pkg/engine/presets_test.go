@@ -147,29 +147,36 @@ func TestPresetDecisions(t *testing.T) {
 		// watermark drops rows at or below it; update mode emits the rows
 		// changed in the trigger. spark.apache.org/docs/latest/streaming/
 		// apis-on-dataframes-and-datasets.html (Handling Late Data and
-		// Watermarking; Streaming Deduplication).
+		// Watermarking; Streaming Deduplication). Since Spark 3.4 a batch
+		// filters late rows with the watermark of the batch before and
+		// evicts state with its own (IncrementalExecution:
+		// watermarkForPrevBatch feeds eventTimeWatermarkForLateEvents,
+		// watermarkForCurrBatch eventTimeWatermarkForEviction).
 		preset: "structured", // micro-batch 5s, watermark 60s global, update
 		steps: []scriptStep{
 			{do: "ev m1 d1 1 1 0.1"},
-			{do: "ev m2 d1 70 2 0.2"}, // wm stays unset in this batch
+			{do: "ev m2 d1 70 2 0.2"}, // no watermark in this batch
 			{do: "ev m1 d1 1 1 0.3", want: []string{"DUP m1 off=2 until-watermark orig=0"}},
 			{do: "ev m3 d1 2 4 0.4"}, // out of order, same batch: counted
 			{do: "adv 5", want: []string{
 				"R d1/c [0,5) n=2 m1=5 rev=2 @5",
 				"R d1/c [70,75) n=1 m1=2 rev=1 @5",
-			}}, // next batch's wm: 70-60 = 10
-			{do: "ev m4 d1 4 8 6", want: []string{"LATE m4 off=4 window-closed wm=10"}},
-			{do: "ev m5 d1 10 16 6", want: []string{"LATE m5 off=5 before-watermark wm=10"}}, // [10,15) is open, 10 <= wm
+			}}, // batch 2 evicts with 70-60 = 10 and judges with batch 1's (none)
+			{do: "ev m4 d1 4 8 6"},   // counts: [0,5) is still in the state
+			{do: "ev m5 d1 10 16 6"}, // counts too
 			{do: "ev m6 d1 12 32 7"},
 			{do: "adv 10", want: []string{
-				"R d1/c [0,5) n=2 m1=5 rev=2 F @10",
-				"R d1/c [10,15) n=1 m1=32 rev=1 @10",
+				"R d1/c [0,5) n=3 m1=13 rev=3 F @10",
+				"R d1/c [10,15) n=2 m1=48 rev=2 @10",
 			}},
 			{do: "ev m7 d1 100 64 200"}, // the next batch, minutes later
-			{do: "adv 205", want: []string{"R d1/c [100,105) n=1 m1=64 rev=1 @205"}}, // next wm: 40
-			{do: "ev m8 d1 45 128 500"}, // minutes later again: 45 > 40, kept
+			{do: "adv 205", want: []string{"R d1/c [100,105) n=1 m1=64 rev=1 @205"}}, // evicts with 10, next: 40
+			{do: "ev m8 d1 45 128 500"}, // minutes later again: 45 > 10, kept
+			{do: "ev m9 d1 30 256 501"}, // 30 s behind: judged by batch 3's 10, kept, evicted by this batch's 40
+			{do: "ev m10 d1 10 512 502", want: []string{"LATE m10 off=10 before-watermark wm=10"}},
 			{do: "adv 505", want: []string{
-				"R d1/c [10,15) n=1 m1=32 rev=1 F @505",
+				"R d1/c [10,15) n=2 m1=48 rev=2 F @505",
+				"R d1/c [30,35) n=1 m1=256 rev=1 F @505",
 				"R d1/c [45,50) n=1 m1=128 rev=1 @505",
 			}},
 			{do: "end 506"},

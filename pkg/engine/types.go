@@ -178,8 +178,11 @@ type Stats struct {
 // Micro-batch runtimes take it right after Advance, at a batch boundary.
 type Checkpoint struct {
 	Watermark int64 `json:"watermark"`
-	MaxTime   int64 `json:"max_time"`
-	Seen      bool  `json:"seen"`
+	// LateWatermark is the watermark records are judged against, when it
+	// is not Watermark (micro-batch: the batch before's).
+	LateWatermark int64 `json:"late_watermark"`
+	MaxTime       int64 `json:"max_time"`
+	Seen          bool  `json:"seen"`
 	// Ended says EndInput was called: the partition's input is over.
 	Ended bool `json:"ended,omitempty"`
 	// NextOffset is the offset after the last record processed. Records
@@ -195,8 +198,10 @@ type Checkpoint struct {
 	Batches []BatchMark `json:"batches,omitempty"`
 }
 
-// BatchMark is the watermark of the micro-batch starting at FirstOffset.
+// BatchMark is the watermark of the micro-batch starting at FirstOffset,
+// and the one its records are judged late against (the batch before's).
 type BatchMark struct {
 	FirstOffset int64 `json:"first_offset"`
 	Watermark   int64 `json:"watermark"`
+	Late        int64 `json:"late"`
 }

@@ -56,4 +56,22 @@ type WorkerReport struct {
 	// Finished says an engine under test wrote the end of the job's run
 	// (docs/engines.md): the master marks it finished.
 	Finished bool `json:"finished,omitempty"`
+	// External is the results ingestion's view of a job of an engine under
+	// test (docs/engines.md).
+	External *ExternalProgress `json:"external,omitempty"`
+}
+
+// ExternalProgress counts what the results ingestion read of one job of an
+// engine under test, on one worker.
+type ExternalProgress struct {
+	// Lines of the results topic read, Results upserted, BadLines sent to
+	// the dead-letter topic (counted under the empty job id: a bad line may
+	// name no job).
+	Lines    int64 `json:"lines"`
+	Results  int64 `json:"results"`
+	BadLines int64 `json:"bad_lines,omitempty"`
+	// LastEmitTime is the engine's latest emit time seen, ms.
+	LastEmitTime int64 `json:"last_emit_time,omitempty"`
+	// Ended: the engine wrote the end of the job's run.
+	Ended bool `json:"ended,omitempty"`
 }

@@ -4,7 +4,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/boontadata/boontadata/pkg/cliapp"
-	"github.com/boontadata/boontadata/services/aggregator-worker/internal/microbatch"
+	"github.com/boontadata/boontadata/services/aggregator-worker/internal/app"
 	"github.com/boontadata/boontadata/services/aggregator-worker/internal/worker"
 )
 
@@ -17,16 +17,16 @@ func runCommand() *cli.Command {
 			"the job's consumer group on the events topic: Kafka spreads the partitions over\n" +
 			"the workers. Each claimed partition runs the engine core in order; results are\n" +
 			"upserted into Cassandra and offsets committed only up to what open windows still\n" +
-			"need, so a killed worker loses nothing. A graceful stop writes what is emitted,\n" +
-			"commits and leaves the groups; a restart resumes where it stopped.",
+			"need, so a killed worker loses nothing. Micro-batch jobs run as the master's tasks,\n" +
+			"and the results of engines under test (docs/engines.md) are ingested from the\n" +
+			"results topic. A graceful stop writes what is emitted, commits and leaves the\n" +
+			"groups; a restart resumes where it stopped.",
 		Flags: cfg.Flags(),
 		Action: func(c *cli.Context) error {
 			if err := cfg.Validate(); err != nil {
 				return cliapp.UsageError{Err: err}
 			}
-			w := worker.New(cfg, cliapp.Logger(c))
-			w.Tasks = microbatch.Run
-			return w.Run(c.Context)
+			return app.New(cfg, cliapp.Logger(c)).Run(c.Context)
 		},
 	}
 }

@@ -16,12 +16,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/boontadata/boontadata/pkg/engine"
-	"github.com/boontadata/boontadata/pkg/event"
 	"github.com/boontadata/boontadata/pkg/job"
-	"github.com/boontadata/boontadata/pkg/kafka"
 	"github.com/boontadata/boontadata/pkg/logging"
 	"github.com/boontadata/boontadata/pkg/retry"
-	"github.com/boontadata/boontadata/services/aggregator-worker/internal/worker"
+	"github.com/boontadata/boontadata/services/aggregator-worker/internal/stream"
 )
 
 // ErrGap: the state checkpointed for a partition does not end where the task
@@ -79,8 +77,8 @@ type Executor struct {
 	WorkerID  string
 	Reader    Reader
 	Store     Store
-	Writer    worker.ResultWriter
-	DLQ       worker.DeadLetter
+	Writer    stream.ResultWriter
+	DLQ       stream.DeadLetter
 	DeadTopic string
 	Log       *zap.Logger
 	Now       func() time.Time
@@ -94,35 +92,18 @@ type Executor struct {
 
 // pstate is the engine of one (job, partition) between tasks.
 type pstate struct {
-	spec      job.Spec
-	espec     engine.Spec
-	eng       *engine.Engine
-	batch     int64 // last batch run
-	start     int64 // its range
-	next      int64 // end of its range: where the next task must start
-	spans     []Span
-	ack       job.TaskAck
-	task      job.Task
-	onDec     func(job.Task, *engine.Decision)
-	pending   map[resultKey]engine.Result
-	decisions []worker.Decision
-	used      time.Time
-}
-
-type resultKey struct {
-	device, category string
-	start            int64
-}
-
-func (p *pstate) Result(r *engine.Result) {
-	p.pending[resultKey{r.DeviceID, r.Category, r.Window.Start}] = *r
-}
-
-func (p *pstate) Decision(d *engine.Decision) {
-	if p.onDec != nil {
-		p.onDec(p.task, d)
-	}
-	p.decisions = append(p.decisions, worker.DecisionOf(d))
+	spec  job.Spec
+	espec engine.Spec
+	eng   *engine.Engine
+	batch int64 // last batch run
+	start int64 // its range
+	next  int64 // end of its range: where the next task must start
+	spans []Span
+	ack   job.TaskAck
+	task  job.Task
+	onDec func(job.Task, *engine.Decision)
+	out   *stream.Buffer
+	used  time.Time
 }
 
 func (e *Executor) now() time.Time {
@@ -169,8 +150,10 @@ func (e *Executor) Run(ctx context.Context, t job.Task) (job.TaskAck, error) {
 	if err != nil {
 		return job.TaskAck{}, err
 	}
-	results := int64(len(p.pending))
-	if err := e.write(ctx, p, t); err != nil {
+	results := int64(p.out.Results())
+	// A result's emit time is when it is written: the batch's end, when a
+	// micro-batch engine's answer becomes visible (its latency).
+	if _, err := p.out.Write(ctx, e.Writer, p.spec.RunID, t.JobID, e.now().UnixMilli(), e.Log); err != nil {
 		return job.TaskAck{}, err
 	}
 	p.spans = append(p.spans, span)
@@ -237,8 +220,13 @@ func (e *Executor) rebuild(ctx context.Context, t job.Task) (*pstate, error) {
 	if espec.Trigger != engine.MicroBatch {
 		return nil, fmt.Errorf("job %s: preset %s is not micro-batch", t.JobID, t.Spec.Preset)
 	}
-	p := &pstate{spec: t.Spec, espec: espec, pending: map[resultKey]engine.Result{}, onDec: e.OnDecision, task: t}
-	if p.eng, err = engine.New(espec, t.Partition, p); err != nil {
+	p := &pstate{spec: t.Spec, espec: espec, out: stream.NewBuffer(), onDec: e.OnDecision, task: t}
+	p.out.OnDecision = func(d *engine.Decision) {
+		if p.onDec != nil {
+			p.onDec(p.task, d)
+		}
+	}
+	if p.eng, err = engine.New(espec, t.Partition, p.out); err != nil {
 		return nil, err
 	}
 	var st State
@@ -277,8 +265,7 @@ func (e *Executor) rebuild(ctx context.Context, t job.Task) (*pstate, error) {
 			return nil, fmt.Errorf("rebuild state of job %s partition %d: %w", t.JobID, t.Partition, err)
 		}
 	}
-	clear(p.pending) // written before the checkpoint
-	p.decisions = p.decisions[:0]
+	p.out.Reset() // written before the checkpoint
 	p.onDec = e.OnDecision
 	p.batch, p.start, p.next, p.spans = st.BatchID, st.End, st.End, st.Spans
 	return p, nil
@@ -317,39 +304,30 @@ func (e *Executor) runSpan(ctx context.Context, p *pstate, s Span, from int64, b
 		recs = recs[:0]
 	}
 	if from < s.End {
+		poison := stream.Poisoner{DLQ: e.DLQ, DeadTopic: e.DeadTopic, RejectedBy: "aggregator-worker/" + p.spec.ID, Log: e.Log, Now: e.now}
 		err := e.Reader.Read(ctx, p.task.Partition, from, s.End, func(m *sarama.ConsumerMessage) error {
 			rows++
-			if kafka.Control(m.Headers) != nil {
-				// Not an event; the end of the job's run ends the input.
-				if run, ok := kafka.EndOfRun(m.Headers); ok && p.spec.RunID != "" && run == p.spec.RunID {
-					flush()
-					p.eng.EndInput(s.Time - 1)
-				}
-				return nil
-			}
-			if p.spec.RunID != "" {
-				if run := kafka.Header(m.Headers, kafka.HeaderRunID); string(run) != p.spec.RunID {
-					return nil
-				}
-			}
-			runRows++
-			recs = append(recs, engine.Record{Partition: m.Partition, Offset: m.Offset, ProcessingTime: s.Time - 1})
-			rec := &recs[len(recs)-1]
-			if err := event.ParseView(m.Value, &rec.Event); err != nil {
+			recs = append(recs, engine.Record{})
+			kind, err := stream.Decode(m, p.spec.RunID, s.Time-1, &recs[len(recs)-1])
+			if kind != stream.Event {
 				recs = recs[:len(recs)-1]
+			}
+			switch kind {
+			case stream.Event:
+				runRows++
+				if len(recs) == maxBatch {
+					flush()
+				}
+			case stream.EndOfRun:
+				// The end of the job's run ends the input.
+				flush()
+				p.eng.EndInput(s.Time - 1)
+			case stream.Poison:
 				if !live {
-					return nil
+					return nil // dead-lettered when it first ran
 				}
 				flush()
-				return e.deadLetter(ctx, p.spec.ID, m, err)
-			}
-			ingest, ok := kafka.HeaderInt64(m.Headers, kafka.HeaderIngestTime)
-			if !ok {
-				ingest = m.Timestamp.UnixMilli()
-			}
-			rec.IngestionTime = ingest
-			if len(recs) == maxBatch {
-				flush()
+				return poison.Send(ctx, m, err)
 			}
 			return nil
 		})
@@ -360,38 +338,4 @@ func (e *Executor) runSpan(ctx context.Context, p *pstate, s Span, from int64, b
 	}
 	p.eng.Advance(s.Time)
 	return rows, runRows, nil
-}
-
-// write makes the batch's decisions and results durable. A result's emit
-// time is when it is written: the batch's end, which is when a micro-batch
-// engine's answer becomes visible (its latency).
-func (e *Executor) write(ctx context.Context, p *pstate, t job.Task) error {
-	runID := p.spec.RunID
-	if runID == "" {
-		runID = worker.AnyRun
-	}
-	if len(p.decisions) > 0 {
-		err := retry.Default().Do(ctx, e.Log, "write the decision log", func() error {
-			return e.Writer.WriteDecisions(ctx, runID, t.JobID, p.decisions)
-		})
-		if err != nil {
-			return err
-		}
-		p.decisions = p.decisions[:0]
-	}
-	if len(p.pending) == 0 {
-		return nil
-	}
-	emit := e.now().UnixMilli()
-	batch := make([]engine.Result, 0, len(p.pending))
-	for _, r := range p.pending {
-		r.EmitTime = max(r.EmitTime, emit)
-		batch = append(batch, r)
-	}
-	err := retry.Default().Do(ctx, e.Log, "write results", func() error { return e.Writer.Write(ctx, runID, t.JobID, batch) })
-	if err != nil {
-		return err
-	}
-	clear(p.pending)
-	return nil
 }

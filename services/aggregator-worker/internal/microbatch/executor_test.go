@@ -21,7 +21,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/services/aggregator-worker/internal/replay"
-	"github.com/boontadata/boontadata/services/aggregator-worker/internal/worker"
+	"github.com/boontadata/boontadata/services/aggregator-worker/internal/stream"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -77,10 +77,10 @@ func (f *fakeStore) Ack(_ context.Context, a job.TaskAck) error {
 // fakeWriter keeps the latest row of each window, as the upsert does.
 type fakeWriter struct {
 	rows      map[string]engine.Result
-	decisions []worker.Decision
+	decisions []stream.Decision
 }
 
-func (f *fakeWriter) WriteDecisions(_ context.Context, _, _ string, ds []worker.Decision) error {
+func (f *fakeWriter) WriteDecisions(_ context.Context, _, _ string, ds []stream.Decision) error {
 	f.decisions = append(f.decisions, ds...)
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"go.uber.org/zap"
 
-	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/pkg/logging"
 )
@@ -228,5 +227,3 @@ func (s *Service) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 		}
 	}
 }
-
-var _ engine.Sink = (*pstate)(nil)

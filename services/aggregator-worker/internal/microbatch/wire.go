@@ -7,14 +7,28 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/boontadata/boontadata/services/aggregator-worker/internal/worker"
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"go.uber.org/zap"
+
+	"github.com/boontadata/boontadata/pkg/kafka"
+	"github.com/boontadata/boontadata/services/aggregator-worker/internal/stream"
 )
 
-// Run is worker.Worker.Tasks: it joins the tasks consumer group and runs
-// the tasks it is given until ctx ends.
-func Run(ctx context.Context, env worker.TasksEnv) error {
-	cfg := env.Config
-	sc, err := cfg.Kafka.Sarama("aggregator-worker-tasks-" + cfg.WorkerID)
+// Env is what the micro-batch runtime runs on; the worker's composition
+// root builds it.
+type Env struct {
+	WorkerID string
+	Kafka    *kafka.Config
+	Session  *gocql.Session
+	Writer   stream.ResultWriter
+	DLQ      stream.DeadLetter
+	Log      *zap.Logger
+}
+
+// Run joins the tasks consumer group and runs the tasks it is given until
+// ctx ends.
+func Run(ctx context.Context, env Env) error {
+	sc, err := env.Kafka.Sarama("aggregator-worker-tasks-" + env.WorkerID)
 	if err != nil {
 		return err
 	}
@@ -24,17 +38,17 @@ func Run(ctx context.Context, env worker.TasksEnv) error {
 	// Tasks are small and latency is the batch's processing time.
 	sc.Consumer.MaxWaitTime = 50 * time.Millisecond
 	sc.Consumer.Retry.Backoff = 100 * time.Millisecond
-	brokers := cfg.Kafka.BrokerList()
+	brokers := env.Kafka.BrokerList()
 	client, err := sarama.NewClient(brokers, sc)
 	if err != nil {
 		return fmt.Errorf("connect to Kafka at %v: %w", brokers, err)
 	}
 	defer func() { _ = client.Close() }() // the group and consumer close first
 	ex := &Executor{
-		WorkerID: cfg.WorkerID, Reader: KafkaReader{Client: client, Topic: cfg.Kafka.Topics.Events},
+		WorkerID: env.WorkerID, Reader: KafkaReader{Client: client, Topic: env.Kafka.Topics.Events},
 		Store: CassandraStore{Session: env.Session, Now: time.Now}, Writer: env.Writer, DLQ: env.DLQ,
-		DeadTopic: env.DeadTopic, Log: env.Log.Named("microbatch"), Now: time.Now,
+		DeadTopic: env.Kafka.Topics.DeadLetter, Log: env.Log.Named("microbatch"), Now: time.Now,
 	}
-	svc := &Service{Group: GroupID(cfg.Kafka.Topics.Tasks), Topic: cfg.Kafka.Topics.Tasks, Executor: ex, Log: ex.Log}
+	svc := &Service{Group: GroupID(env.Kafka.Topics.Tasks), Topic: env.Kafka.Topics.Tasks, Executor: ex, Log: ex.Log}
 	return svc.Run(ctx, client)
 }

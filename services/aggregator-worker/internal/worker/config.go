@@ -110,7 +110,7 @@ func (c *Config) Validate() error {
 	if c.MaxPending < 1 || c.WriteConcurrency < 1 {
 		return ErrBadLimit
 	}
-	if _, err := c.stopDeadline(time.Now()); err != nil {
+	if _, err := c.StopDeadline(time.Now()); err != nil {
 		return err
 	}
 	if err := c.Kafka.Validate(); err != nil {
@@ -120,7 +120,8 @@ func (c *Config) Validate() error {
 }
 
 // defaultWorkerID names a worker after its host and process.
-func defaultWorkerID() string {
+// DefaultWorkerID is the host name and the process id.
+func DefaultWorkerID() string {
 	host, _ := os.Hostname() // only a default name
 	if host == "" {
 		host = "worker"
@@ -129,7 +130,8 @@ func defaultWorkerID() string {
 }
 
 // stopDeadline returns when a planned stop is due, or zero.
-func (c *Config) stopDeadline(now time.Time) (time.Time, error) {
+// StopDeadline is when a planned stop (--run-for, --stop-at) is due; zero: none.
+func (c *Config) StopDeadline(now time.Time) (time.Time, error) {
 	var at time.Time
 	if c.RunFor > 0 {
 		at = now.Add(c.RunFor)

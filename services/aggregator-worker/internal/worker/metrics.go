@@ -10,16 +10,18 @@ import (
 	"github.com/boontadata/boontadata/pkg/job"
 )
 
-// metrics keeps the latest progress of each job's partitions on this worker
+// Metrics keeps the latest progress of each job's partitions on this worker
 // and serves them in the Prometheus text format.
-type metrics struct {
+type Metrics struct {
 	mu   sync.Mutex
 	jobs map[string]job.WorkerReport
 }
 
-func newMetrics() *metrics { return &metrics{jobs: map[string]job.WorkerReport{}} }
+// NewMetrics returns empty metrics.
+func NewMetrics() *Metrics { return &Metrics{jobs: map[string]job.WorkerReport{}} }
 
-func (m *metrics) observe(rep job.WorkerReport) {
+// Observe records a progress report.
+func (m *Metrics) Observe(rep job.WorkerReport) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if rep.Stopping {
@@ -29,14 +31,15 @@ func (m *metrics) observe(rep job.WorkerReport) {
 	m.jobs[rep.JobID] = rep
 }
 
-func (m *metrics) handler() http.Handler {
+// Handler serves the metrics.
+func (m *Metrics) Handler() http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
 		rw.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		_, _ = rw.Write([]byte(m.render()))
 	})
 }
 
-func (m *metrics) render() string {
+func (m *Metrics) render() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	type series struct {

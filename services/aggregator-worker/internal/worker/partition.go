@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -12,21 +11,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/boontadata/boontadata/pkg/engine"
-	"github.com/boontadata/boontadata/pkg/event"
 	"github.com/boontadata/boontadata/pkg/job"
-	"github.com/boontadata/boontadata/pkg/kafka"
 	"github.com/boontadata/boontadata/pkg/logging"
-	"github.com/boontadata/boontadata/pkg/retry"
+	"github.com/boontadata/boontadata/services/aggregator-worker/internal/stream"
 )
-
-// AnyRun is the run id under which a job without a run id stores results.
-const AnyRun = "any"
-
-// DeadLetter sends a record that cannot be processed to the dead-letter topic
-// and returns once Kafka has it, so that committing past it loses nothing.
-type DeadLetter interface {
-	Send(msg *sarama.ProducerMessage) error
-}
 
 // Marker is the part of a consumer group session a partition needs: offsets
 // are marked here and committed by the session's committer.
@@ -35,32 +23,23 @@ type Marker interface {
 	ResetOffset(topic string, partition int32, offset int64, metadata string)
 }
 
-type resultKey struct {
-	device, category string
-	start            int64
-}
-
 // partition runs one engine over one claimed partition, on one goroutine.
 type partition struct {
-	spec      job.Spec
-	espec     engine.Spec
-	runID     string
-	topic     string
-	id        int32
-	eng       *engine.Engine
-	writer    ResultWriter
-	dlq       DeadLetter
-	deadTopic string
-	log       *zap.Logger
-	now       func() time.Time
+	spec   job.Spec
+	espec  engine.Spec
+	topic  string
+	id     int32
+	eng    *engine.Engine
+	out    *stream.Buffer
+	writer stream.ResultWriter
+	poison stream.Poisoner
+	log    *zap.Logger
+	now    func() time.Time
 
-	recs      []engine.Record
-	pending   map[resultKey]engine.Result
-	batch     []engine.Result
-	decisions []Decision
+	recs []engine.Record
 
 	// Watermark sharing (ScopeMin, ScopeGlobal): marks go through the hub.
-	hub        *hub
+	hub        *Hub
 	partitions int
 	lastActive int64 // processing time of the last record of the job's run, or the claim
 
@@ -72,19 +51,15 @@ type partition struct {
 }
 
 func newPartition(spec job.Spec, espec engine.Spec, topic string, id int32, deps partitionDeps) (*partition, error) {
+	log := deps.log.With(zap.Int32(logging.KeyPartition, id))
 	p := &partition{
-		spec: spec, espec: espec, topic: topic, id: id,
-		writer: deps.writer, dlq: deps.dlq, deadTopic: deps.deadTopic, now: deps.now,
-		log:        deps.log.With(zap.Int32(logging.KeyPartition, id)),
-		pending:    make(map[resultKey]engine.Result),
+		spec: spec, espec: espec, topic: topic, id: id, out: stream.NewBuffer(),
+		writer: deps.writer, now: deps.now, log: log,
+		poison:     stream.Poisoner{DLQ: deps.dlq, DeadTopic: deps.deadTopic, RejectedBy: "aggregator-worker/" + spec.ID, Log: log, Now: deps.now},
 		nextOffset: -1, marked: -1,
-		runID: spec.RunID,
-		hub:   deps.hub, partitions: deps.partitions, lastActive: deps.now().UnixMilli(),
+		hub: deps.hub, partitions: deps.partitions, lastActive: deps.now().UnixMilli(),
 	}
-	if p.runID == "" {
-		p.runID = AnyRun
-	}
-	eng, err := engine.New(espec, id, p)
+	eng, err := engine.New(espec, id, p.out)
 	if err != nil {
 		return nil, err
 	}
@@ -94,28 +69,15 @@ func newPartition(spec job.Spec, espec engine.Spec, topic string, id int32, deps
 }
 
 type partitionDeps struct {
-	writer    ResultWriter
-	dlq       DeadLetter
+	writer    stream.ResultWriter
+	dlq       stream.DeadLetter
 	deadTopic string
 	log       *zap.Logger
 	now       func() time.Time
 	// hub shares watermarks between workers; partitions is the number of
 	// partitions of the events topic, which a shared watermark spans.
-	hub        *hub
+	hub        *Hub
 	partitions int
-}
-
-// Result implements engine.Sink: the latest emission of each window waits in
-// pending until the next write.
-func (p *partition) Result(r *engine.Result) {
-	p.pending[resultKey{r.DeviceID, r.Category, r.Window.Start}] = *r
-}
-
-// Decision implements engine.Sink: decisions wait for the next write, with
-// the results, in the decision log (engine_decisions). They are counted by
-// the engine's Stats and reported with the progress.
-func (p *partition) Decision(d *engine.Decision) {
-	p.decisions = append(p.decisions, DecisionOf(d))
 }
 
 // restore prepares the engine to rebuild its state from the committed offset.
@@ -133,39 +95,32 @@ func (p *partition) handle(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 	others := 0
 	for _, msg := range msgs {
 		p.nextOffset = msg.Offset + 1
-		if kafka.Control(msg.Headers) != nil {
-			// Not an event. The end of the job's run ends this partition's
-			// input: the records before it go first.
-			if run, ok := kafka.EndOfRun(msg.Headers); ok && p.spec.RunID != "" && run == p.spec.RunID {
-				p.eng.ProcessBatch(p.recs)
-				p.recs = p.recs[:0]
-				p.eng.EndInput(now.UnixMilli())
-				p.log.Debug("end of run", zap.Int64(logging.KeyOffset, msg.Offset))
-			}
+		p.recs = append(p.recs, engine.Record{})
+		kind, err := stream.Decode(msg, p.spec.RunID, now.UnixMilli(), &p.recs[len(p.recs)-1])
+		if kind == stream.Event {
 			continue
 		}
-		if p.spec.RunID != "" {
-			if run := kafka.Header(msg.Headers, kafka.HeaderRunID); string(run) != p.spec.RunID {
-				others++
-				continue
-			}
-		}
-		p.recs = append(p.recs, engine.Record{Partition: msg.Partition, Offset: msg.Offset, ProcessingTime: now.UnixMilli()})
-		rec := &p.recs[len(p.recs)-1]
-		if err := event.ParseView(msg.Value, &rec.Event); err != nil {
-			p.recs = p.recs[:len(p.recs)-1]
+		p.recs = p.recs[:len(p.recs)-1]
+		switch kind {
+		case stream.OtherRun:
+			others++
+		case stream.EndOfRun:
+			// The end of the job's run ends this partition's input: the
+			// records before it go first.
+			p.eng.ProcessBatch(p.recs)
+			p.recs = p.recs[:0]
+			p.eng.EndInput(now.UnixMilli())
+			p.log.Debug("end of run", zap.Int64(logging.KeyOffset, msg.Offset))
+		case stream.Poison:
 			p.eng.ProcessBatch(p.recs) // the records before it go first
 			p.recs = p.recs[:0]
-			if err := p.poison(ctx, msg, err); err != nil {
+			if err := p.poison.Send(ctx, msg, err); err != nil {
 				return msg.Offset, err
 			}
-			continue
+			p.mu.Lock()
+			p.snap.Poison++
+			p.mu.Unlock()
 		}
-		ingest, ok := kafka.HeaderInt64(msg.Headers, kafka.HeaderIngestTime)
-		if !ok {
-			ingest = msg.Timestamp.UnixMilli()
-		}
-		rec.IngestionTime = ingest
 	}
 	if len(p.recs) > 0 {
 		p.lastActive = now.UnixMilli()
@@ -179,25 +134,6 @@ func (p *partition) handle(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 	}
 	p.mu.Unlock()
 	return 0, nil
-}
-
-func (p *partition) poison(ctx context.Context, msg *sarama.ConsumerMessage, perr error) error {
-	field := ""
-	var pe *event.ParseError
-	if errors.As(perr, &pe) {
-		field = pe.Field
-	}
-	dead := kafka.DeadLetter(p.deadTopic, msg, perr, field, "aggregator-worker/"+p.spec.ID, p.now().UnixMilli())
-	what := fmt.Sprintf("dead-letter poison record %s/%d@%d", msg.Topic, msg.Partition, msg.Offset)
-	if err := retry.Default().Do(ctx, p.log, what, func() error { return p.dlq.Send(dead) }); err != nil {
-		return err
-	}
-	p.log.Warn("poison record sent to the dead-letter topic", zap.Error(perr),
-		zap.Int64(logging.KeyOffset, msg.Offset), zap.String("deadletter_topic", p.deadTopic))
-	p.mu.Lock()
-	p.snap.Poison++
-	p.mu.Unlock()
-	return nil
 }
 
 // tick advances processing time and makes what the engine emitted durable.
@@ -228,30 +164,13 @@ func (p *partition) shared() bool {
 // then marks the offset the partition may commit. It never marks past a
 // result that is not written: on error nothing is marked.
 func (p *partition) flush(ctx context.Context, m Marker) error {
-	if len(p.decisions) > 0 {
-		err := retry.Default().Do(ctx, p.log, "write the decision log", func() error {
-			return p.writer.WriteDecisions(ctx, p.runID, p.spec.ID, p.decisions)
-		})
-		if err != nil {
-			return fmt.Errorf("offset not committed: %w", err)
-		}
-		clear(p.decisions)
-		p.decisions = p.decisions[:0]
+	n, err := p.out.Write(ctx, p.writer, p.spec.RunID, p.spec.ID, 0, p.log)
+	if err != nil {
+		return fmt.Errorf("offset not committed: %w", err)
 	}
-	if len(p.pending) > 0 {
-		p.batch = p.batch[:0]
-		for _, r := range p.pending {
-			p.batch = append(p.batch, r)
-		}
-		err := retry.Default().Do(ctx, p.log, "write results", func() error {
-			return p.writer.Write(ctx, p.runID, p.spec.ID, p.batch)
-		})
-		if err != nil {
-			return fmt.Errorf("offset not committed: %w", err)
-		}
-		clear(p.pending)
+	if n > 0 {
 		p.mu.Lock()
-		p.snap.ResultsWritten += int64(len(p.batch))
+		p.snap.ResultsWritten += int64(n)
 		p.mu.Unlock()
 	}
 	p.mark(m)
@@ -312,7 +231,7 @@ func (p *partition) updateProgress(highWatermark int64) {
 	p.snap.Late = st.Late
 	p.snap.Duplicates = st.Duplicates
 	p.snap.Placed = st.Placed
-	p.snap.Ended = p.eng.Ended() && st.OpenWindows == 0 && len(p.pending) == 0
+	p.snap.Ended = p.eng.Ended() && st.OpenWindows == 0 && p.out.Results() == 0
 	p.snap.ResultsEmitted = st.Results
 	p.snap.OpenWindows = st.OpenWindows
 	p.snap.OpenStates = st.OpenStates

@@ -16,6 +16,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/pkg/kafka"
+	"github.com/boontadata/boontadata/services/aggregator-worker/internal/stream"
 )
 
 type marked struct {
@@ -40,15 +41,20 @@ func (f *fakeMarker) ResetOffset(_ string, p int32, off int64, meta string) {
 	}
 }
 
+type resultKey struct {
+	device, category string
+	start            int64
+}
+
 type fakeWriter struct {
 	mu        sync.Mutex
 	failing   int
 	calls     int
 	written   map[resultKey]engine.Result
-	decisions []Decision
+	decisions []stream.Decision
 }
 
-func (f *fakeWriter) WriteDecisions(_ context.Context, _, _ string, ds []Decision) error {
+func (f *fakeWriter) WriteDecisions(_ context.Context, _, _ string, ds []stream.Decision) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.decisions = append(f.decisions, ds...)
@@ -136,13 +142,16 @@ func TestPartitionExactlyOnceMarksFirstOffsetStillNeeded(t *testing.T) {
 }
 
 func TestPartitionAtLeastOnceMarksAfterLastRecord(t *testing.T) {
-	p, _, _, _ := newTestPartition(t, "storm", "")
+	p, w, _, _ := newTestPartition(t, "storm", "")
 	m := &fakeMarker{}
 	require.NoError(t, handleOne(context.Background(), p, record(41, fmt.Sprintf("m1|dev-1|%d|cat-1|1|1", t0), "any-run")))
 	require.NoError(t, p.tick(context.Background(), m))
 	require.Equal(t, int64(42), m.last[3].offset)
 	require.Empty(t, m.last[3].metadata)
-	require.Equal(t, AnyRun, p.runID)
+	require.Len(t, w.written, 1)
+	for k := range w.written {
+		require.Equal(t, stream.AnyRun+"/j1/dev-1", k.device, "a job of every run stores its results under the run any")
+	}
 }
 
 func TestPartitionRetriesWritesAndNeverMarksUnwrittenResults(t *testing.T) {
@@ -227,19 +236,19 @@ func TestPartitionSkipsOtherRuns(t *testing.T) {
 func TestConfigStopDeadline(t *testing.T) {
 	now := time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
 	c := DefaultConfig()
-	d, err := c.stopDeadline(now)
+	d, err := c.StopDeadline(now)
 	require.NoError(t, err)
 	require.True(t, d.IsZero())
 	c.StopAt = "09:30"
-	d, err = c.stopDeadline(now)
+	d, err = c.StopDeadline(now)
 	require.NoError(t, err)
 	require.Equal(t, time.Date(2026, 1, 3, 9, 30, 0, 0, time.UTC), d, "a time already past today means tomorrow")
 	c.RunFor = time.Hour
-	d, err = c.stopDeadline(now)
+	d, err = c.StopDeadline(now)
 	require.NoError(t, err)
 	require.Equal(t, now.Add(time.Hour), d, "the earlier of the two")
 	c.StopAt = "25:99"
-	_, err = c.stopDeadline(now)
+	_, err = c.StopDeadline(now)
 	require.ErrorIs(t, err, ErrBadStopAt)
 }
 

@@ -343,7 +343,7 @@ func (h *handler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.Consu
 			if !ok {
 				return h.finish(s, p, claim)
 			}
-			if len(p.pending) >= r.cfg.MaxPending {
+			if p.out.Results() >= r.cfg.MaxPending {
 				if err := p.flush(ctx, s); err != nil {
 					return h.finish(s, p, claim)
 				}

@@ -29,14 +29,14 @@ type wireMark struct {
 // so that a worker that starts reading the topic learns every mark soon.
 const heartbeat = time.Second
 
-// hub shares the partition marks of this worker's jobs with the other
+// Hub shares the partition marks of this worker's jobs with the other
 // workers through the watermarks topic, and combines every worker's marks
 // into the watermark of a job (ScopeMin, ScopeGlobal): what Flink's window
 // operator does with the watermarks of its inputs, across processes. Local
 // marks are used as they are; remote ones as the topic last said. A stale
 // mark can only hold a minimum back or lag a maximum, never move a
 // watermark past what a partition said.
-type hub struct {
+type Hub struct {
 	topic    string
 	workerID string
 	log      *zap.Logger
@@ -54,13 +54,14 @@ type localMark struct {
 	dirty     bool
 }
 
-func newHub(topic, workerID string, log *zap.Logger, now func() time.Time) *hub {
-	return &hub{topic: topic, workerID: workerID, log: log, now: now,
+// NewHub returns the hub of one worker; Publish and Consume run it.
+func NewHub(topic, workerID string, log *zap.Logger, now func() time.Time) *Hub {
+	return &Hub{topic: topic, workerID: workerID, log: log, now: now,
 		marks: map[string]map[int32]engine.PartitionMark{}, local: map[string]map[int32]*localMark{}}
 }
 
 // report records the mark of a partition this worker owns.
-func (h *hub) report(jobID string, m engine.PartitionMark) {
+func (h *Hub) report(jobID string, m engine.PartitionMark) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.set(jobID, m)
@@ -81,21 +82,21 @@ func (h *hub) report(jobID string, m engine.PartitionMark) {
 
 // release stops publishing a partition this worker no longer owns; its last
 // mark stays known until its next owner reports.
-func (h *hub) release(jobID string, partition int32) {
+func (h *Hub) release(jobID string, partition int32) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.local[jobID], partition)
 }
 
 // forget drops everything known of a job that stopped on this worker.
-func (h *hub) forget(jobID string) {
+func (h *Hub) forget(jobID string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.marks, jobID)
 	delete(h.local, jobID)
 }
 
-func (h *hub) set(jobID string, m engine.PartitionMark) {
+func (h *Hub) set(jobID string, m engine.PartitionMark) {
 	pm := h.marks[jobID]
 	if pm == nil {
 		pm = map[int32]engine.PartitionMark{}
@@ -106,7 +107,7 @@ func (h *hub) set(jobID string, m engine.PartitionMark) {
 
 // combined returns the watermark of a job over its input's partitions,
 // never below prev. A partition no one reported yet holds a minimum back.
-func (h *hub) combined(jobID string, scope engine.WatermarkScope, prev int64, partitions int) int64 {
+func (h *Hub) combined(jobID string, scope engine.WatermarkScope, prev int64, partitions int) int64 {
 	marks := make([]engine.PartitionMark, partitions)
 	h.mu.Lock()
 	known := h.marks[jobID]
@@ -123,7 +124,7 @@ func (h *hub) combined(jobID string, scope engine.WatermarkScope, prev int64, pa
 
 // take returns the messages of the local marks that changed, or that were
 // not published for a heartbeat.
-func (h *hub) take() []*sarama.ProducerMessage {
+func (h *Hub) take() []*sarama.ProducerMessage {
 	now := h.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -145,8 +146,8 @@ func (h *hub) take() []*sarama.ProducerMessage {
 	return msgs
 }
 
-// publish sends the local marks that are due every interval until ctx ends.
-func (h *hub) publish(ctx context.Context, p sarama.SyncProducer, interval time.Duration) {
+// Publish sends the local marks that are due every interval until ctx ends.
+func (h *Hub) Publish(ctx context.Context, p sarama.SyncProducer, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -164,9 +165,9 @@ func (h *hub) publish(ctx context.Context, p sarama.SyncProducer, interval time.
 	}
 }
 
-// consume reads the marks of the other workers from the newest offset on
+// Consume reads the marks of the other workers from the newest offset on
 // (every mark is published again within a heartbeat) until ctx ends.
-func (h *hub) consume(ctx context.Context, c sarama.Consumer) error {
+func (h *Hub) Consume(ctx context.Context, c sarama.Consumer) error {
 	pc, err := c.ConsumePartition(h.topic, 0, sarama.OffsetNewest)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", h.topic, err)

@@ -1,7 +1,8 @@
-package worker
+package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -13,17 +14,21 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/boontadata/boontadata/pkg/cassandra"
+	"github.com/boontadata/boontadata/pkg/contract"
+	"github.com/boontadata/boontadata/pkg/engine"
+	"github.com/boontadata/boontadata/pkg/engine/window"
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/pkg/kafka"
 	"github.com/boontadata/boontadata/pkg/testutil"
+	"github.com/boontadata/boontadata/services/aggregator-worker/internal/worker"
 )
 
 // integrationSetup gives a worker configuration with topics and a keyspace of
 // its own, provisioned, a session on that keyspace and a producer, and
 // publishes the job storm-it (run run-it) on the jobs topic.
-func integrationSetup(t *testing.T) (Config, *gocql.Session, sarama.SyncProducer) {
+func integrationSetup(t *testing.T) (worker.Config, *gocql.Session, sarama.SyncProducer) {
 	t.Helper()
-	cfg := DefaultConfig()
+	cfg := worker.DefaultConfig()
 	cfg.WorkerID = "it-worker"
 	prefix := testutil.Unique("itw-")
 	cfg.Kafka.Brokers = *cli.NewStringSlice(testutil.KafkaBrokers()...)
@@ -125,4 +130,89 @@ func TestIntegrationWorkerAggregatesAJob(t *testing.T) {
 
 	stop()
 	require.NoError(t, <-done, "a graceful stop is not an error")
+}
+
+// TestIntegrationResultsOfAnEngineUnderTestAreIngested: lines of the engine
+// contract on the results topic become rows of engine_results; a line that
+// does not parse goes to the dead-letter topic; the end line is reported to
+// the master as the job's end, after the results before it are written.
+func TestIntegrationResultsOfAnEngineUnderTestAreIngested(t *testing.T) {
+	testutil.Integration(t)
+	cfg, session, producer := integrationSetup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	base := int64(1_767_225_600_000)
+	lines := []string{
+		contract.FormatResult("spark-it", "run-it", &engine.Result{Window: window.Window{Start: base, End: base + 5000},
+			DeviceID: "dev-0", Category: "cat-1", SumMeasure1: 3, SumMeasure2: 1.5, Count: 3, Revision: 3, Final: false, EmitTime: base + 6000}),
+		contract.FormatResult("spark-it", "run-it", &engine.Result{Window: window.Window{Start: base, End: base + 5000},
+			DeviceID: "dev-0", Category: "cat-1", SumMeasure1: 7, SumMeasure2: 2.5, Count: 4, Revision: 4, Final: true, EmitTime: base + 11000}),
+		"result|spark-it|run-it|dev-0|cat-1|not-a-time|5000|1|1|1|1|0|5",
+		contract.FormatEnd("spark-it", "run-it", base+12000),
+	}
+	var msgs []*sarama.ProducerMessage
+	for _, l := range lines {
+		msgs = append(msgs, &sarama.ProducerMessage{Topic: cfg.Kafka.Topics.Results, Key: sarama.StringEncoder("dev-0"), Value: sarama.StringEncoder(l)})
+	}
+	require.NoError(t, producer.SendMessages(msgs))
+
+	sc, err := cfg.Kafka.Sarama("it-results-check")
+	require.NoError(t, err)
+	consumer, err := sarama.NewConsumer(cfg.Kafka.BrokerList(), sc)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = consumer.Close() })
+	progress, err := consumer.ConsumePartition(cfg.Kafka.Topics.Progress, 0, sarama.OffsetOldest)
+	require.NoError(t, err)
+
+	a := New(cfg, zaptest.NewLogger(t))
+	done := make(chan error, 1)
+	runCtx, stop := context.WithCancel(ctx)
+	go func() { done <- a.Run(runCtx) }()
+
+	var finished job.WorkerReport
+	require.Eventually(t, func() bool {
+		select {
+		case m := <-progress.Messages():
+			var r job.WorkerReport
+			if json.Unmarshal(m.Value, &r) == nil && r.JobID == "spark-it" && r.Finished {
+				finished = r
+				return true
+			}
+		default:
+		}
+		return false
+	}, 90*time.Second, 50*time.Millisecond, "the end of the run was never reported")
+	require.NotNil(t, finished.External)
+	require.Equal(t, int64(2), finished.External.Results)
+	require.True(t, finished.External.Ended)
+
+	var m1, n int64
+	var final bool
+	require.NoError(t, session.Query(`SELECT m1_sum, event_count, is_final FROM engine_results WHERE run_id = ? AND job_id = ? AND device_id = ?`,
+		"run-it", "spark-it", "dev-0").ScanContext(ctx, &m1, &n, &final))
+	require.Equal(t, []any{int64(7), int64(4), true}, []any{m1, n, final}, "the latest revision, written before the end was reported")
+	var revisions int
+	require.NoError(t, session.Query(`SELECT COUNT(*) FROM engine_result_revisions WHERE run_id = ? AND job_id = ? AND device_id = ?`,
+		"run-it", "spark-it", "dev-0").ScanContext(ctx, &revisions))
+	require.Equal(t, 2, revisions)
+
+	var reasons []string
+	parts, err := consumer.Partitions(cfg.Kafka.Topics.DeadLetter)
+	require.NoError(t, err)
+	for _, p := range parts {
+		pc, err := consumer.ConsumePartition(cfg.Kafka.Topics.DeadLetter, p, sarama.OffsetOldest)
+		require.NoError(t, err)
+		select {
+		case m := <-pc.Messages():
+			reasons = append(reasons, string(kafka.Header(m.Headers, kafka.HeaderError)))
+		case <-time.After(time.Second):
+		}
+		require.NoError(t, pc.Close())
+	}
+	require.Len(t, reasons, 1, "the bad line is dead-lettered")
+	require.Contains(t, reasons[0], "window_start: not an integer")
+
+	stop()
+	require.NoError(t, <-done)
 }

@@ -1,0 +1,167 @@
+// Package probe is the health and readiness of every service: /healthz
+// answers while the process serves, /readyz only once every dependency
+// answered its last check and the service is not stopping. Checks are real
+// calls (Kafka metadata, a CQL query) made on a ticker, never on the
+// request, and they never create anything (no topic, no keyspace).
+package probe
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"go.uber.org/zap"
+
+	"github.com/boontadata/boontadata/pkg/kafka"
+)
+
+// CheckTimeout bounds one check.
+const CheckTimeout = 3 * time.Second
+
+// Checker tells whether a dependency answers now.
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
+// CheckerFunc adapts a function to Checker.
+type CheckerFunc func(ctx context.Context) error
+
+// Check calls f.
+func (f CheckerFunc) Check(ctx context.Context) error { return f(ctx) }
+
+// Cassandra asks the node the session is connected to for its version.
+func Cassandra(s *gocql.Session) Checker {
+	return CheckerFunc(func(ctx context.Context) error {
+		var v string
+		if err := s.Query(`SELECT release_version FROM system.local`).ScanContext(ctx, &v); err != nil {
+			return fmt.Errorf("cassandra: %w", err)
+		}
+		return nil
+	})
+}
+
+// Kafka requires a leader for some partition of each topic of c (see
+// kafka.Checker): the brokers answer and the topics exist.
+func Kafka(c *kafka.Checker) Checker {
+	return CheckerFunc(func(context.Context) error {
+		if err := c.Check(); err != nil {
+			return fmt.Errorf("kafka: %w", err)
+		}
+		return nil
+	})
+}
+
+// Probe holds what /readyz answers.
+type Probe struct {
+	checkers map[string]Checker
+	log      *zap.Logger
+
+	mu       sync.Mutex
+	problems map[string]error // by dependency; nil entry: reachable
+	checked  bool
+	stopping bool
+	info     func() map[string]any
+}
+
+// New returns a probe of the named dependencies. info, when set, adds
+// fields to the answers (for example the jobs a worker runs).
+func New(checkers map[string]Checker, info func() map[string]any, log *zap.Logger) *Probe {
+	return &Probe{checkers: checkers, info: info, log: log, problems: map[string]error{}}
+}
+
+// Check runs every check once, one after the other, and logs changes.
+func (p *Probe) Check(ctx context.Context) {
+	for _, name := range slices.Sorted(maps.Keys(p.checkers)) {
+		cctx, cancel := context.WithTimeout(ctx, CheckTimeout)
+		err := p.checkers[name].Check(cctx)
+		cancel()
+		p.mu.Lock()
+		was, known := p.problems[name]
+		p.problems[name] = err
+		p.mu.Unlock()
+		switch {
+		case err == nil && (was != nil || !known):
+			p.log.Info("dependency reachable", zap.String("dependency", name))
+		case err != nil && was == nil:
+			p.log.Warn("dependency unreachable: not ready", zap.String("dependency", name), zap.Error(err))
+		}
+	}
+	p.mu.Lock()
+	p.checked = true
+	p.mu.Unlock()
+}
+
+// Run checks at once, then on every tick until ctx ends.
+func (p *Probe) Run(ctx context.Context, every time.Duration) {
+	p.Check(ctx)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			p.Check(ctx)
+		}
+	}
+}
+
+// SetStopping makes /readyz answer 503 from now on: the first step of an
+// ordered stop.
+func (p *Probe) SetStopping() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopping = true
+}
+
+// Status returns nil when ready, else the reason.
+func (p *Probe) Status() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopping {
+		return errors.New("stopping")
+	}
+	if !p.checked {
+		return errors.New("not checked yet")
+	}
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(p.problems)) {
+		if err := p.problems[name]; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Register adds GET /healthz and GET /readyz to mux.
+func (p *Probe) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		p.write(w, http.StatusOK, map[string]any{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := p.Status(); err != nil {
+			p.write(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "error": err.Error()})
+			return
+		}
+		p.write(w, http.StatusOK, map[string]any{"status": "ready"})
+	})
+}
+
+func (p *Probe) write(w http.ResponseWriter, code int, body map[string]any) {
+	if p.info != nil {
+		for k, v := range p.info() {
+			body[k] = v
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(body) // the client may be gone
+}

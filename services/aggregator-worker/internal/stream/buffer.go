@@ -1,0 +1,84 @@
+package stream
+
+import (
+	"context"
+
+	"go.uber.org/zap"
+
+	"github.com/boontadata/boontadata/pkg/engine"
+	"github.com/boontadata/boontadata/pkg/retry"
+)
+
+type resultKey struct {
+	device, category string
+	start            int64
+}
+
+// Buffer is an engine.Sink that keeps what an engine emitted until it is
+// written: the latest result of each window, and every decision. A runtime
+// marks or acknowledges input only after Write returned nil.
+type Buffer struct {
+	pending   map[resultKey]engine.Result
+	decisions []Decision
+	batch     []engine.Result
+	// OnDecision, when set, sees every decision as it is made.
+	OnDecision func(*engine.Decision)
+}
+
+// NewBuffer returns an empty buffer.
+func NewBuffer() *Buffer { return &Buffer{pending: map[resultKey]engine.Result{}} }
+
+// Result implements engine.Sink: a window's newer emission replaces the
+// older one not written yet.
+func (b *Buffer) Result(r *engine.Result) {
+	b.pending[resultKey{r.DeviceID, r.Category, r.Window.Start}] = *r
+}
+
+// Decision implements engine.Sink.
+func (b *Buffer) Decision(d *engine.Decision) {
+	if b.OnDecision != nil {
+		b.OnDecision(d)
+	}
+	b.decisions = append(b.decisions, DecisionOf(d))
+}
+
+// Results returns the number of results waiting.
+func (b *Buffer) Results() int { return len(b.pending) }
+
+// Reset drops what waits (it was written before: a rebuild replayed it).
+func (b *Buffer) Reset() {
+	clear(b.pending)
+	b.decisions = b.decisions[:0]
+}
+
+// Write makes the decisions, then the results, durable, retrying until ctx
+// ends; emitAtLeast, when positive, raises each result's emit time to it
+// (the write time of a micro-batch). It returns the number of results
+// written; on error nothing is dropped.
+func (b *Buffer) Write(ctx context.Context, w ResultWriter, runID, jobID string, emitAtLeast int64, log *zap.Logger) (int, error) {
+	run := ResultsRun(runID)
+	if len(b.decisions) > 0 {
+		err := retry.Default().Do(ctx, log, "write the decision log", func() error {
+			return w.WriteDecisions(ctx, run, jobID, b.decisions)
+		})
+		if err != nil {
+			return 0, err
+		}
+		clear(b.decisions)
+		b.decisions = b.decisions[:0]
+	}
+	if len(b.pending) == 0 {
+		return 0, nil
+	}
+	b.batch = b.batch[:0]
+	for _, r := range b.pending {
+		r.EmitTime = max(r.EmitTime, emitAtLeast)
+		b.batch = append(b.batch, r)
+	}
+	err := retry.Default().Do(ctx, log, "write results", func() error { return w.Write(ctx, run, jobID, b.batch) })
+	if err != nil {
+		return 0, err
+	}
+	clear(b.pending)
+	return len(b.batch), nil
+}
