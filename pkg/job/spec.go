@@ -146,8 +146,10 @@ func (s Spec) Validate() error {
 	default:
 		return fmt.Errorf("%w: state %q: running, finished, cancelled or failed", ErrBadOption, s.State)
 	}
-	_, err := s.Engine()
-	return err
+	if _, err := s.Engine(); err != nil {
+		return err
+	}
+	return s.checkEngine()
 }
 
 // Engine returns the engine semantics of the job: its preset with the

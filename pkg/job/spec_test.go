@@ -70,3 +70,31 @@ func TestSpecJSONRoundTrip(t *testing.T) {
 	require.Equal(t, StateRunning, back.State)
 	require.Equal(t, "boontadata-job-j1", back.GroupID())
 }
+
+func TestEnginesUnderTest(t *testing.T) {
+	require.Equal(t, []string{"boontadata", "spark"}, EnginesOf("structured"))
+	require.Equal(t, []string{"boontadata", "kafka-streams"}, EnginesOf("exact"))
+	ok := Spec{ID: "s1", RunID: "r1", Preset: "structured", EngineName: "spark"}
+	require.NoError(t, ok.Validate())
+	for _, tt := range []struct {
+		spec Spec
+		want string
+	}{
+		{Spec{ID: "s1", RunID: "r1", Preset: "exact", EngineName: "spark"}, "spark runs structured, dstream, not exact"},
+		{Spec{ID: "s1", RunID: "r1", Preset: "exact", EngineName: "beam"}, `"beam" unknown`},
+		{Spec{ID: "s1", Preset: "structured", EngineName: "spark"}, "give its run id"},
+	} {
+		err := tt.spec.Validate()
+		require.ErrorIs(t, err, ErrEngine)
+		require.ErrorContains(t, err, tt.want)
+	}
+	args, err := ok.ContractArgs()
+	require.NoError(t, err)
+	require.Equal(t, []string{"--job-id", "s1", "--run-id", "r1", "--time", "event", "--window-ms", "5000",
+		"--watermark-ms", "60000", "--lateness-ms", "0", "--idle-ms", "0", "--dedup", "watermark", "--dedup-horizon-ms", "0",
+		"--output", "update", "--trigger-ms", "5000", "--mode", "structured"}, args)
+	ds := Spec{ID: "d1", RunID: "r1", Preset: "dstream", EngineName: "spark"}
+	args, err = ds.ContractArgs()
+	require.NoError(t, err)
+	require.Equal(t, []string{"--mode", "dstream"}, args[len(args)-2:])
+}

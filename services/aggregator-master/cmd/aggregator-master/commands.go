@@ -122,6 +122,9 @@ func submitCommand() *cli.Command {
 			Usage: "job id, 1 to 64 letters, digits, '-' or '_'", DefaultText: "the preset and a random suffix"},
 		&cli.StringFlag{Name: "run-id", Category: cat, EnvVars: cliapp.Env("run-id"), Destination: &s.RunID,
 			Usage: "read only the events of this simulator run", DefaultText: "every run, each under its own run id"},
+		&cli.StringFlag{Name: "engine", Category: cat, EnvVars: cliapp.Env("job-engine"), Destination: &s.EngineName,
+			Usage: "engine under test that runs the job: " + engineChoice() + " (docs/engines.md; start a real engine with engine-args)",
+			DefaultText: job.Boontadata},
 		dur("window", "window size", &window),
 		dur("slide", "window slide, for sliding windows", &slide),
 		dur("watermark", "watermark delay (bounded out-of-orderness)", &watermark),
@@ -250,6 +253,52 @@ func cancelCommand() *cli.Command {
 				return err
 			}
 			_, err = fmt.Fprintf(c.App.Writer, "job %s %s (updated %s)\n", s.ID, s.State, s.UpdatedAt.UTC().Format(time.RFC3339))
+			return err
+		},
+	}
+}
+
+func engineChoice() string {
+	var names []string
+	for _, e := range job.Engines() {
+		names = append(names, e.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func engineArgsCommand() *cli.Command {
+	var cf clientFlags
+	return &cli.Command{
+		Name:      "engine-args",
+		Usage:     "print the engine contract flags that run a job on its engine under test, one per line",
+		ArgsUsage: "JOB_ID",
+		Description: "A job of a real engine (submit --engine spark, ...) runs in that engine's own process:\n" +
+			"    mapfile -t args < <(aggregator-master engine-args JOB_ID)\n" +
+			"    engines/spark/run.sh \"${args[@]}\" --master local\n" +
+			"The flags give the job's semantics (time, window, watermark, lateness, dedup, output,\n" +
+			"trigger) in the terms of docs/engines.md.",
+		Flags: cf.flags(),
+		Action: func(c *cli.Context) error {
+			id, err := oneArg(c, "job id")
+			if err != nil {
+				return err
+			}
+			cl, err := cf.client()
+			if err != nil {
+				return err
+			}
+			d, _, err := cl.Status(c.Context, id)
+			if err != nil {
+				return err
+			}
+			if d.Spec.EngineUnderTest() == job.Boontadata {
+				return cliapp.Usagef("job %s runs on this project's engine (the workers); engine-args is for jobs of an engine under test (submit --engine)", id)
+			}
+			args, err := d.Spec.ContractArgs()
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(c.App.Writer, strings.Join(args, "\n"))
 			return err
 		},
 	}

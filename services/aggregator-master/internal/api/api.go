@@ -51,6 +51,9 @@ type Semantics struct {
 	Output          string `json:"output"`
 	EmitPerRecord   bool   `json:"emit_per_record,omitempty"`
 	Delivery        string `json:"delivery"`
+	// Engines are the engines under test that run the preset (boontadata:
+	// this project's).
+	Engines []string `json:"engines,omitempty"`
 	// Runnable says the platform runs the preset: continuous presets in the
 	// workers' continuous runtime, micro-batch ones with the master's
 	// micro-batch driver. Note says why when it is false.
@@ -90,6 +93,7 @@ func Describe(s engine.Spec) Semantics {
 		Output:          s.Output.String(),
 		EmitPerRecord:   s.EmitPerRecord,
 		Delivery:        s.Delivery.String(),
+		Engines:         job.EnginesOf(s.Name),
 		Runnable:        true,
 	}
 	if s.Trigger == engine.MicroBatch {

@@ -228,7 +228,7 @@ func TestWritePresets(t *testing.T) {
 	out := b.String()
 	require.Contains(t, out, "micro-batch 5s")
 	require.NotContains(t, out, "not yet (micro-batch)")
-	require.Regexp(t, `(?m)^exact\s+the best this engine can do\s+event\s+5s\s+continuous\s+10s\s+5m0s\s+until watermark\s+update\s+exactly-once\s+yes$`, out)
+	require.Regexp(t, `(?m)^exact\s+the best this engine can do\s+event\s+5s\s+continuous\s+10s\s+5m0s\s+until watermark\s+update\s+exactly-once\s+boontadata,kafka-streams\s+yes$`, out)
 }
 
 func TestRanges(t *testing.T) {

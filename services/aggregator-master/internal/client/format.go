@@ -117,7 +117,7 @@ func writeBatches(w io.Writer, bs []api.Batch) error {
 // WritePresets writes the preset table.
 func WritePresets(w io.Writer, ps []api.Semantics) error {
 	tw := table(w)
-	fmt.Fprintln(tw, "PRESET\tMIRRORS\tTIME\tWINDOW\tTRIGGER\tWATERMARK\tLATENESS\tDEDUP\tOUTPUT\tDELIVERY\tAVAILABLE")
+	fmt.Fprintln(tw, "PRESET\tMIRRORS\tTIME\tWINDOW\tTRIGGER\tWATERMARK\tLATENESS\tDEDUP\tOUTPUT\tDELIVERY\tENGINES\tAVAILABLE")
 	for _, p := range ps {
 		trigger := p.Trigger
 		if p.TriggerInterval != "" {
@@ -127,8 +127,12 @@ func WritePresets(w io.Writer, ps []api.Semantics) error {
 		if !p.Runnable {
 			avail = "not yet (micro-batch)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Mirrors, p.Time, window(p), trigger,
-			p.Watermark, p.AllowedLateness, p.Dedup, p.Output, p.Delivery, avail)
+		engines := strings.Join(p.Engines, ",")
+		if engines == "" {
+			engines = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Mirrors, p.Time, window(p), trigger,
+			p.Watermark, p.AllowedLateness, p.Dedup, p.Output, p.Delivery, engines, avail)
 	}
 	return tw.Flush()
 }

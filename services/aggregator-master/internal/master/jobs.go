@@ -151,7 +151,7 @@ func Runnable(s job.Spec) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if es.Trigger == engine.MicroBatch {
+	if es.Trigger == engine.MicroBatch && s.EngineUnderTest() == job.Boontadata {
 		return fmt.Errorf("%w: preset %s: %s", ErrNotRunnable, s.Preset, api.MicroBatchNote())
 	}
 	return nil
