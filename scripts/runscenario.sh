@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Runs a scenario end to end and prints the comparison with the truth.
 #
-#   ./scripts/runscenario.sh PRESET [options]
-#   ./scripts/runscenario.sh all [options]     every preset as parallel jobs over ONE run
+#   ./scripts/runscenario.sh PRESET [--engine NAME] [options]
+#   ./scripts/runscenario.sh all [--engines NAME,NAME] [options]
+#
+# PRESET runs one preset; all runs every preset as parallel jobs over ONE
+# simulated run and ends with a side-by-side matrix, one row per (engine,
+# preset).
 #
 # Presets:
 #   exact             the best this engine can do: event time, dedup until the watermark, update
@@ -13,7 +17,20 @@
 #   dstream           Spark Streaming micro-batches of 5s: windows by batch time
 #   structured        Spark Structured Streaming: watermark 60s from earlier batches
 #
+# Engines under test (docs/engines.md; 'aggregator-master engines' lists them):
+#   boontadata (this project's, the default), spark, flink, kafka-streams, storm.
+#   A real engine runs the presets it mirrors, on the same input, beside this
+#   project's engine: the report compares each job with the truth and each
+#   real engine's job with the preset's job (conformance).
+#
 # Options:
+#   --engine NAME          the engine of a single preset; the preset also runs on
+#                          boontadata, for the conformance comparison
+#   --engines A,B          with all: every preset on every listed engine that runs
+#                          it (default boontadata)
+#   --cluster              real engines run on their local cluster from scripts/infra
+#                          (Spark standalone, Flink session), started if needed;
+#                          default: local mode (Spark local[2], Flink MiniCluster)
 #   --devices N            simulated devices (default 10)
 #   --events-per-device N  events each device sends (default 200)
 #   --rate R               events per second per device (default 20)
@@ -22,22 +39,27 @@
 #   --workers N            aggregator-workers to start when none runs (default 2)
 #   --timeout D            how long to wait for the jobs to finish (default 5m)
 #
-# It starts what is missing (./scripts/startscenario.sh), submits the job(s),
-# runs the simulator, waits on the master until every job has consumed the run
-# and emitted its last windows, then runs the comparator. Reports go to
+# It starts what is missing (./scripts/startscenario.sh), submits the jobs,
+# starts the real engines' jobs (their logs under .state/engines/NAME/),
+# runs the simulator, waits until every job has read the end of the run and
+# written its last windows, then runs the comparator. Reports go to
 # .state/reports/RUN_ID.{txt,json,html}. ./scripts/stopscenario.sh stops it all.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 root=$(repo_root)
 
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'; }
 bad() { echo "runscenario.sh: $* (see --help)" >&2; exit 2; }
 
 preset="" devices=10 per_device=200 rate=20 seed=42 target=http workers=2 timeout=5m
+engine="" engines="" cluster=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
+    --engine) engine=${2:-}; shift ;;
+    --engines) engines=${2:-}; shift ;;
+    --cluster) cluster=1 ;;
     --devices) devices=${2:-}; shift ;;
     --events-per-device) per_device=${2:-}; shift ;;
     --rate) rate=${2:-}; shift ;;
@@ -59,10 +81,16 @@ done
 case "$target" in http|kafka) ;; *) bad "--target is http or kafka, got '$target'" ;; esac
 
 case "$preset" in
-  all) presets=(exact flink-event flink-processing flink-ingestion storm dstream structured) ;;
-  exact|flink-event|flink-processing|flink-ingestion|storm|dstream|structured) presets=("$preset") ;;
+  all) presets=(exact flink-event flink-processing flink-ingestion storm dstream structured)
+       [ -z "$engine" ] || bad "--engine is for one preset; with all, use --engines" ;;
+  exact|flink-event|flink-processing|flink-ingestion|storm|dstream|structured) presets=("$preset")
+       [ -z "$engines" ] || bad "--engines is for all; with one preset, use --engine" ;;
   *) bad "unknown preset '$preset'" ;;
 esac
+if [ -n "$engine" ] && [ "$engine" != boontadata ]; then
+  engines="boontadata,$engine"
+fi
+engines=${engines:-boontadata}
 
 "$root/scripts/startscenario.sh" --workers "$workers"
 state=$(state_dir)
@@ -73,28 +101,83 @@ master_url="http://127.0.0.1:${BOONTADATA_MASTER_PORT:-8090}"
 ingest_url="http://127.0.0.1:${BOONTADATA_INGEST_PORT:-8080}"
 export BOONTADATA_MASTER_URL="$master_url"
 
+# The presets of each engine, from the binary that defines them.
+declare -A runs dirs
+while read -r name ps dir; do
+  runs[$name]=$ps
+  dirs[$name]=$dir
+done < <("$bin/aggregator-master" engines --plain)
+IFS=, read -r -a engine_list <<<"$engines"
+for e in "${engine_list[@]}"; do
+  [ -n "${runs[$e]:-}" ] || bad "unknown engine '$e' (known: ${!runs[*]})"
+done
+
 run_id="run-$(date -u +%Y%m%d-%H%M%S)-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
 step "run $run_id: jobs"
-jobs=()
+jobs=() externals=()
 for p in "${presets[@]}"; do
-  id="$p-${run_id#run-}"
-  "$bin/aggregator-master" submit --preset "$p" --run-id "$run_id" --job-id "$id" >/dev/null
-  echo "submitted $id ($p)"
-  jobs+=("$id")
+  for e in "${engine_list[@]}"; do
+    [[ ",${runs[$e]}," == *",$p,"* ]] || continue
+    id="$p-${run_id#run-}"
+    [ "$e" = boontadata ] || id="$p-$e-${run_id#run-}"
+    "$bin/aggregator-master" submit --preset "$p" --engine "$e" --run-id "$run_id" --job-id "$id" >/dev/null
+    echo "submitted $id ($p on $e)"
+    jobs+=("$id")
+    [ "$e" = boontadata ] || externals+=("$e:$id")
+  done
+done
+if [ -n "$engine" ] && [ "${#externals[@]}" = 0 ]; then
+  bad "engine '$engine' does not run preset '$preset' (it runs ${runs[$engine]})"
+fi
+
+# Real engines: one process per job, started before the run so that they read
+# it live; each writes 'end' and exits once the run ended on every partition.
+pids=()
+stop_engines() {
+  local pid
+  for pid in "${pids[@]}"; do
+    pkill -TERM -P "$pid" 2>/dev/null || true
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+}
+trap stop_engines EXIT
+for x in "${externals[@]}"; do
+  e=${x%%:*} id=${x#*:}
+  master=local
+  if [ "$cluster" = 1 ]; then
+    case "$e" in
+      spark) "$root/scripts/infra/infra.sh" start spark >/dev/null; master=spark://127.0.0.1:7077 ;;
+      flink) "$root/scripts/infra/infra.sh" start flink >/dev/null; master=127.0.0.1:8081 ;;
+    esac
+  fi
+  mapfile -t args < <("$bin/aggregator-master" engine-args "$id")
+  out="$state/engines/$e/$id.out"
+  mkdir -p "$(dirname "$out")"
+  # An engine that dies ends its job at once (cancelled), instead of a wait
+  # until the timeout.
+  (
+    if ! "$root/${dirs[$e]}/run.sh" "${args[@]}" --master "$master" >"$out" 2>&1; then
+      echo "runscenario.sh: $e job $id stopped with an error; its output ($out) ends with:" >&2
+      tail -n 20 "$out" >&2
+      "$bin/aggregator-master" cancel "$id" >/dev/null 2>&1 || true
+    fi
+  ) &
+  pids+=("$!")
+  echo "started $id on $e ($master), output $out"
 done
 
 count=$((devices * per_device))
 step "run $run_id: simulator ($devices devices, $count events, $rate/s per device, seed $seed, via $target)"
 "$bin/simulator" --log-level warn --run-id "$run_id" --devices "$devices" --count "$count" --rate "$rate" --seed "$seed" \
   --target "$target" --ingest-url "$ingest_url" --progress auto >/dev/null
-# Device clocks run up to 2 s ahead (clock skew); events end by then.
-events_end=$(( $(date +%s%3N) + 3000 ))
 
-step "run $run_id: waiting for the jobs to consume the run"
+step "run $run_id: waiting for the jobs to read the end of the run"
 partitions=${BOONTADATA_EVENTS_PARTITIONS:-16}
+failed=()
 for id in "${jobs[@]}"; do
-  "$bin/aggregator-master" wait --partitions "$partitions" --events-end "$events_end" --wait-timeout "$timeout" "$id"
+  "$bin/aggregator-master" wait --partitions "$partitions" --wait-timeout "$timeout" "$id" || failed+=("$id")
 done
+[ "${#failed[@]}" = 0 ] || echo "runscenario.sh: not finished: ${failed[*]}; the report compares what they wrote" >&2
 
 step "run $run_id: comparison"
 job_flags=()
@@ -103,3 +186,4 @@ for id in "${jobs[@]}"; do job_flags+=(--job "$id"); done
 "$bin/comparator" --run "$run_id" "${job_flags[@]}" | tee "$reports/$run_id.txt"
 echo
 echo "reports: $reports/$run_id.txt  $reports/$run_id.json  $reports/$run_id.html"
+[ "${#failed[@]}" = 0 ]

@@ -266,6 +266,32 @@ func engineChoice() string {
 	return strings.Join(names, ", ")
 }
 
+func enginesCommand() *cli.Command {
+	var plain bool
+	return &cli.Command{
+		Name:  "engines",
+		Usage: "print the engines under test and the presets each runs (docs/engines.md)",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "plain", Destination: &plain, Usage: "one line per engine: NAME PRESET,PRESET DIR, for scripts"},
+		},
+		Action: func(c *cli.Context) error {
+			if plain {
+				for _, e := range job.Engines() {
+					dir := e.Dir
+					if dir == "" {
+						dir = "-"
+					}
+					if _, err := fmt.Fprintf(c.App.Writer, "%s %s %s\n", e.Name, strings.Join(e.Presets, ","), dir); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			return client.WriteEngines(c.App.Writer, job.Engines())
+		},
+	}
+}
+
 func engineArgsCommand() *cli.Command {
 	var cf clientFlags
 	return &cli.Command{

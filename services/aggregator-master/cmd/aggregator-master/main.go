@@ -34,7 +34,7 @@ func app() cliapp.App {
 			"does it at start).",
 		Commands: []*cli.Command{
 			serveCommand(), submitCommand(), listCommand(), statusCommand(), waitCommand(), cancelCommand(), presetsCommand(),
-			engineArgsCommand(),
+			enginesCommand(), engineArgsCommand(),
 			setupCommand(&kc, &cc),
 		},
 	}

@@ -137,6 +137,20 @@ func WritePresets(w io.Writer, ps []api.Semantics) error {
 	return tw.Flush()
 }
 
+// WriteEngines writes the engines under test.
+func WriteEngines(w io.Writer, es []job.EngineUnderTest) error {
+	tw := table(w)
+	fmt.Fprintln(tw, "ENGINE\tPRESETS\tDIRECTORY\tWHAT")
+	for _, e := range es {
+		dir := e.Dir
+		if dir == "" {
+			dir = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, strings.Join(e.Presets, ","), dir, e.About)
+	}
+	return tw.Flush()
+}
+
 // Semantics writes a job's semantics on one line.
 func Semantics(s api.Semantics) string {
 	if s.Time == "" {

@@ -212,7 +212,9 @@ func TestReportCounts(t *testing.T) {
 	}
 	results[2].Final = false
 	c := New(f.truth(), Options{M2Tolerance: DefaultM2Tolerance})
-	rep := c.Compare(JobData{Job: preset(t, "storm"), Results: results})
+	j := preset(t, "storm")
+	j.RunID, j.State = "", "running" // a job of every run, still running: its windows may still change
+	rep := c.Compare(JobData{Job: j, Results: results})
 	require.Equal(t, 5, rep.Windows)
 	require.Equal(t, 3, rep.Exceptions)
 	require.Equal(t, 3, rep.M1Exceptions)
@@ -321,4 +323,35 @@ func TestNonFiniteSumsAreReported(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &back))
 	require.True(t, math.IsInf(back.Rows[0].Engine.M2, 1))
 	require.Equal(t, int64(10), back.Rows[0].Engine.M1)
+}
+
+// TestConformance: a real engine's job is compared window by window with
+// the preset's job of the same run; each difference carries both sides'
+// causes against the truth.
+func TestConformance(t *testing.T) {
+	f := newFixture(t)
+	f.send("d1", "c1", PatternNormal, t0+100, t0+100, 10, 1)
+	f.send("d1", "c1", PatternLate, t0+200, t0+2*minute, 20, 2)
+	f.send("d1", "c1", PatternNormal, t0+5100, t0+5100, 5, 1)
+	c := New(f.truth(), Options{M2Tolerance: DefaultM2Tolerance})
+	ours := preset(t, "structured")
+	ours.EngineName = "boontadata"
+	spark := preset(t, "structured")
+	spark.ID, spark.EngineName = "job-structured-spark", "spark"
+	a := c.Compare(JobData{Job: ours, Results: []Result{result("d1", "c1", 0, 10, 1, 1, t0+sec), result("d1", "c1", 1, 5, 1, 1, t0+sec)}})
+	b := c.Compare(JobData{Job: spark, Results: []Result{result("d1", "c1", 0, 30, 3, 2, t0+sec), result("d1", "c1", 1, 5, 1, 1, t0+sec)}})
+	cfs := Conform([]Report{a, b}, DefaultM2Tolerance)
+	require.Len(t, cfs, 1)
+	cf := cfs[0]
+	require.Equal(t, "job-structured-spark", cf.Job)
+	require.Equal(t, "job-structured", cf.Against)
+	require.Equal(t, 2, cf.Windows)
+	require.Equal(t, 1, cf.Differ)
+	row := cf.Rows[0]
+	require.Equal(t, &Agg{M1: 30, M2: 3, Count: 2}, row.Engine)
+	require.Equal(t, &Agg{M1: 10, M2: 1, Count: 1}, row.Against)
+	require.Empty(t, row.EngineCauses, "spark answered the truth")
+	require.Equal(t, CauseLateDropped, row.AgainstCauses[0].Code)
+	require.Contains(t, row.Describe("spark", "boontadata"), "spark: m1 30 from 2 events (as the truth) | boontadata: m1 10 from 1 events (late event dropped")
+	require.Empty(t, Conform([]Report{a}, DefaultM2Tolerance), "nothing to pair")
 }

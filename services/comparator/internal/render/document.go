@@ -34,6 +34,9 @@ type Document struct {
 	Delta       string           `json:"delta"`
 	GeneratedAt time.Time        `json:"generated_at"`
 	Jobs        []compare.Report `json:"jobs"`
+	// Conformance compares each real engine's job with the job of the
+	// preset that mirrors it.
+	Conformance []compare.Conformance `json:"conformance"`
 }
 
 // DeltaDefinition is Document.Delta.
@@ -60,6 +63,10 @@ func NewDocument(run compare.Run, tolerance float64, now time.Time, reports []co
 	if reports == nil {
 		reports = []compare.Report{}
 	}
+	conf := compare.Conform(reports, tolerance)
+	if conf == nil {
+		conf = []compare.Conformance{}
+	}
 	return Document{Version: 1, RunID: run.ID, Run: info, M2Tolerance: tolerance, Delta: DeltaDefinition,
-		GeneratedAt: now.UTC(), Jobs: reports}
+		GeneratedAt: now.UTC(), Jobs: reports, Conformance: conf}
 }

@@ -20,6 +20,8 @@ type TextOptions struct {
 const (
 	seriesHead = 10
 	seriesTail = 10
+	// maxConformanceRows bounds the differing windows printed per pair.
+	maxConformanceRows = 20
 )
 
 // Text writes the report users of the original platform know, one section
@@ -39,6 +41,10 @@ func Text(w io.Writer, doc Document, opts TextOptions) error {
 		if err := Matrix(bw, doc); err != nil {
 			return err
 		}
+	}
+	for _, cf := range doc.Conformance {
+		fmt.Fprintln(bw)
+		conformance(bw, cf, opts)
 	}
 	return bw.Flush()
 }
@@ -296,4 +302,22 @@ func fmtM2Delta(v float64) string {
 		return "0"
 	}
 	return strconv.FormatFloat(v, 'g', 6, 64)
+}
+
+// conformance writes the comparison of a real engine's job with its preset's.
+func conformance(w io.Writer, cf compare.Conformance, opts TextOptions) {
+	fmt.Fprintf(w, "Conformance: %s (%s) against %s (%s), preset %s: %d of %d windows differ\n",
+		cf.Job, cf.Engine, cf.Against, cf.AgainstEngine, cf.Preset, cf.Differ, cf.Windows)
+	fmt.Fprintln(w, "--------------------------------------------------")
+	fmt.Fprintf(w, "(%s)\n", cf.Note)
+	limit := len(cf.Rows)
+	if !opts.AllWindows {
+		limit = min(limit, maxConformanceRows)
+	}
+	for _, r := range cf.Rows[:limit] {
+		fmt.Fprintf(w, "  %s %s %s: %s\n", r.WindowEndUTC, r.DeviceID, r.Category, r.Describe(cf.Engine, cf.AgainstEngine))
+	}
+	if limit < len(cf.Rows) {
+		fmt.Fprintf(w, "  … %d more (the JSON report lists them all)\n", len(cf.Rows)-limit)
+	}
 }
