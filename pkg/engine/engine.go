@@ -364,6 +364,7 @@ func (e *Engine) process(r *Record, keys *recordKeys) {
 	}
 
 	accepted := false
+	var counted window.Window // the newest window the record counted in
 	for _, w := range wins {
 		if w.End+e.lateness <= judge {
 			continue // a sliding window of this record already closed
@@ -377,7 +378,7 @@ func (e *Engine) process(r *Record, keys *recordKeys) {
 			}
 		}
 		e.aggregate(g, r, now, keys)
-		accepted = true
+		accepted, counted = true, w
 	}
 	if accepted {
 		e.stats.Accepted++
@@ -385,13 +386,13 @@ func (e *Engine) process(r *Record, keys *recordKeys) {
 			// Processing and ingestion time: say where the record went when
 			// its device time would have put it elsewhere, so that every
 			// difference with the truth can be explained record by record.
-			if dw := e.asg.Last(r.Event.DeviceTime); dw.Start != newest.Start {
+			if dw := e.asg.Last(r.Event.DeviceTime); dw.Start != counted.Start {
 				reason := ReasonProcessingTime
 				if e.spec.Time == IngestionTime {
 					reason = ReasonIngestionTime
 				}
 				e.count(&e.stats.Placed)
-				e.decide(r, Placed, reason, ts, newest, -1)
+				e.decide(r, Placed, reason, ts, counted, -1)
 			}
 		}
 	}
@@ -543,8 +544,10 @@ func (e *Engine) Mark() PartitionMark {
 
 // SetWatermark raises the watermark to wm, never lowering it: the runtime's
 // combination of the partitions' marks (ScopeMin on each timer tick,
-// ScopeGlobal at the start of each micro-batch). Records processed after it
-// are judged against it; the windows it closes are emitted by the next
+// ScopeGlobal at the start of each micro-batch). In continuous mode records
+// processed after it are judged against it; in micro-batch mode it is the
+// watermark the batch starting now evicts with, and its records are judged
+// against the batch before's. The windows it closes are emitted by the next
 // Advance. It does nothing for processing time, whose watermark is the clock.
 func (e *Engine) SetWatermark(wm int64) {
 	if e.spec.Time == ProcessingTime || wm <= e.wm {

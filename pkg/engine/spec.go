@@ -47,7 +47,8 @@ const (
 	DedupWithinWindow
 	// DedupUntilWatermark remembers an id until the watermark reaches both
 	// its time plus DedupHorizon and the close of its last window (end plus
-	// allowed lateness): while a copy could still count, it is dropped.
+	// allowed lateness), rounded up to a whole window slide: while a copy
+	// could still count, it is dropped.
 	DedupUntilWatermark
 )
 
@@ -203,6 +204,9 @@ func (s Spec) Validate() error {
 		if b.d > MaxDuration {
 			return bad("%s %v is beyond the bound of %v", b.name, b.d, MaxDuration)
 		}
+	}
+	if s.Time == ProcessingTime && s.LateByRecordTime {
+		return bad("late by record time needs event or ingestion time: a processing-time watermark is the clock, every record would be late")
 	}
 	if s.Time != ProcessingTime {
 		if s.Scope < ScopePartition || s.Scope > ScopeGlobal {
