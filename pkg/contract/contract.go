@@ -15,6 +15,7 @@ import (
 
 // Kinds of lines.
 const (
+	KindStart  = "start"
 	KindResult = "result"
 	KindEnd    = "end"
 )
@@ -35,9 +36,10 @@ type Line struct {
 	EmitTime int64
 }
 
-// Parse reads one line: result|JOB|RUN|DEVICE|CATEGORY|WINDOW_START_MS|
-// WINDOW_END_MS|SUM_MEASURE1|SUM_MEASURE2|COUNT|REVISION|FINAL|EMIT_TIME_MS
-// or end|JOB|RUN|EMIT_TIME_MS. Every error names the field.
+// Parse reads one line: start|JOB|RUN|EMIT_TIME_MS,
+// result|JOB|RUN|DEVICE|CATEGORY|WINDOW_START_MS|WINDOW_END_MS|SUM_MEASURE1|
+// SUM_MEASURE2|COUNT|REVISION|FINAL|EMIT_TIME_MS or end|JOB|RUN|EMIT_TIME_MS.
+// Every error names the field.
 func Parse(b []byte) (Line, error) {
 	var l Line
 	if len(b) > MaxLineLen {
@@ -76,12 +78,12 @@ func Parse(b []byte) (Line, error) {
 		if len(f) != 13 {
 			return l, bad("line", "a result line has 13 fields, got %d", len(f))
 		}
-	case KindEnd:
+	case KindStart, KindEnd:
 		if len(f) != 4 {
-			return l, bad("line", "an end line has 4 fields, got %d", len(f))
+			return l, bad("line", "%s lines have 4 fields, got %d", f[0], len(f))
 		}
 	default:
-		return l, bad("kind", "want result or end, got %q", f[0])
+		return l, bad("kind", "want start, result or end, got %q", f[0])
 	}
 	l.Kind = f[0]
 	if l.JobID, err = text(1, "job"); err != nil {
@@ -90,7 +92,7 @@ func Parse(b []byte) (Line, error) {
 	if l.RunID, err = text(2, "run"); err != nil {
 		return l, err
 	}
-	if l.Kind == KindEnd {
+	if l.Kind != KindResult {
 		l.EmitTime, err = integer(3, "emit_time")
 		return l, err
 	}
@@ -169,4 +171,9 @@ func FormatResult(jobID, runID string, r *engine.Result) string {
 // FormatEnd writes an end line.
 func FormatEnd(jobID, runID string, emitTime int64) string {
 	return strings.Join([]string{KindEnd, jobID, runID, strconv.FormatInt(emitTime, 10)}, "|")
+}
+
+// FormatStart writes a start line.
+func FormatStart(jobID, runID string, emitTime int64) string {
+	return strings.Join([]string{KindStart, jobID, runID, strconv.FormatInt(emitTime, 10)}, "|")
 }

@@ -20,6 +20,9 @@ func TestParseResultAndEnd(t *testing.T) {
 	l, err = Parse([]byte("end|j1|r1|1472209326999"))
 	require.NoError(t, err)
 	require.Equal(t, Line{Kind: KindEnd, JobID: "j1", RunID: "r1", EmitTime: 1472209326999}, l)
+	l, err = Parse([]byte(FormatStart("j1", "r1", 5)))
+	require.NoError(t, err)
+	require.Equal(t, Line{Kind: KindStart, JobID: "j1", RunID: "r1", EmitTime: 5}, l)
 
 	// Java's Double.toString forms.
 	for in, want := range map[string]float64{"1.0E10": 1e10, "Infinity": math.Inf(1), "-Infinity": math.Inf(-1), "0.1": 0.1} {
@@ -33,7 +36,7 @@ func TestParseRejectsWithTheField(t *testing.T) {
 	for line, want := range map[string]string{
 		"":                                      "kind",
 		"hello":                                 "kind",
-		"end|j|r":                               "an end line has 4 fields",
+		"end|j|r":                               "end lines have 4 fields",
 		"result|j|r|d|c|0|5000|1|1|1|1|0":       "13 fields",
 		"result||r|d|c|0|5000|1|1|1|1|0|5":      "job: empty",
 		"result|j|r|d|c|x|5000|1|1|1|1|0|5":     "window_start: not an integer",
@@ -71,9 +74,12 @@ func FuzzParseResultLine(f *testing.F) {
 		}
 		// What parses formats back to a line that parses to the same.
 		var again Line
-		if l.Kind == KindResult {
+		switch l.Kind {
+		case KindResult:
 			again, err = Parse([]byte(FormatResult(l.JobID, l.RunID, &l.Result)))
-		} else {
+		case KindStart:
+			again, err = Parse([]byte(FormatStart(l.JobID, l.RunID, l.EmitTime)))
+		default:
 			again, err = Parse([]byte(FormatEnd(l.JobID, l.RunID, l.EmitTime)))
 		}
 		require.NoError(t, err)

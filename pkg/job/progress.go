@@ -1,6 +1,9 @@
 package job
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // PartitionProgress is what a worker reports about one partition of a job.
 type PartitionProgress struct {
@@ -53,9 +56,6 @@ type WorkerReport struct {
 	// Failed says the job cannot run at all (Error says why): the master
 	// marks it failed.
 	Failed bool `json:"failed,omitempty"`
-	// Finished says an engine under test wrote the end of the job's run
-	// (docs/engines.md): the master marks it finished.
-	Finished bool `json:"finished,omitempty"`
 	// External is the results ingestion's view of a job of an engine under
 	// test (docs/engines.md).
 	External *ExternalProgress `json:"external,omitempty"`
@@ -72,6 +72,36 @@ type ExternalProgress struct {
 	BadLines int64 `json:"bad_lines,omitempty"`
 	// LastEmitTime is the engine's latest emit time seen, ms.
 	LastEmitTime int64 `json:"last_emit_time,omitempty"`
-	// Ended: the engine wrote the end of the job's run.
-	Ended bool `json:"ended,omitempty"`
+	// Started: the engine reads the events topic (its start line).
+	Started bool `json:"started,omitempty"`
+	// Ended: the engine wrote the end of the job's run on every partition
+	// of the results topic (EndedPartitions of ResultsPartitions, over
+	// every worker: each partition's end follows the results written
+	// there, so once all are read every result is written).
+	Ended             bool    `json:"ended,omitempty"`
+	EndedPartitions   []int32 `json:"ended_partitions,omitempty"`
+	ResultsPartitions int     `json:"results_partitions,omitempty"`
+}
+
+// EndOn records the end line read on one partition of a results topic of
+// partitions partitions.
+func (p *ExternalProgress) EndOn(partition int32, partitions int) {
+	if !slices.Contains(p.EndedPartitions, partition) {
+		p.EndedPartitions = append(p.EndedPartitions, partition)
+	}
+	p.ResultsPartitions = max(p.ResultsPartitions, partitions)
+	p.Ended = p.ResultsPartitions > 0 && len(p.EndedPartitions) >= p.ResultsPartitions
+}
+
+// Add merges what another worker's ingestion counted.
+func (p *ExternalProgress) Add(q ExternalProgress) {
+	p.Lines += q.Lines
+	p.Results += q.Results
+	p.BadLines += q.BadLines
+	p.LastEmitTime = max(p.LastEmitTime, q.LastEmitTime)
+	p.Started = p.Started || q.Started
+	p.ResultsPartitions = max(p.ResultsPartitions, q.ResultsPartitions)
+	for _, e := range q.EndedPartitions {
+		p.EndOn(e, q.ResultsPartitions)
+	}
 }

@@ -19,6 +19,7 @@ func waitCommand() *cli.Command {
 		settle     time.Duration
 		limit      time.Duration
 		every      time.Duration
+		until      string
 	)
 	return &cli.Command{
 		Name:      "wait",
@@ -42,6 +43,8 @@ func waitCommand() *cli.Command {
 				Usage: "give up after this long"},
 			&cli.DurationFlag{Name: "poll", Value: time.Second, Destination: &every,
 				Usage: "how often to ask the master"},
+			&cli.StringFlag{Name: "until", Value: "done", Destination: &until,
+				Usage: "done, or started: only until the job's engine under test reads the events (docs/engines.md)"},
 		}, cf.flags()...),
 		Action: func(c *cli.Context) error {
 			id, err := oneArg(c, "job id")
@@ -49,6 +52,13 @@ func waitCommand() *cli.Command {
 				return err
 			}
 			w := &client.Waiter{Partitions: partitions, Settle: settle}
+			switch until {
+			case "done":
+			case "started":
+				w.UntilStarted = true
+			default:
+				return cliapp.Usagef("--until takes done or started, got %q", until)
+			}
 			if eventsEnd != "" {
 				if w.EventsEnd, err = parseTime(eventsEnd); err != nil {
 					return cliapp.Usagef("--events-end %q: RFC 3339 or ms since the epoch", eventsEnd)

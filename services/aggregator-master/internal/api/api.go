@@ -174,6 +174,9 @@ type Progress struct {
 	// LastError is the newest error any worker reported for the job, kept
 	// after that worker left.
 	LastError *WorkerError `json:"last_error,omitempty"`
+	// External is what the results ingestion read of a job of an engine
+	// under test, over every worker.
+	External *job.ExternalProgress `json:"external,omitempty"`
 }
 
 // WorkerError is an error a worker reported.

@@ -24,6 +24,9 @@ type Waiter struct {
 	EventsEnd time.Time
 	// Settle is how long results must stay unchanged once caught up.
 	Settle time.Duration
+	// UntilStarted waits only until the engine under test of the job reads
+	// the events topic (its start line), not until the job finished.
+	UntilStarted bool
 
 	lastWritten int64
 	stableSince time.Time
@@ -40,6 +43,15 @@ var ErrJobEnded = errors.New("job will not finish")
 // end and every window is final); the other conditions are for jobs that
 // read every run.
 func (w *Waiter) Check(d api.JobDetail, now time.Time) (done bool, state string, err error) {
+	if w.UntilStarted {
+		if ext := d.Progress.External; ext != nil && ext.Started {
+			return true, "the engine reads the events topic", nil
+		}
+		if job.Ended(d.Spec.State) {
+			return false, "", fmt.Errorf("%w: %s is %s before its engine started: %s", ErrJobEnded, d.Spec.ID, d.Spec.State, d.Spec.Reason)
+		}
+		return false, fmt.Sprintf("waiting for the %s engine to start reading (its start line on the results topic)", d.Spec.EngineUnderTest()), nil
+	}
 	switch d.Spec.State {
 	case job.StateFinished:
 		return true, "finished: " + d.Spec.Reason, nil

@@ -63,8 +63,9 @@ func (l *lifecycle) over(s job.Spec, snap Snapshot, parts *[]int32) (state, reas
 	if snap.Failed != nil {
 		return job.StateFailed, fmt.Sprintf("worker %s: %s", snap.Failed.WorkerID, snap.Failed.Error)
 	}
-	if snap.FinishedBy != "" {
-		return job.StateFinished, fmt.Sprintf("the engine wrote the end of run %s (%s)", s.RunID, snap.FinishedBy)
+	if ext := snap.Progress.External; ext != nil && ext.Ended {
+		return job.StateFinished, fmt.Sprintf("the %s engine wrote the end of run %s on the %d partitions of the results topic, and its results before",
+			s.EngineUnderTest(), s.RunID, ext.ResultsPartitions)
 	}
 	es, err := s.Engine()
 	if err != nil || s.RunID == "" || es.Trigger == engine.MicroBatch || s.EngineUnderTest() != job.Boontadata ||

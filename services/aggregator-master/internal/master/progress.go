@@ -32,10 +32,11 @@ type workerEntry struct {
 type jobEntry struct {
 	workers   map[string]workerEntry
 	lastError *api.WorkerError
-	// failed and finishedBy keep what a worker said of the whole job, even
-	// after it stopped reporting.
-	failed     *api.WorkerError
-	finishedBy string
+	// failed keeps a worker's word that the job cannot run, even after it
+	// stopped reporting.
+	failed *api.WorkerError
+	// external keeps the latest results ingestion figures of each worker.
+	external map[string]job.ExternalProgress
 }
 
 // Tracker keeps the latest report of every worker of every job. A worker is
@@ -79,8 +80,14 @@ func (t *Tracker) Observe(r job.WorkerReport) bool {
 	if r.Failed {
 		je.failed = &api.WorkerError{WorkerID: r.WorkerID, Error: r.Error, Time: r.Time}
 	}
-	if r.Finished {
-		je.finishedBy = r.WorkerID
+	if r.External != nil {
+		if je.external == nil {
+			je.external = map[string]job.ExternalProgress{}
+		}
+		je.external[r.WorkerID] = *r.External
+		if len(r.Partitions) == 0 && !r.Stopping {
+			return true // the results ingestion reads no partition of the job
+		}
 	}
 	_, known := je.workers[r.WorkerID]
 	if r.Stopping {
@@ -114,7 +121,7 @@ func (t *Tracker) Dropped() int64 {
 }
 
 func (t *Tracker) dropEmptyLocked(id string, je *jobEntry) {
-	if len(je.workers) == 0 && je.lastError == nil && je.failed == nil && je.finishedBy == "" {
+	if len(je.workers) == 0 && je.lastError == nil && je.failed == nil && je.external == nil {
 		delete(t.jobs, id)
 	}
 }
@@ -137,10 +144,8 @@ type Snapshot struct {
 	Progress   api.Progress
 	Workers    []api.Worker
 	Partitions []api.Partition
-	// Failed is set once a worker reported that the job cannot run;
-	// FinishedBy names the worker that reported the end of the job's run.
-	Failed     *api.WorkerError
-	FinishedBy string
+	// Failed is set once a worker reported that the job cannot run.
+	Failed *api.WorkerError
 }
 
 // Job returns the snapshot of one job; the zero Progress when no live worker
@@ -180,7 +185,13 @@ func snapshot(je *jobEntry) Snapshot {
 		e := *je.failed
 		s.Failed = &e
 	}
-	s.FinishedBy = je.finishedBy
+	if len(je.external) > 0 {
+		var ext job.ExternalProgress
+		for _, e := range je.external {
+			ext.Add(e)
+		}
+		s.Progress.External = &ext
+	}
 	ids := make([]string, 0, len(je.workers))
 	for id := range je.workers {
 		ids = append(ids, id)

@@ -149,13 +149,25 @@ func TestIntegrationResultsOfAnEngineUnderTestAreIngested(t *testing.T) {
 		contract.FormatResult("spark-it", "run-it", &engine.Result{Window: window.Window{Start: base, End: base + 5000},
 			DeviceID: "dev-0", Category: "cat-1", SumMeasure1: 7, SumMeasure2: 2.5, Count: 4, Revision: 4, Final: true, EmitTime: base + 11000}),
 		"result|spark-it|run-it|dev-0|cat-1|not-a-time|5000|1|1|1|1|0|5",
-		contract.FormatEnd("spark-it", "run-it", base+12000),
 	}
 	var msgs []*sarama.ProducerMessage
 	for _, l := range lines {
 		msgs = append(msgs, &sarama.ProducerMessage{Topic: cfg.Kafka.Topics.Results, Key: sarama.StringEncoder("dev-0"), Value: sarama.StringEncoder(l)})
 	}
 	require.NoError(t, producer.SendMessages(msgs))
+	// The end line goes to every partition of the results topic.
+	sc0, err := cfg.Kafka.Sarama("it-results-end")
+	require.NoError(t, err)
+	sc0.Producer.Partitioner = sarama.NewManualPartitioner
+	ender, err := sarama.NewSyncProducer(cfg.Kafka.BrokerList(), sc0)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, ender.Close()) }()
+	var ends []*sarama.ProducerMessage
+	for p := range int32(cfg.Kafka.Partitions) {
+		ends = append(ends, &sarama.ProducerMessage{Topic: cfg.Kafka.Topics.Results, Partition: p, Key: sarama.StringEncoder("spark-it"),
+			Value: sarama.StringEncoder(contract.FormatEnd("spark-it", "run-it", base+12000))})
+	}
+	require.NoError(t, ender.SendMessages(ends))
 
 	sc, err := cfg.Kafka.Sarama("it-results-check")
 	require.NoError(t, err)
@@ -170,22 +182,23 @@ func TestIntegrationResultsOfAnEngineUnderTestAreIngested(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	go func() { done <- a.Run(runCtx) }()
 
-	var finished job.WorkerReport
+	var ext job.ExternalProgress
 	require.Eventually(t, func() bool {
-		select {
-		case m := <-progress.Messages():
-			var r job.WorkerReport
-			if json.Unmarshal(m.Value, &r) == nil && r.JobID == "spark-it" && r.Finished {
-				finished = r
-				return true
+		for {
+			select {
+			case m := <-progress.Messages():
+				var r job.WorkerReport
+				if json.Unmarshal(m.Value, &r) == nil && r.JobID == "spark-it" && r.External != nil {
+					ext = *r.External
+				}
+			default:
+				return ext.Ended
 			}
-		default:
 		}
-		return false
-	}, 90*time.Second, 50*time.Millisecond, "the end of the run was never reported")
-	require.NotNil(t, finished.External)
-	require.Equal(t, int64(2), finished.External.Results)
-	require.True(t, finished.External.Ended)
+	}, 90*time.Second, 50*time.Millisecond, "the end of the run was never reported on every partition")
+	require.Equal(t, int64(2), ext.Results)
+	require.Equal(t, cfg.Kafka.Partitions, ext.ResultsPartitions)
+	require.Len(t, ext.EndedPartitions, cfg.Kafka.Partitions)
 
 	var m1, n int64
 	var final bool

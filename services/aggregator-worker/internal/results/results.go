@@ -44,6 +44,8 @@ type Ingester struct {
 	Log            *zap.Logger
 	Now            func() time.Time
 
+	partitions int // of the results topic
+
 	mu   sync.Mutex
 	jobs map[string]*counts
 }
@@ -71,6 +73,11 @@ func (in *Ingester) count(jobID string, f func(*job.ExternalProgress)) {
 
 // Run consumes until ctx ends.
 func (in *Ingester) Run(ctx context.Context, client sarama.Client) error {
+	parts, err := client.Partitions(in.Topic)
+	if err != nil {
+		return fmt.Errorf("partitions of %s: %w", in.Topic, err)
+	}
+	in.partitions = len(parts)
 	group, err := sarama.NewConsumerGroupFromClient(GroupID(in.Topic), client)
 	if err != nil {
 		return fmt.Errorf("join consumer group %s: %w", GroupID(in.Topic), err)
@@ -221,6 +228,12 @@ func (in *Ingester) ingest(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 		}
 		in.count(l.JobID, func(p *job.ExternalProgress) { p.Lines++ })
 		k := jobRun{l.JobID, l.RunID}
+		if l.Kind == contract.KindStart {
+			in.Log.Info("engine reads the events", zap.String(logging.KeyJobID, l.JobID), zap.String(logging.KeyRunID, l.RunID))
+			in.count(l.JobID, func(p *job.ExternalProgress) { p.Started = true })
+			in.Report(job.WorkerReport{WorkerID: in.WorkerID, JobID: l.JobID, Time: in.Now(), External: in.snapshot(l.JobID)})
+			continue
+		}
 		if l.Kind == contract.KindResult {
 			if _, ok := pending[k]; !ok {
 				order = append(order, k)
@@ -228,13 +241,16 @@ func (in *Ingester) ingest(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 			pending[k] = append(pending[k], l.Result)
 			continue
 		}
+		// An end line: every result before it on this partition is
+		// written first; the master finishes the job once the end is read
+		// on every partition of the results topic.
 		if err := flush(); err != nil {
 			return err
 		}
-		in.Log.Info("engine wrote the end of its run", zap.String(logging.KeyJobID, l.JobID), zap.String(logging.KeyRunID, l.RunID))
-		in.count(l.JobID, func(p *job.ExternalProgress) { p.Ended = true })
-		in.Report(job.WorkerReport{WorkerID: in.WorkerID, JobID: l.JobID, Time: in.Now(), Finished: true,
-			External: in.snapshot(l.JobID)})
+		in.Log.Info("engine wrote the end of its run", zap.String(logging.KeyJobID, l.JobID), zap.String(logging.KeyRunID, l.RunID),
+			zap.Int32(logging.KeyPartition, msg.Partition))
+		in.count(l.JobID, func(p *job.ExternalProgress) { p.EndOn(msg.Partition, in.partitions) })
+		in.Report(job.WorkerReport{WorkerID: in.WorkerID, JobID: l.JobID, Time: in.Now(), External: in.snapshot(l.JobID)})
 	}
 	return flush()
 }

@@ -42,6 +42,7 @@ final class EndOfRun extends AbstractStreamOperator<Line>
     private final String jobId;
     private final String runId;
     private final int partitions;
+    private final int resultsPartitions;
     private final boolean eventTime;
     private final int windowParallelism;
     private final boolean waitForCheckpoint;
@@ -64,12 +65,14 @@ final class EndOfRun extends AbstractStreamOperator<Line>
             String jobId,
             String runId,
             int partitions,
+            int resultsPartitions,
             boolean eventTime,
             int windowParallelism,
             boolean waitForCheckpoint) {
         this.jobId = jobId;
         this.runId = runId;
         this.partitions = partitions;
+        this.resultsPartitions = resultsPartitions;
         this.eventTime = eventTime;
         this.windowParallelism = windowParallelism;
         this.waitForCheckpoint = waitForCheckpoint;
@@ -182,7 +185,11 @@ final class EndOfRun extends AbstractStreamOperator<Line>
     private void writeEnd() {
         ended = true;
         String line = "end|" + jobId + "|" + runId + "|" + System.currentTimeMillis();
-        output.collect(new StreamRecord<>(new Line(runId, line)));
+        // On every partition of the results topic, after the results written there: a
+        // reader of a partition that reads the end has read every result before it.
+        for (int p = 0; p < resultsPartitions; p++) {
+            output.collect(new StreamRecord<>(new Line(jobId, line, p)));
+        }
         LOG.info(
                 "run {}: {} result lines ({} final windows, {} events counted), {} duplicates"
                         + " dropped, {} late events dropped, {} poison records skipped; wrote {}",

@@ -29,11 +29,13 @@ import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -127,7 +129,7 @@ public final class FlinkJob {
         try (KafkaConsumer<byte[], byte[]> results = resultsWatcher(o)) {
             long t0 = System.currentTimeMillis();
             StreamExecutionEnvironment env = environment(o);
-            build(env, o, partitions);
+            build(env, o, partitions, resultsPartitions(o));
             JobClient job;
             try {
                 job = env.executeAsync("boontadata " + o.jobId + " run " + o.runId);
@@ -191,6 +193,21 @@ public final class FlinkJob {
     }
 
     /** Events topic partitions (waiting for the topic if needed); creates the results topic. */
+    /** The partitions of the results topic (prepareTopics made sure it exists). */
+    private static int resultsPartitions(Options o) throws Exception {
+        Properties p = new Properties();
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, o.brokers);
+        p.put(AdminClientConfig.CLIENT_ID_CONFIG, "boontadata-flink-admin-" + o.jobId);
+        try (Admin admin = Admin.create(p)) {
+            return admin.describeTopics(List.of(o.resultsTopic))
+                    .allTopicNames()
+                    .get(20, TimeUnit.SECONDS)
+                    .get(o.resultsTopic)
+                    .partitions()
+                    .size();
+        }
+    }
+
     private static int prepareTopics(Options o) throws Exception {
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, o.brokers);
@@ -310,7 +327,7 @@ public final class FlinkJob {
     }
 
     /** The DataStream job. */
-    static void build(StreamExecutionEnvironment env, Options o, int partitions) {
+    static void build(StreamExecutionEnvironment env, Options o, int partitions, int resultsPartitions) {
         Properties consumer = new Properties();
         consumer.put("partition.discovery.interval.ms", "-1"); // partitions are fixed at start
         consumer.put("client.id.prefix", "boontadata-flink-" + o.jobId);
@@ -393,6 +410,7 @@ public final class FlinkJob {
                                         o.jobId,
                                         o.runId,
                                         partitions,
+                                        resultsPartitions,
                                         o.eventTime(),
                                         o.parallelism,
                                         o.checkpointIntervalMs > 0))
@@ -415,6 +433,7 @@ public final class FlinkJob {
                                         (line, context, timestamp) ->
                                                 new ProducerRecord<>(
                                                         topic,
+                                                        line.partition >= 0 ? line.partition : null,
                                                         line.key == null
                                                                 ? null
                                                                 : line.key.getBytes(
@@ -447,6 +466,7 @@ public final class FlinkJob {
         byte[] endPrefix = ("end|" + o.jobId + "|" + o.runId + "|").getBytes(StandardCharsets.UTF_8);
         long nextStatus = 0;
         int statusErrors = 0;
+        boolean started = false;
         while (true) {
             if (stop.get()) {
                 LOG.warn("signal received: cancelling the job (no end line)");
@@ -478,6 +498,11 @@ public final class FlinkJob {
                     }
                     continue;
                 }
+                if (status == JobStatus.RUNNING && !started) {
+                    // The job runs: its sources read the events topic.
+                    writeStart(o);
+                    started = true;
+                }
                 if (status.isGloballyTerminalState()) {
                     String cause = "job ended as " + status;
                     try {
@@ -489,6 +514,24 @@ public final class FlinkJob {
                     throw new Fatal(cause + " before writing its end line");
                 }
             }
+        }
+    }
+
+    /**
+     * Writes the contract's start line (key = job id) and waits until Kafka acknowledged it:
+     * a runner may then start producing the run.
+     */
+    private static void writeStart(Options o) throws Exception {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, o.brokers);
+        p.put(ProducerConfig.CLIENT_ID_CONFIG, "boontadata-flink-start-" + o.jobId);
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(p)) {
+            String line = "start|" + o.jobId + "|" + o.runId + "|" + System.currentTimeMillis();
+            producer.send(new ProducerRecord<>(o.resultsTopic, o.jobId, line)).get(30, TimeUnit.SECONDS);
+            LOG.info("{} (the job reads the events topic)", line);
         }
     }
 

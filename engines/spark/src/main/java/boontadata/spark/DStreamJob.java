@@ -260,6 +260,7 @@ public final class DStreamJob {
       }
     });
     ssc.start();
+    out.start(System.currentTimeMillis());
     LOG.info("DStream job started: run {}, topic {}, batch interval {} ms, dedup {}, consumer"
         + " group boontadata-spark-{}", opts.runId, opts.eventsTopic, opts.triggerMs,
         Options.lower(opts.dedup), opts.jobId);

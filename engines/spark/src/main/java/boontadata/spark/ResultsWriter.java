@@ -41,6 +41,20 @@ public final class ResultsWriter implements AutoCloseable {
         + "|" + (fin ? 1 : 0) + "|" + emitTime;
   }
 
+  /** Formats the start line. */
+  public static String startLine(String job, String run, long emitTime) {
+    return "start|" + job + "|" + run + "|" + emitTime;
+  }
+
+  /**
+   * Sends the start line (key = job id) once the job reads the events topic, so that a
+   * runner may start producing the run.
+   */
+  public void start(long emitTime) throws Exception {
+    send(opts.jobId, startLine(opts.jobId, opts.runId, emitTime));
+    flush();
+  }
+
   /** Formats the end line. */
   public static String endLine(String job, String run, long emitTime) {
     return "end|" + job + "|" + run + "|" + emitTime;
@@ -54,10 +68,21 @@ public final class ResultsWriter implements AutoCloseable {
     written++;
   }
 
-  /** Sends the end line (key = job id) and waits until Kafka acknowledged it. */
+  /**
+   * Sends the end line to every partition of the results topic (key = job id), after the
+   * results, and waits until Kafka acknowledged them: a reader of a partition that reads the
+   * end has read every result before it.
+   */
   public void end(long emitTime) throws Exception {
     flush();
-    send(opts.jobId, endLine(opts.jobId, opts.runId, emitTime));
+    String line = endLine(opts.jobId, opts.runId, emitTime);
+    for (org.apache.kafka.common.PartitionInfo p : producer.partitionsFor(opts.resultsTopic)) {
+      producer.send(new ProducerRecord<>(opts.resultsTopic, p.partition(), opts.jobId, line), (md, err) -> {
+        if (err != null) {
+          failure.compareAndSet(null, err);
+        }
+      });
+    }
     flush();
   }
 

@@ -66,6 +66,8 @@ public final class StructuredJob {
   private final Main.Stop stop;
 
   private final AtomicLong lastCompletedBatch = new AtomicLong(-1);
+  private final java.util.concurrent.atomic.AtomicBoolean started =
+      new java.util.concurrent.atomic.AtomicBoolean(false);
   private final AtomicLong events = new AtomicLong();
   private final AtomicLong poison = new AtomicLong();
   private volatile java.util.UUID queryId;
@@ -223,6 +225,14 @@ public final class StructuredJob {
       StreamingQueryProgress p = event.progress();
       if (queryId == null || !queryId.equals(p.id())) {
         return;
+      }
+      if (started.compareAndSet(false, true)) {
+        // The first trigger ran: the query reads the events topic.
+        try {
+          out.start(System.currentTimeMillis());
+        } catch (Exception ex) {
+          LOG.error("cannot write the start line: {}", ex.toString());
+        }
       }
       Row m = p.observedMetrics().get(METRICS);
       if (m != null) {
