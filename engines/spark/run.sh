@@ -53,6 +53,7 @@ contract flags (docs/engines.md):
   --master URL            local (= local[2]), local[N], or spark://HOST:PORT of a
                           standalone master (client mode: the driver runs here)
   --checkpoint-dir DIR    query checkpoint and end-of-run state
+  --start-offsets WHERE   earliest (default) or latest: where the events topic is read from
                           (.state/engines/spark/checkpoints/JOB-ID)
   --heap SIZE             heap of this JVM, the driver (and, in local mode, the
                           executors) (1g)

@@ -107,6 +107,7 @@ func (s Spec) ContractArgs() ([]string, error) {
 		"--dedup-horizon-ms", ms(es.DedupHorizon),
 		"--output", es.Output.String(),
 		"--trigger-ms", ms(trigger),
+		"--start-offsets", s.WithDefaults().StartOffsets,
 	}
 	if s.EngineUnderTest() == "spark" {
 		mode := "structured"

@@ -92,7 +92,7 @@ func TestEnginesUnderTest(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"--job-id", "s1", "--run-id", "r1", "--time", "event", "--window-ms", "5000",
 		"--watermark-ms", "60000", "--lateness-ms", "0", "--idle-ms", "0", "--dedup", "watermark", "--dedup-horizon-ms", "0",
-		"--output", "update", "--trigger-ms", "5000", "--mode", "structured"}, args)
+		"--output", "update", "--trigger-ms", "5000", "--start-offsets", "earliest", "--mode", "structured"}, args)
 	ds := Spec{ID: "d1", RunID: "r1", Preset: "dstream", EngineName: "spark"}
 	args, err = ds.ContractArgs()
 	require.NoError(t, err)

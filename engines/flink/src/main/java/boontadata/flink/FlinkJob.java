@@ -336,7 +336,10 @@ public final class FlinkJob {
                         .setBootstrapServers(o.brokers)
                         .setTopics(o.eventsTopic)
                         .setGroupId("boontadata-flink-" + o.jobId)
-                        .setStartingOffsets(OffsetsInitializer.earliest())
+                        .setStartingOffsets(
+                                o.startOffsets.equals("latest")
+                                        ? OffsetsInitializer.latest()
+                                        : OffsetsInitializer.earliest())
                         .setDeserializer(new EventDeserializer(o.runId))
                         .setProperties(consumer)
                         .build();

@@ -34,6 +34,7 @@ final class Options {
         DEFAULTS.put("trigger-ms", "5000");
         DEFAULTS.put("master", "local");
         DEFAULTS.put("checkpoint-dir", ".state/engines/flink/checkpoints");
+        DEFAULTS.put("start-offsets", "earliest");
         DEFAULTS.put("heap", "1g"); // read by run.sh
         // Flink job's own
         DEFAULTS.put("parallelism", "2");
@@ -60,6 +61,8 @@ final class Options {
     String remoteHost;
     int remotePort;
     Path checkpointDir;
+    /** earliest reads the events topic from its start; latest from when the job starts. */
+    String startOffsets;
     int parallelism;
     long checkpointIntervalMs;
     String jar;
@@ -148,6 +151,10 @@ final class Options {
             }
         }
         o.checkpointDir = Path.of(nonEmpty(v, "checkpoint-dir")).toAbsolutePath().normalize();
+        o.startOffsets = nonEmpty(v, "start-offsets");
+        if (!o.startOffsets.equals("earliest") && !o.startOffsets.equals("latest")) {
+            throw new UsageException("--start-offsets " + o.startOffsets + ": want earliest or latest");
+        }
         long p = millis(v, "parallelism", 1);
         if (p > 512) {
             throw new UsageException("--parallelism " + p + ": at most 512");

@@ -129,13 +129,14 @@ public final class KafkaStreamsJob {
         long endTime = Extractor.endTime(o.windowMs, o.graceMs());
         try (Admin admin = Admin.create(adminProps(o))) {
             int partitions = prepareTopics(o, admin);
-            Topology topology = topology(o, endTime);
-            LOG.debug("topology:\n{}", topology.describe());
             Path stateDir = o.stateDir.resolve(o.jobId).resolve(Integer.toString(o.instance));
             Files.createDirectories(stateDir);
+            Properties props = streamsProps(o, stateDir);
+            Topology topology = topology(o, endTime, props);
+            LOG.debug("topology:\n{}", topology.describe());
             AtomicReference<Throwable> failure = new AtomicReference<>();
             long t0 = System.currentTimeMillis();
-            KafkaStreams streams = new KafkaStreams(topology, streamsProps(o, stateDir));
+            KafkaStreams streams = new KafkaStreams(topology, props);
             streams.setUncaughtExceptionHandler(
                     e -> {
                         failure.compareAndSet(null, e);
@@ -252,8 +253,10 @@ public final class KafkaStreamsJob {
     }
 
     /** The topology (docs/engines.md, "Kafka Streams"). */
-    static Topology topology(Options o, long endTime) {
-        StreamsBuilder b = new StreamsBuilder();
+    static Topology topology(Options o, long endTime, Properties props) {
+        StreamsBuilder b =
+                new StreamsBuilder(
+                        new org.apache.kafka.streams.TopologyConfig(new StreamsConfig(props)));
         String[] stores = new String[0];
         if (o.dedup) {
             StoreBuilder<KeyValueStore<String, Long>> ids =

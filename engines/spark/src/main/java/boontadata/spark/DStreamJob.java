@@ -243,7 +243,7 @@ public final class DStreamJob {
     kafka.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
     kafka.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
     kafka.put(ConsumerConfig.GROUP_ID_CONFIG, "boontadata-spark-" + opts.jobId);
-    kafka.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    kafka.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, opts.startOffsets);
     kafka.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
     kafka.put(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, false);
 

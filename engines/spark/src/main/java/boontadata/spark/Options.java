@@ -50,6 +50,8 @@ public final class Options implements Serializable {
   public long triggerMs = 5000;
   public String master = "local";
   public String checkpointDir;
+  /** earliest reads the events topic from its start; latest from when the job starts. */
+  public String startOffsets = "earliest";
   public int shufflePartitions = 4;
   public String executorMemory = "512m";
   public int coresMax = 2;
@@ -114,6 +116,12 @@ public final class Options implements Serializable {
       case "trigger-ms" -> triggerMs = millis(name, v, 1);
       case "master" -> master = text(name, v);
       case "checkpoint-dir" -> checkpointDir = text(name, v);
+      case "start-offsets" -> {
+        if (!v.equals("earliest") && !v.equals("latest")) {
+          throw new UsageException("--start-offsets " + v + ": want earliest or latest");
+        }
+        startOffsets = v;
+      }
       case "shuffle-partitions" -> shufflePartitions = (int) integer(name, v, 1, 10000);
       case "executor-memory" -> executorMemory = text(name, v);
       case "cores-max" -> coresMax = (int) integer(name, v, 1, 10000);

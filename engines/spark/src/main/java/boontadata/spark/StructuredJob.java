@@ -118,7 +118,7 @@ public final class StructuredJob {
     Dataset<Row> raw = spark.readStream().format("kafka")
         .option("kafka.bootstrap.servers", opts.brokers)
         .option("subscribe", opts.eventsTopic)
-        .option("startingOffsets", "earliest")
+        .option("startingOffsets", opts.startOffsets)
         .option("includeHeaders", "true")
         .load();
 
