@@ -95,6 +95,11 @@ func (a *App) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The shared client reads control topics only (job specs, partition
+	// watermarks, engines' results): small, and waited on. A fetch returns
+	// after 50 ms at most, so that a partition watermark published by
+	// another worker is applied at the next tick, not half a second later.
+	sc.Consumer.MaxWaitTime = 50 * time.Millisecond
 	brokers := cfg.Kafka.BrokerList()
 	client, err := sarama.NewClient(brokers, sc)
 	if err != nil {
