@@ -18,9 +18,11 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/boontadata/boontadata/pkg/cassandra"
+	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/pkg/testutil"
 
+	"github.com/boontadata/boontadata/services/comparator/internal/compare"
 	"github.com/boontadata/boontadata/services/comparator/internal/store"
 )
 
@@ -82,10 +84,18 @@ func TestIntegrationReportOfAKnownRun(t *testing.T) {
 	} {
 		require.NoError(t, jobs.Save(ctx, j.WithDefaults()))
 	}
-	// storm counts the re-send; flink-event drops the late event and never
-	// emitted window 2; exact is right, window 2 not final yet.
+	// storm counts the re-send; flink-event drops the late event (its
+	// decision log says so) and has not emitted window 2 yet; exact is
+	// right, window 2 not final yet.
 	insertResults(ctx, t, session, "it-storm", []itResult{{0, 40, 5.25, 3, true, 1000}, {1, 61, 7, 2, true, 2000}, {2, 5, 0.5, 1, true, 3000}})
 	insertResults(ctx, t, session, "it-flink-event", []itResult{{0, 30, 3.75, 2, true, 6000}, {1, 30, 3, 1, true, 7000}})
+	// The watermark other devices of a fleet moved past window 1 when d1-4
+	// came, 2m13s late.
+	require.NoError(t, session.Query(`INSERT INTO engine_decisions (run_id, job_id, device_id, message_id, kafka_partition, kafka_offset,
+decision, reason, category, record_time, device_time, window_start, window_end, watermark, original_offset, measure1, measure2, emit_time)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, "it-run", "it-flink-event", "d1", "d1-4", 0, int64(5),
+		compare.DecisionLate, engine.ReasonWindowClosed.String(), "c1", t0+6000, t0+6000, t0+5000, t0+10000, t0+134000, int64(-1),
+		int64(31), 4.0, t0+139000).ExecContext(ctx))
 	insertResults(ctx, t, session, "it-exact", []itResult{{0, 30, 3.75, 2, true, 10500}, {1, 61, 7, 2, true, 11000}, {2, 5, 0.5, 1, false, 10200}})
 
 	src := store.New(session)
@@ -143,8 +153,8 @@ func TestIntegrationReportOfAKnownRun(t *testing.T) {
 	fe := doc.Jobs[byID["it-flink-event"]]
 	require.Equal(t, 2, fe.Exceptions)
 	require.Equal(t, 1, fe.ByCause["late_dropped"])
-	require.Equal(t, 1, fe.ByCause["missing_window"])
-	require.Contains(t, fe.Rows[1].Causes[0].Text, "late event dropped: d1-4 (late by 2m13s, m1 31)")
+	require.Equal(t, 1, fe.ByCause["not_final"], "window 2 of a running job")
+	require.Contains(t, fe.Rows[1].Causes[0].Text, "late event dropped: d1-4 (m1 31, device time 00:00:06.000, arrived 2m13s late; window end 00:00:10.000 + allowed lateness 0s <= watermark 00:02:14.000)")
 	require.Equal(t, int64(31), fe.Rows[1].DeltaM1)
 	require.Equal(t, int64(2000), fe.LatencyMs.Max, "7 s after the end, minus the 5 s watermark delay")
 
@@ -161,7 +171,7 @@ func TestIntegrationReportOfAKnownRun(t *testing.T) {
 	require.NoError(t, Run(ctx, cfg, Deps{Source: src, Log: log, Stdout: &out}))
 	text := out.String()
 	require.Contains(t, text, "Comparing ingest device and downstream for m1_sum\n--------------------------------------------------\n2 exceptions out of 3\n")
-	require.Regexp(t, `2026-01-01 00:00:15\s+d1\s+c1\s+5\s+-\s+5\s+5\s+missing window`, text)
+	require.Regexp(t, `2026-01-01 00:00:15\s+d1\s+c1\s+5\s+-\s+5\s+5\s+not final yet`, text)
 
 	// --max-exceptions, and the clear messages.
 	cfg.MaxExceptions = 1

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/boontadata/boontadata/pkg/engine"
-	"github.com/boontadata/boontadata/pkg/job"
 )
 
 // fate is what happened to the sends of one message id: how many there were
@@ -148,14 +147,16 @@ func (c *Comparator) explainFromLog(l *ledger, r *Row, spec engine.Spec, j Job) 
 	}
 	match := expected.M1 == e.M1 && expected.Count == e.Count && c.m2Close(expected.M2, e.M2)
 
-	pending := r.Engine != nil && !r.Engine.Final && !job.Ended(j.State)
 	switch {
-	case !match && pending:
+	case !match && pending(r, j) && r.Engine == nil:
+		return []Cause{{Code: CauseNotFinal, Text: fmt.Sprintf("%s: the job is %s and the engine has not closed this window yet",
+			causeLabelNotFinal, j.State)}}
+	case !match && pending(r, j):
 		return []Cause{{Code: CauseNotFinal, Text: fmt.Sprintf("%s: the engine's latest revision (m1 %d from %d events) is not final and the job is %s; the window may still change",
 			causeLabelNotFinal, e.M1, e.Count, j.State)}}
 	case !match:
-		return []Cause{{Code: CauseUnexplained, Text: fmt.Sprintf("%s: the decision log gives m1 %d from %d events (truth m1 %d from %d events), the engine answered m1 %d from %d events: the difference is no record the engine decided on%s",
-			causeLabelUnexplained, expected.M1, expected.Count, t.M1, t.Count, e.M1, e.Count, lostHint(spec, expected, e))}}
+		return []Cause{{Code: CauseUnexplained, Text: fmt.Sprintf("%s: the decision log gives m1 %d from %d events (truth m1 %d from %d events), the engine answered m1 %d from %d events: the difference is no record the engine decided on%s%s",
+			causeLabelUnexplained, expected.M1, expected.Count, t.M1, t.Count, e.M1, e.Count, lostHint(spec, expected, e), sideMissing(r))}}
 	case len(broken) > 0:
 		return []Cause{{Code: CauseUnexplained, Text: fmt.Sprintf("%s: the engine's decisions do not follow the preset %s: %s",
 			causeLabelUnexplained, spec.Name, joinIDs(broken))}}
@@ -218,12 +219,19 @@ func (c *Comparator) explainFromLog(l *ledger, r *Row, spec engine.Spec, j Job) 
 		causes = append(causes, Cause{Code: CauseUnexplained, Text: fmt.Sprintf("%s: the decision log accounts for every record, yet m2 differs (truth %s, engine %s)",
 			causeLabelUnexplained, fmtFloat(t.M2), fmtFloat(e.M2))})
 	}
-	if r.Engine == nil {
-		causes[0].Text += " (no engine result for this window)"
-	} else if r.Truth == nil {
-		causes[0].Text += " (no truth for this window)"
-	}
+	causes[0].Text += sideMissing(r)
 	return causes
+}
+
+// sideMissing says which side has no row for the window, or "".
+func sideMissing(r *Row) string {
+	switch {
+	case r.Engine == nil:
+		return " (no engine result for this window)"
+	case r.Truth == nil:
+		return " (no truth for this window)"
+	}
+	return ""
 }
 
 // lateImpossible says why the preset could not have dropped d as late, or "".

@@ -69,6 +69,22 @@ func TestExplainFromDecisionLog(t *testing.T) {
 		},
 		wantCodes: []string{CauseNotFinal}, wantText: []string{"not final yet: the engine's latest revision (m1 30 from 1 events) is not final and the job is running"},
 	}, {
+		name: "pending: a window a running job has not emitted yet", preset: "flink-event", state: "running", window: 1,
+		build: func(f *fixture) ([]Result, []Decision) {
+			f.send("d1", "c1", PatternNormal, t0+100, t0+100, 30, 3)
+			f.send("d1", "c1", PatternNormal, t0+5100, t0+5100, 5, 1)
+			return []Result{result("d1", "c1", 0, 30, 3, 1, t0+11*sec)}, nil
+		},
+		wantCodes: []string{CauseNotFinal}, wantText: []string{"not final yet: the job is running and the engine has not closed this window yet"},
+	}, {
+		name: "lost: a window a finished job never emitted", preset: "flink-event", state: "finished", window: 1,
+		build: func(f *fixture) ([]Result, []Decision) {
+			f.send("d1", "c1", PatternNormal, t0+100, t0+100, 30, 3)
+			f.send("d1", "c1", PatternNormal, t0+5100, t0+5100, 5, 1)
+			return []Result{result("d1", "c1", 0, 30, 3, 1, t0+11*sec)}, nil
+		},
+		wantCodes: []string{CauseUnexplained}, wantText: []string{"records the engine never counted nor decided on (lost)", "(no engine result for this window)"},
+	}, {
 		name: "lost: nothing decided, yet missing from a final window", preset: "exact",
 		build: func(f *fixture) ([]Result, []Decision) {
 			f.send("d1", "c1", PatternNormal, t0+100, t0+100, 30, 3)
