@@ -123,7 +123,7 @@ func submitCommand() *cli.Command {
 		&cli.StringFlag{Name: "run-id", Category: cat, EnvVars: cliapp.Env("run-id"), Destination: &s.RunID,
 			Usage: "read only the events of this simulator run", DefaultText: "every run, each under its own run id"},
 		&cli.StringFlag{Name: "engine", Category: cat, EnvVars: cliapp.Env("job-engine"), Destination: &s.EngineName,
-			Usage: "engine under test that runs the job: " + engineChoice() + " (docs/engines.md; start a real engine with engine-args)",
+			Usage:       "engine under test that runs the job: " + engineChoice() + " (docs/engines.md; start a real engine with engine-args)",
 			DefaultText: job.Boontadata},
 		dur("window", "window size", &window),
 		dur("slide", "window slide, for sliding windows", &slide),
