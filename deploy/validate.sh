@@ -44,7 +44,7 @@ go_build_module() {
   trap 'chmod -R u+w "$src" 2>/dev/null; rm -rf "$src"' RETURN
   cp -R "$dir/." "$src/" && chmod -R u+w "$src"
   mkdir -p "$(dirname "$out")"
-  if ! (cd "$src" && GOWORK=off GOFLAGS= CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg") >"$src.log" 2>&1; then
+  if ! (cd "$src" && GOWORK=off GOFLAGS="" CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg") >"$src.log" 2>&1; then
     fail "building $modver" "$(tail -n 20 "$src.log")"
   fi
   rm -f "$src.log"
@@ -157,7 +157,7 @@ ok "Dockerfile copies go.work, go.work.sum and every module's go.mod"
 
 hc="$root/deploy/docker/healthcheck.go"
 [ -z "$(gofmt -l "$hc")" ] || fail "gofmt deploy/docker/healthcheck.go" "$(gofmt -d "$hc")"
-if ! out=$(cd "$root/deploy/docker" && GOWORK=off GOFLAGS= go vet healthcheck.go 2>&1); then
+if ! out=$(cd "$root/deploy/docker" && GOWORK=off GOFLAGS="" go vet healthcheck.go 2>&1); then
   fail "go vet deploy/docker/healthcheck.go" "$out"
 fi
 ok "deploy/docker/healthcheck.go (gofmt, go vet)"
@@ -187,8 +187,9 @@ for dir in deploy/k8s deploy/k8s/overlays/local deploy/k8s/jobs/scenario deploy/
     n_deploy=$(grep -c '^kind: Deployment$' <<<"$rendered" || true)
     n_live=$(grep -c 'livenessProbe:' <<<"$rendered" || true)
     n_ready=$(grep -c 'readinessProbe:' <<<"$rendered" || true)
-    [ "$n_live" -ge "$n_deploy" ] && [ "$n_ready" -ge "$n_deploy" ] ||
+    if [ "$n_live" -lt "$n_deploy" ] || [ "$n_ready" -lt "$n_deploy" ]; then
       fail "kustomize $dir: probes" "$n_deploy Deployments, $n_live liveness and $n_ready readiness probes"
+    fi
   fi
   n_img=$(grep -c '^ *image: ' <<<"$rendered" || true)
   n_res=$(grep -c '^ *resources:$' <<<"$rendered" || true)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh machine and downloads the Go
 # modules: Go (1.26 or newer), JDK 17 and Maven for the local Kafka and
-# Cassandra, python3 with venv for cqlsh, curl, jq; with --browser also Chromium,
-# which the comparator's HTML report tests render pages in. Safe to run again:
-# it installs only what is missing.
+# Cassandra, python3 with venv for cqlsh, curl, jq, shellcheck (the test
+# command's shell linter); with --browser also Chromium, which the comparator's
+# HTML report tests render pages in. Safe to run again: it installs only what
+# is missing.
 #
 #   ./scripts/bootstrap.sh [--browser]
 set -euo pipefail
@@ -45,6 +46,7 @@ command -v python3 >/dev/null || apt_install python3
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 command -v curl >/dev/null || apt_install curl
 command -v jq >/dev/null || apt_install jq
+command -v shellcheck >/dev/null || apt_install shellcheck
 if [ "$browser" = 1 ] && ! command -v chromium >/dev/null; then
   apt_install chromium
 fi

@@ -21,7 +21,7 @@ var MinVersion = sarama.V2_1_0_0
 // Sentinel errors returned by Config.Validate.
 var (
 	ErrNoBrokers      = errors.New("no Kafka broker given (--kafka-brokers)")
-	ErrOldVersion     = errors.New("Kafka protocol version must be 2.1.0 or newer")
+	ErrOldVersion     = errors.New("the Kafka protocol version must be 2.1.0 or newer")
 	ErrBadPartitions  = errors.New("the events topic needs at least one partition")
 	ErrBadReplication = errors.New("the replication factor must be at least 1")
 	ErrBadTopicName   = errors.New("topic names must be non-empty and use only letters, digits, '.', '_' and '-'")

@@ -53,10 +53,12 @@ func TestIntegrationProvisionRealBroker(t *testing.T) {
 	}, 30*time.Second, 100*time.Millisecond, "topics have no leader")
 	require.Len(t, metas[0].Partitions, 16)
 
-	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: c.Topics.Jobs})
+	described, err := admin.DescribeConfigs([]*sarama.ConfigResource{{Type: sarama.TopicResource, Name: c.Topics.Jobs}}, sarama.DescribeConfigsOptions{})
 	require.NoError(t, err)
+	require.Len(t, described, 1)
+	require.Equal(t, sarama.ErrNoError, described[0].ErrorCode, described[0].ErrorMsg)
 	policy := ""
-	for _, e := range entries {
+	for _, e := range described[0].Configs {
 		if e.Name == "cleanup.policy" {
 			policy = e.Value
 		}

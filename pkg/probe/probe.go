@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -62,19 +63,40 @@ func Kafka(c *kafka.Checker) Checker {
 type Probe struct {
 	checkers map[string]Checker
 	log      *zap.Logger
+	info     func() map[string]any
+	observe  func(name string, err error)
+	// recheck asks the loop for a check now (Trigger).
+	recheck chan struct{}
+	// ready caches Status() == nil for the hot path of requests.
+	ready atomic.Bool
 
 	mu       sync.Mutex
 	problems map[string]error // by dependency; nil entry: reachable
 	checked  bool
 	stopping bool
-	info     func() map[string]any
 }
 
 // New returns a probe of the named dependencies. info, when set, adds
 // fields to the answers (for example the jobs a worker runs).
 func New(checkers map[string]Checker, info func() map[string]any, log *zap.Logger) *Probe {
-	return &Probe{checkers: checkers, info: info, log: log, problems: map[string]error{}}
+	return &Probe{checkers: checkers, info: info, log: log, problems: map[string]error{}, recheck: make(chan struct{}, 1)}
 }
+
+// Observe calls f with the outcome of every check of every dependency (for
+// a metric); set it before the checks run.
+func (p *Probe) Observe(f func(name string, err error)) { p.observe = f }
+
+// Trigger asks the loop of Run or RunOn for a check soon, without waiting
+// for it (after a failed call to a dependency).
+func (p *Probe) Trigger() {
+	select {
+	case p.recheck <- struct{}{}:
+	default:
+	}
+}
+
+// Ready reports whether /readyz answers 200 now, without a lock.
+func (p *Probe) Ready() bool { return p.ready.Load() }
 
 // Check runs every check once, one after the other, and logs changes.
 func (p *Probe) Check(ctx context.Context) {
@@ -86,6 +108,9 @@ func (p *Probe) Check(ctx context.Context) {
 		was, known := p.problems[name]
 		p.problems[name] = err
 		p.mu.Unlock()
+		if p.observe != nil {
+			p.observe(name, err)
+		}
 		switch {
 		case err == nil && (was != nil || !known):
 			p.log.Info("dependency reachable", zap.String("dependency", name))
@@ -96,20 +121,27 @@ func (p *Probe) Check(ctx context.Context) {
 	p.mu.Lock()
 	p.checked = true
 	p.mu.Unlock()
+	p.ready.Store(p.Status() == nil)
 }
 
-// Run checks at once, then on every tick until ctx ends.
+// Run checks at once, then on every tick and Trigger until ctx ends.
 func (p *Probe) Run(ctx context.Context, every time.Duration) {
 	p.Check(ctx)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	p.RunOn(ctx, t.C)
+}
+
+// RunOn checks on every tick of tick and on every Trigger until ctx ends.
+func (p *Probe) RunOn(ctx context.Context, tick <-chan time.Time) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			p.Check(ctx)
+		case <-tick:
+		case <-p.recheck:
 		}
+		p.Check(ctx)
 	}
 }
 
@@ -117,8 +149,9 @@ func (p *Probe) Run(ctx context.Context, every time.Duration) {
 // ordered stop.
 func (p *Probe) SetStopping() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.stopping = true
+	p.mu.Unlock()
+	p.ready.Store(false)
 }
 
 // Status returns nil when ready, else the reason.
@@ -140,18 +173,32 @@ func (p *Probe) Status() error {
 	return errors.Join(errs...)
 }
 
+// Paths of the probes.
+const (
+	HealthzPath = "/healthz"
+	ReadyzPath  = "/readyz"
+)
+
 // Register adds GET /healthz and GET /readyz to mux.
 func (p *Probe) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		p.write(w, http.StatusOK, map[string]any{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := p.Status(); err != nil {
-			p.write(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "error": err.Error()})
-			return
-		}
-		p.write(w, http.StatusOK, map[string]any{"status": "ready"})
-	})
+	mux.HandleFunc("GET "+HealthzPath, p.Healthz)
+	mux.HandleFunc("GET "+ReadyzPath, p.Readyz)
+}
+
+// Healthz answers 200 while the process serves: {"status":"ok"}.
+func (p *Probe) Healthz(w http.ResponseWriter, _ *http.Request) {
+	p.write(w, http.StatusOK, map[string]any{"status": "ok"})
+}
+
+// Readyz answers 200 {"status":"ready"} once every dependency answered its
+// last check and the service is not stopping, else 503 with the reason in
+// "error".
+func (p *Probe) Readyz(w http.ResponseWriter, _ *http.Request) {
+	if err := p.Status(); err != nil {
+		p.write(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "error": err.Error()})
+		return
+	}
+	p.write(w, http.StatusOK, map[string]any{"status": "ready"})
 }
 
 func (p *Probe) write(w http.ResponseWriter, code int, body map[string]any) {

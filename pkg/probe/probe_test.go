@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -47,4 +48,36 @@ func TestReadinessFollowsChecksAndStopping(t *testing.T) {
 	code, body = get("/readyz")
 	require.Equal(t, http.StatusServiceUnavailable, code)
 	require.Contains(t, body, "stopping")
+}
+
+func TestTriggerChecksAtOnceAndReadyFollows(t *testing.T) {
+	var down atomic.Bool
+	var observed atomic.Int32
+	p := New(map[string]Checker{"kafka": CheckerFunc(func(context.Context) error {
+		if down.Load() {
+			return errors.New("kafka: gone")
+		}
+		return nil
+	})}, nil, zap.NewNop())
+	p.Observe(func(name string, err error) {
+		require.Equal(t, "kafka", name)
+		observed.Add(1)
+	})
+	require.False(t, p.Ready(), "not checked yet")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); p.RunOn(ctx, nil) }() // no ticks: only triggers
+	p.Trigger()
+	require.Eventually(t, p.Ready, 5*time.Second, time.Millisecond)
+	down.Store(true)
+	p.Trigger()
+	require.Eventually(t, func() bool { return !p.Ready() }, 5*time.Second, time.Millisecond)
+	require.GreaterOrEqual(t, observed.Load(), int32(2))
+	down.Store(false)
+	p.Trigger()
+	require.Eventually(t, p.Ready, 5*time.Second, time.Millisecond)
+	p.SetStopping()
+	require.False(t, p.Ready(), "stopping")
+	cancel()
+	<-done
 }

@@ -52,9 +52,9 @@ func newAccess(cfg Config, log *zap.Logger) (*access, error) {
 	}, nil
 }
 
-// probe tells the paths every caller may reach: the liveness and readiness
+// isProbe tells the paths every caller may reach: the liveness and readiness
 // probes, which reveal nothing and are called by address.
-func probe(path string) bool { return path == api.HealthzPath || path == api.ReadyzPath }
+func isProbe(path string) bool { return path == api.HealthzPath || path == api.ReadyzPath }
 
 // isWrite tells the methods that change something.
 func isWrite(method string) bool {
@@ -70,7 +70,7 @@ func isWrite(method string) bool {
 // the JSON body type on writes (415).
 func (a *access) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if probe(r.URL.Path) {
+		if isProbe(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}

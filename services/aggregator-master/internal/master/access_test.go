@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/boontadata/boontadata/pkg/httpsec"
+	"github.com/boontadata/boontadata/pkg/probe"
 	"github.com/boontadata/boontadata/services/aggregator-master/internal/api"
 )
 
@@ -23,7 +24,7 @@ func newFixtureWith(tb testing.TB, change func(*Config)) *fixture {
 	require.NoError(tb, cfg.Validate())
 	f := &fixture{store: newFakeStore(), pub: &fakePublisher{}, clock: newClock(), checker: &fakeChecker{}}
 	m, err := New(cfg, Deps{Store: f.store, Publisher: f.pub, Clock: f.clock,
-		Checkers: map[string]Checker{"cassandra": f.checker}})
+		Checkers: map[string]probe.Checker{"cassandra": f.checker}})
 	require.NoError(tb, err)
 	f.m, f.h = m, m.Handler()
 	return f

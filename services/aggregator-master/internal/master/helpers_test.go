@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/boontadata/boontadata/pkg/job"
+	"github.com/boontadata/boontadata/pkg/probe"
 )
 
 func TestMain(m *testing.M) {
@@ -180,7 +181,7 @@ func newFixture(tb testing.TB) *fixture {
 	tb.Helper()
 	f := &fixture{store: newFakeStore(), pub: &fakePublisher{}, clock: newClock(), checker: &fakeChecker{}}
 	m, err := New(testConfig(), Deps{Store: f.store, Publisher: f.pub, Clock: f.clock,
-		Checkers: map[string]Checker{"cassandra": f.checker}})
+		Checkers: map[string]probe.Checker{"cassandra": f.checker}})
 	require.NoError(tb, err)
 	f.m, f.h = m, m.Handler()
 	return f

@@ -87,7 +87,7 @@ func newPageTemplate(now func() time.Time) (*template.Template, error) {
 
 func (m *Master) handlePage(w http.ResponseWriter, _ *http.Request) {
 	d := pageData{Refresh: pageRefresh, Now: m.clock.Now().UTC().Format(time.RFC3339), Jobs: m.list(), Presets: api.PresetTable()}
-	if err := m.ready.status(); err != nil {
+	if err := m.ready.Status(); err != nil {
 		d.NotReady = err.Error()
 	} else {
 		d.Ready = true

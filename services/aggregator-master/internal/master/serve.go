@@ -11,6 +11,7 @@ import (
 
 	"github.com/boontadata/boontadata/pkg/cassandra"
 	"github.com/boontadata/boontadata/pkg/job"
+	"github.com/boontadata/boontadata/pkg/probe"
 	"github.com/boontadata/boontadata/pkg/setup"
 )
 
@@ -90,7 +91,7 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *zap.Lo
 		Store:     job.NewStore(session),
 		Publisher: KafkaPublisher{Producer: producer, Topic: cfg.Kafka.Topics.Jobs},
 		Consumer:  consumer,
-		Checkers:  map[string]Checker{"cassandra": CassandraChecker(session), "kafka": checker},
+		Checkers:  map[string]probe.Checker{"cassandra": probe.Cassandra(session), "kafka": probe.Kafka(checker)},
 		MicroBatch: MicroBatchDeps{
 			Batches:     CassandraBatches{Session: session},
 			Offsets:     KafkaOffsets{Client: client, Topic: cfg.Kafka.Topics.Events},

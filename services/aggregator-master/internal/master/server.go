@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/job"
+	"github.com/boontadata/boontadata/pkg/probe"
 	"github.com/boontadata/boontadata/services/aggregator-master/internal/api"
 )
 
@@ -39,7 +39,7 @@ type Deps struct {
 	// Observe instead).
 	Consumer sarama.Consumer
 	// Checkers tell /readyz whether each dependency answers, by name.
-	Checkers map[string]Checker
+	Checkers map[string]probe.Checker
 	// MicroBatch drives micro-batch jobs; without it they are refused.
 	MicroBatch MicroBatchDeps
 	// Clock defaults to the system's.
@@ -52,7 +52,7 @@ type Master struct {
 	cfg      Config
 	jobs     *Jobs
 	tracker  *Tracker
-	ready    *readiness
+	ready    *probe.Probe
 	metrics  *metrics
 	consumer sarama.Consumer
 	page     *template.Template
@@ -93,7 +93,7 @@ func New(cfg Config, d Deps) (*Master, error) {
 		cfg:      cfg,
 		jobs:     jobs,
 		tracker:  tracker,
-		ready:    newReadiness(d.Checkers, d.Log),
+		ready:    probe.New(d.Checkers, nil, d.Log),
 		metrics:  met,
 		consumer: d.Consumer,
 		page:     pageTmpl,
@@ -128,8 +128,8 @@ func (m *Master) Handler() http.Handler {
 	handle("POST "+api.JobsPath+"/{id}/cancel", "cancel", m.handleCancel)
 	handle("DELETE "+api.JobsPath+"/{id}", "cancel", m.handleCancel)
 	handle("GET "+api.PresetsPath, "presets", m.handlePresets)
-	handle("GET "+api.HealthzPath, "healthz", handleHealthz)
-	handle("GET "+api.ReadyzPath, "readyz", m.handleReadyz)
+	handle("GET "+api.HealthzPath, "healthz", m.ready.Healthz)
+	handle("GET "+api.ReadyzPath, "readyz", m.ready.Readyz)
 	handle("GET /{$}", "page", m.handlePage)
 	mux.Handle("GET "+api.MetricsPath, m.metrics.handler())
 	return m.access.wrap(mux)
@@ -145,7 +145,7 @@ func (m *Master) Run(ctx context.Context, ln net.Listener) error {
 		return errors.Join(err, ln.Close())
 	}
 	m.log.Info("jobs loaded and published again", zap.Int("jobs", n))
-	m.ready.check(ctx)
+	m.ready.Check(ctx)
 
 	var wg sync.WaitGroup
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
@@ -156,7 +156,7 @@ func (m *Master) Run(ctx context.Context, ln net.Listener) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		m.ready.run(bgCtx, m.cfg.ReadyInterval)
+		m.ready.Run(bgCtx, m.cfg.ReadyInterval)
 	}()
 	lc := &lifecycle{jobs: m.jobs, tracker: m.tracker, log: m.log}
 	if m.mb.Offsets != nil {
@@ -223,7 +223,7 @@ func (m *Master) Run(ctx context.Context, ln net.Listener) error {
 	// Ordered stop, all within one deadline.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.ShutdownTimeout)
 	defer cancel()
-	m.ready.setStopping()
+	m.ready.SetStopping()
 	m.log.Info("stopping: not ready, finishing requests in flight", zap.Duration("timeout", m.cfg.ShutdownTimeout))
 	if err := srv.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("finish requests in flight: %w", err))
@@ -384,19 +384,4 @@ func (m *Master) handleStatus(w http.ResponseWriter, r *http.Request) {
 
 func (m *Master) handlePresets(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, api.Presets{Presets: api.PresetTable()})
-}
-
-func handleHealthz(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = io.WriteString(w, "ok\n") // the client may be gone; nothing to do
-}
-
-func (m *Master) handleReadyz(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if err := m.ready.status(); err != nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = fmt.Fprintf(w, "not ready: %v\n", err)
-		return
-	}
-	_, _ = io.WriteString(w, "ready\n")
 }

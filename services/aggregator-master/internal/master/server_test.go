@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/boontadata/boontadata/pkg/job"
+	"github.com/boontadata/boontadata/pkg/probe"
 	"github.com/boontadata/boontadata/services/aggregator-master/internal/api"
 )
 
@@ -236,19 +237,19 @@ func TestHealthAndReadiness(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
 	require.Contains(t, rec.Body.String(), "not checked yet")
 
-	f.m.ready.check(context.Background())
+	f.m.ready.Check(context.Background())
 	rec = f.do(t, "GET", "/readyz", "")
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 
 	f.checker.set(errDown)
-	f.m.ready.check(context.Background())
+	f.m.ready.Check(context.Background())
 	rec = f.do(t, "GET", "/readyz", "")
 	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
 	require.Contains(t, rec.Body.String(), "connection refused")
 
 	f.checker.set(nil)
-	f.m.ready.check(context.Background())
-	f.m.ready.setStopping()
+	f.m.ready.Check(context.Background())
+	f.m.ready.SetStopping()
 	rec = f.do(t, "GET", "/readyz", "")
 	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
 	require.Contains(t, rec.Body.String(), "stopping")
@@ -312,7 +313,7 @@ func TestRunLoadsRepublishesAndStops(t *testing.T) {
 		require.NoError(t, store.Save(ctx, s))
 	}
 	m, err := New(testConfig(), Deps{Store: store, Publisher: pub, Clock: newClock(),
-		Checkers: map[string]Checker{"kafka": &fakeChecker{}}})
+		Checkers: map[string]probe.Checker{"kafka": &fakeChecker{}}})
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -150,7 +150,6 @@ type driver struct {
 	batchEnd int64
 	part     int32
 	offsets  []int64
-	ended    []bool
 }
 
 func (d *driver) setTime(t int64) error {

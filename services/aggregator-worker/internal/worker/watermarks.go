@@ -42,10 +42,9 @@ type Hub struct {
 	log      *zap.Logger
 	now      func() time.Time
 
-	mu      sync.Mutex
-	marks   map[string]map[int32]engine.PartitionMark // job -> partition -> latest
-	local   map[string]map[int32]*localMark           // marks this worker owns
-	pending []*sarama.ProducerMessage
+	mu    sync.Mutex
+	marks map[string]map[int32]engine.PartitionMark // job -> partition -> latest
+	local map[string]map[int32]*localMark           // marks this worker owns
 }
 
 type localMark struct {

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net"
 	"net/http"
@@ -27,6 +26,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/ingestapi"
 	"github.com/boontadata/boontadata/pkg/kafka"
 	"github.com/boontadata/boontadata/pkg/logging"
+	"github.com/boontadata/boontadata/pkg/probe"
 )
 
 // Paths of the health endpoints and of the metrics.
@@ -101,7 +101,7 @@ type Gateway struct {
 	ticker  Ticker
 	prod    *producer
 	endRun  func(ctx context.Context, runID string) (int, error)
-	ready   *readiness
+	ready   *probe.Probe
 	metrics *metrics
 	// sem bounds the requests of /v1/events past the start of their body:
 	// being read, parsed or produced.
@@ -141,10 +141,10 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 		receiving:  make(chan struct{}, receivingPerSlot*cfg.MaxInFlight),
 		retryAfter: strconv.Itoa(int((cfg.RetryAfter + time.Second - 1) / time.Second)),
 	}
-	g.ready = newReadiness(d.Checker, d.Log, m)
+	g.ready = newProbe(d.Checker, m, d.Log)
 	g.prod = &producer{p: d.Producer, onError: func(error) {
 		m.produceErrors.Inc()
-		g.ready.trigger()
+		g.ready.Trigger()
 	}}
 	return g, nil
 }
@@ -154,8 +154,8 @@ func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST "+ingestapi.EventsPath, g.metrics.instrument("events", g.clock.Now, http.HandlerFunc(g.handleEvents)))
 	mux.Handle("POST "+ingestapi.EndOfRunPattern, g.metrics.instrument("end_of_run", g.clock.Now, http.HandlerFunc(g.handleEndOfRun)))
-	mux.Handle("GET "+HealthzPath, g.metrics.instrument("healthz", g.clock.Now, http.HandlerFunc(handleHealthz)))
-	mux.Handle("GET "+ReadyzPath, g.metrics.instrument("readyz", g.clock.Now, http.HandlerFunc(g.handleReadyz)))
+	mux.Handle("GET "+HealthzPath, g.metrics.instrument("healthz", g.clock.Now, http.HandlerFunc(g.ready.Healthz)))
+	mux.Handle("GET "+ReadyzPath, g.metrics.instrument("readyz", g.clock.Now, http.HandlerFunc(g.ready.Readyz)))
 	mux.Handle("GET "+MetricsPath, g.metrics.handler())
 	return mux
 }
@@ -164,7 +164,7 @@ func (g *Gateway) Handler() http.Handler {
 // ShutdownTimeout: not ready, stop accepting, finish the requests in flight,
 // flush and close the producer.
 func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
-	g.ready.check()
+	g.ready.Check(ctx)
 
 	drained := make(chan struct{})
 	go func() {
@@ -172,12 +172,12 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 		g.prod.drain()
 	}()
 
-	stopChecks := make(chan struct{})
+	checksCtx, stopChecks := context.WithCancel(context.WithoutCancel(ctx))
 	checksDone := make(chan struct{})
 	tick, stopTick := g.ticker(g.cfg.ReadyInterval)
 	go func() {
 		defer close(checksDone)
-		g.ready.run(stopChecks, tick)
+		g.ready.RunOn(checksCtx, tick)
 	}()
 
 	srv := &http.Server{
@@ -209,7 +209,7 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	// Ordered stop, all within one deadline.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.ShutdownTimeout)
 	defer cancel()
-	g.ready.stopping.Store(true)
+	g.ready.SetStopping()
 	g.log.Info("stopping: not ready, finishing requests in flight", zap.Duration("timeout", g.cfg.ShutdownTimeout))
 	if err := srv.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("finish requests in flight: %w", err))
@@ -227,32 +227,13 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	case <-sctx.Done():
 		errs = append(errs, fmt.Errorf("flush the producer: %w", sctx.Err()))
 	}
-	close(stopChecks)
+	stopChecks()
 	stopTick()
 	<-checksDone
 	if len(errs) == 0 {
 		g.log.Info("ingest gateway stopped")
 	}
 	return errors.Join(errs...)
-}
-
-func handleHealthz(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = io.WriteString(w, "ok\n") // the client may be gone; nothing to do
-}
-
-func (g *Gateway) handleReadyz(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	switch {
-	case g.ready.stopping.Load():
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = io.WriteString(w, "not ready: stopping\n")
-	case !g.ready.kafkaOK.Load():
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = io.WriteString(w, "not ready: kafka unreachable\n")
-	default:
-		_, _ = io.WriteString(w, "ready\n")
-	}
 }
 
 // requestMeta is what every record of one request carries in its headers.
@@ -277,7 +258,7 @@ func (g *Gateway) handleEvents(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if !g.ready.ready() {
+	if !g.ready.Ready() {
 		g.fail(w, http.StatusServiceUnavailable, "kafka is unreachable or the gateway is stopping: retry later")
 		return
 	}
@@ -360,7 +341,7 @@ func (g *Gateway) handleEvents(w http.ResponseWriter, r *http.Request) {
 		} else {
 			g.log.Warn("request not acknowledged by kafka: answering 503", zap.Error(err),
 				zap.Int("accepted", b.accepted), zap.Int("rejected", len(b.rejected)), zap.String(logging.KeyRunID, meta.runID))
-			g.ready.trigger()
+			g.ready.Trigger()
 		}
 		g.fail(w, http.StatusServiceUnavailable, "events not stored: "+err.Error()+"; retry later")
 		return
@@ -403,7 +384,7 @@ func (g *Gateway) handleEndOfRun(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, http.StatusNotImplemented, "this gateway cannot write end-of-run markers")
 		return
 	}
-	if !g.ready.ready() {
+	if !g.ready.Ready() {
 		g.fail(w, http.StatusServiceUnavailable, "kafka is unreachable or the gateway is stopping: retry later")
 		return
 	}

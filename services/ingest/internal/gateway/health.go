@@ -2,15 +2,12 @@ package gateway
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"sync/atomic"
 	"time"
 
-	"github.com/IBM/sarama"
 	"go.uber.org/zap"
 
 	"github.com/boontadata/boontadata/pkg/kafka"
+	"github.com/boontadata/boontadata/pkg/probe"
 )
 
 // Checker tells whether Kafka can take records now.
@@ -18,89 +15,20 @@ type Checker interface {
 	Check() error
 }
 
-// KafkaChecker checks the brokers and the gateway's topics. A topic that has
-// gone missing (a broker reset to empty) is created again, so the gateway
-// recovers without a restart.
-type KafkaChecker struct {
-	*kafka.Checker
-	cfg *kafka.Config
-	log *zap.Logger
+// NewKafkaChecker returns a checker of the brokers and of the gateway's
+// topics; timeout bounds one check's dial, read and write. It only looks: a
+// missing topic makes the gateway not ready (the gateway creates its topics
+// when it starts); a check never creates one.
+func NewKafkaChecker(cfg *kafka.Config, timeout time.Duration) (*kafka.Checker, error) {
+	return kafka.NewChecker(cfg, "ingest-ready", timeout, cfg.Topics.Events, cfg.Topics.DeadLetter)
 }
 
-// NewKafkaChecker returns a checker of the brokers and topics of cfg; timeout
-// bounds one check's dial, read and write.
-func NewKafkaChecker(cfg *kafka.Config, timeout time.Duration, log *zap.Logger) (*KafkaChecker, error) {
-	c, err := kafka.NewChecker(cfg, "ingest-ready", timeout, cfg.Topics.Events, cfg.Topics.DeadLetter)
-	if err != nil {
-		return nil, err
-	}
-	return &KafkaChecker{Checker: c, cfg: cfg, log: log}, nil
-}
-
-// Check requires a leader for some partition of each topic.
-func (k *KafkaChecker) Check() error {
-	err := k.Checker.Check()
-	if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
-		k.log.Warn("a topic of the gateway is missing: creating it again", zap.Error(err))
-		if perr := kafka.Provision(context.Background(), k.cfg, Source+"-setup", k.log); perr != nil {
-			return fmt.Errorf("%w; create the topics: %w", err, perr)
-		}
-	}
-	return err
-}
-
-// readiness holds what /readyz answers: Kafka reachable and not stopping.
-type readiness struct {
-	kafkaOK  atomic.Bool
-	stopping atomic.Bool
-	// recheck asks the loop for a check now (after a failed record).
-	recheck chan struct{}
-	checker Checker
-	log     *zap.Logger
-	metrics *metrics
-}
-
-func newReadiness(c Checker, log *zap.Logger, m *metrics) *readiness {
-	return &readiness{recheck: make(chan struct{}, 1), checker: c, log: log, metrics: m}
-}
-
-func (r *readiness) ready() bool { return r.kafkaOK.Load() && !r.stopping.Load() }
-
-// trigger asks for a check soon without waiting for it.
-func (r *readiness) trigger() {
-	select {
-	case r.recheck <- struct{}{}:
-	default:
-	}
-}
-
-// check runs one check and records its outcome, logging changes.
-func (r *readiness) check() {
-	err := r.checker.Check()
-	ok := err == nil
-	was := r.kafkaOK.Swap(ok)
-	r.metrics.kafkaReachable.Set(boolGauge(ok))
-	switch {
-	case ok && !was:
-		r.log.Info("kafka is reachable: ready")
-	case !ok && was:
-		r.log.Warn("kafka is unreachable: not ready, answering 503", zap.Error(err))
-	case !ok:
-		r.log.Debug("kafka still unreachable", zap.Error(err))
-	}
-}
-
-// run checks on every tick and on trigger until stop is closed.
-func (r *readiness) run(stop <-chan struct{}, tick <-chan time.Time) {
-	for {
-		select {
-		case <-stop:
-			return
-		case <-tick:
-		case <-r.recheck:
-		}
-		r.check()
-	}
+// newProbe is the gateway's readiness: Kafka reachable and not stopping.
+// Every check sets the kafka_reachable gauge.
+func newProbe(c Checker, m *metrics, log *zap.Logger) *probe.Probe {
+	p := probe.New(map[string]probe.Checker{"kafka": probe.CheckerFunc(func(context.Context) error { return c.Check() })}, nil, log)
+	p.Observe(func(_ string, err error) { m.kafkaReachable.Set(boolGauge(err == nil)) })
+	return p
 }
 
 func boolGauge(b bool) float64 {

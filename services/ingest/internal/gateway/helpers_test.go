@@ -81,7 +81,7 @@ func startGateway(tb testing.TB, cfg Config, o harnessOpts) *harness {
 		require.NoError(tb, err)
 	}
 	if o.checker == nil {
-		kc, err := NewKafkaChecker(&cfg.Kafka, 2*time.Second, log)
+		kc, err := NewKafkaChecker(&cfg.Kafka, 2*time.Second)
 		require.NoError(tb, err)
 		tb.Cleanup(func() { require.NoError(tb, kc.Close()) })
 		o.checker = kc

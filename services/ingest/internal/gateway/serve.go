@@ -47,7 +47,7 @@ func Serve(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	checker, err := NewKafkaChecker(&cfg.Kafka, checkTimeout, log)
+	checker, err := NewKafkaChecker(&cfg.Kafka, checkTimeout)
 	if err != nil {
 		return err
 	}
