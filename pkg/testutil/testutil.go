@@ -88,3 +88,19 @@ func list(v, def string) []string {
 	}
 	return out
 }
+
+// Output requires a command's output stream to contain want, or to be empty
+// when want is "": what a case does not expect on a stream must not be there
+// (help on stdout only, errors on stderr only).
+func Output(tb testing.TB, stream, got, want string) {
+	tb.Helper()
+	if want == "" {
+		if got != "" {
+			tb.Fatalf("%s: want nothing, got:\n%s", stream, got)
+		}
+		return
+	}
+	if !strings.Contains(got, want) {
+		tb.Fatalf("%s: want %q in:\n%s", stream, want, got)
+	}
+}

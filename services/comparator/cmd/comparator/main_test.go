@@ -9,6 +9,7 @@ import (
 
 	"github.com/boontadata/boontadata/pkg/cliapp"
 	"github.com/boontadata/boontadata/pkg/engine"
+	"github.com/boontadata/boontadata/pkg/testutil"
 
 	"github.com/boontadata/boontadata/services/comparator/internal/compare"
 )
@@ -53,8 +54,8 @@ func TestExitStatus(t *testing.T) {
 	}{
 		{"report", []string{"--run", "r1"}, 0, "1 exceptions out of 1", ""},
 		{"json", []string{"--run", "r1", "--format", "json"}, 0, `"exceptions": 1`, ""},
-		{"max exceptions not exceeded", []string{"--run", "r1", "--max-exceptions", "1"}, 0, "", ""},
-		{"max exceptions exceeded", []string{"--run", "r1", "--max-exceptions", "0"}, 3, "", "job j (storm) has 1 exceptions, more than --max-exceptions 0"},
+		{"max exceptions not exceeded", []string{"--run", "r1", "--max-exceptions", "1"}, 0, "1 exceptions out of 1", ""},
+		{"max exceptions exceeded", []string{"--run", "r1", "--max-exceptions", "0"}, 3, "1 exceptions out of 1", "job j (storm) has 1 exceptions, more than --max-exceptions 0"},
 		{"no run", nil, 2, "", "--run is required"},
 		{"bad format", []string{"--run", "r1", "--format", "xml"}, 2, "", "--format must be text, json or csv"},
 		{"stray argument", []string{"--run", "r1", "extra"}, 2, "", "unexpected arguments"},
@@ -65,8 +66,8 @@ func TestExitStatus(t *testing.T) {
 			var out, errOut bytes.Buffer
 			code := cliapp.Run(context.Background(), app(&out, &errOut, oneJob{}), append([]string{"comparator", "--log-level", "error"}, tt.args...))
 			require.Equal(t, tt.wantCode, code, errOut.String())
-			require.Contains(t, out.String(), tt.wantOut)
-			require.Contains(t, errOut.String(), tt.wantErr)
+			testutil.Output(t, "stdout", out.String(), tt.wantOut)
+			testutil.Output(t, "stderr", errOut.String(), tt.wantErr)
 		})
 	}
 }

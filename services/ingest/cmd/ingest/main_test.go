@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/boontadata/boontadata/pkg/cliapp"
+	"github.com/boontadata/boontadata/pkg/testutil"
 )
 
 func TestCommandLine(t *testing.T) {
@@ -34,8 +35,8 @@ func TestCommandLine(t *testing.T) {
 			a.Stdout, a.Stderr = &out, &errOut
 			status := cliapp.Run(context.Background(), a, append([]string{"ingest"}, tt.args...))
 			require.Equal(t, tt.status, status, errOut.String())
-			require.Contains(t, out.String(), tt.out)
-			require.Contains(t, errOut.String(), tt.errOut)
+			testutil.Output(t, "stdout", out.String(), tt.out)
+			testutil.Output(t, "stderr", errOut.String(), tt.errOut)
 		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/boontadata/boontadata/pkg/cliapp"
+	"github.com/boontadata/boontadata/pkg/testutil"
 )
 
 func TestCommandLine(t *testing.T) {
@@ -33,8 +34,8 @@ func TestCommandLine(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			status := runApp(t, &stdout, &stderr, tt.args...)
 			require.Equal(t, tt.wantStatus, status, "stderr: %s", stderr.String())
-			require.Contains(t, stdout.String(), tt.wantOut)
-			require.Contains(t, stderr.String(), tt.wantErr)
+			testutil.Output(t, "stdout", stdout.String(), tt.wantOut)
+			testutil.Output(t, "stderr", stderr.String(), tt.wantErr)
 		})
 	}
 }
