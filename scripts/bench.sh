@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# Measures the continuous runtime end to end through the real broker: how fast
-# two workers consume a run, the result latency at a steady rate, and worker
-# memory. The figures go to BENCHMARKS.md.
+# Measures the engines end to end through the real broker: how fast two
+# workers consume a run, the result latency at a steady rate, worker memory,
+# and every engine under test draining the same input. The figures go to
+# BENCHMARKS.md.
 #
 #   ./scripts/bench.sh throughput [EVENTS]   preload EVENTS (default 3000000) into a
 #                                            fresh topic, then time 2 workers draining it
 #   ./scripts/bench.sh latency [RATE] [SECS] the simulator live at RATE events/s in all
 #                                            (default 100000) for SECS (default 60) with
 #                                            2 workers consuming; comparator latency
+#   ./scripts/bench.sh drain [EVENTS] [--engines A,B] [--cluster]
+#                                            preload EVENTS (default 1000000) and the
+#                                            end of the run, then let each engine drain
+#                                            it, one job at a time, with the preset each
+#                                            real engine mirrors beside this project's
+#                                            (default engines: all; --cluster: Spark and
+#                                            Flink on their local clusters)
 #
 # Each run uses its own topics and keyspace (bench-*), its own ports (18080+),
 # and stops its services at the end. Kafka and Cassandra are started if needed.
@@ -18,8 +26,8 @@ root=$(repo_root)
 
 mode=${1:-}
 case "$mode" in
-  throughput|latency) ;;
-  -h|--help|"") sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; [ -n "$mode" ]; exit $? ;;
+  throughput|latency|drain) ;;
+  -h|--help|"") sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; [ -n "$mode" ]; exit $? ;;
   *) echo "bench.sh: unknown mode '$mode' (see --help)" >&2; exit 2 ;;
 esac
 
@@ -31,6 +39,7 @@ mkdir -p "$dir"
 tag="bench-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
 export BOONTADATA_EVENTS_TOPIC="$tag-events" BOONTADATA_DEADLETTER_TOPIC="$tag-dead" \
   BOONTADATA_JOBS_TOPIC="$tag-jobs" BOONTADATA_TASKS_TOPIC="$tag-tasks" BOONTADATA_PROGRESS_TOPIC="$tag-progress" \
+  BOONTADATA_RESULTS_TOPIC="$tag-results" BOONTADATA_WATERMARKS_TOPIC="$tag-watermarks" \
   BOONTADATA_CASSANDRA_KEYSPACE="${tag//-/_}" BOONTADATA_LOG_FORMAT=json
 master_url=http://127.0.0.1:18090
 export BOONTADATA_MASTER_URL=$master_url
@@ -55,7 +64,105 @@ start master "$bin/aggregator-master" serve --listen 127.0.0.1:18090
 wait_http "$master_url/readyz" 120 master "$dir/master.log"
 run_id="$tag-run"
 
-if [ "$mode" = throughput ]; then
+# peak_tree PID: the largest peak resident memory (MiB) among PID and its
+# descendants, sampled every second until PID exits; printed at the end.
+peak_tree() {
+  local root=$1 peak=0 p v
+  while kill -0 "$root" 2>/dev/null; do
+    for p in $root $(pgrep -P "$root") $(for c in $(pgrep -P "$root"); do pgrep -P "$c"; done); do
+      v=$(awk '/VmHWM/ {print int($2/1024)}' "/proc/$p/status" 2>/dev/null || echo 0)
+      [ "${v:-0}" -gt "$peak" ] && peak=$v
+    done
+    sleep 1
+  done
+  echo "$peak"
+}
+
+if [ "$mode" = drain ]; then
+  events=1000000 engines="" cluster=0
+  shift
+  if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then events=$1; shift; fi
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --engines) engines=${2:-}; shift ;;
+      --cluster) cluster=1 ;;
+      *) echo "bench.sh: unknown drain option '$1' (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+  done
+  declare -A presets_of dirs
+  while read -r name ps d; do presets_of[$name]=$ps; dirs[$name]=$d; done < <("$bin/aggregator-master" engines --plain)
+  [ -n "$engines" ] || engines=$(printf '%s\n' "${!presets_of[@]}" | grep -v '^boontadata$' | sort | paste -sd, -)
+  IFS=, read -r -a real <<<"${engines//boontadata/}"
+  rows=()
+  for e in "${real[@]}"; do
+    [ -n "$e" ] || continue
+    [ -n "${presets_of[$e]:-}" ] || { echo "bench.sh: unknown engine '$e' (known: ${!presets_of[*]})" >&2; exit 2; }
+    for p in ${presets_of[$e]//,/ }; do
+      # The event-time presets: a processing-time preset's windows depend on
+      # the drain's speed, not the input.
+      case "$p" in flink-processing|flink-ingestion|dstream) continue ;; esac
+      [[ " ${rows[*]} " == *" boontadata:$p "* ]] || rows+=("boontadata:$p")
+      rows+=("$e:$p")
+    done
+  done
+  step "preloading $events events (10000 devices) and the end of the run into $BOONTADATA_EVENTS_TOPIC"
+  "$bin/simulator" --log-level warn --target kafka --clock fast --record none --devices 10000 --count "$events" \
+    --seed 1 --run-id "$run_id" --progress off >/dev/null
+  start worker-1 "$bin/aggregator-worker" run --worker-id w1 --listen 127.0.0.1:18091
+  start worker-2 "$bin/aggregator-worker" run --worker-id w2 --listen 127.0.0.1:18092
+  wait_http http://127.0.0.1:18091/readyz 120 worker-1 "$dir/worker-1.log"
+  wait_http http://127.0.0.1:18092/readyz 120 worker-2 "$dir/worker-2.log"
+  table="$dir/drain.txt"
+  printf '%-14s %-12s %12s %14s %12s %10s\n' engine preset "started s" "finished s" "events/s" "peak MiB" >"$table"
+  for row in "${rows[@]}"; do
+    e=${row%%:*} p=${row#*:}
+    id="$tag-$p-$e"
+    step "$e drains the topic (preset $p, job $id)"
+    "$bin/aggregator-master" submit --preset "$p" --engine "$e" --run-id "$run_id" --job-id "$id" --start-offsets earliest >/dev/null
+    t0=$(date +%s%3N)
+    peak_file="$dir/$id.peak"
+    if [ "$e" = boontadata ]; then
+      ts=$t0
+    else
+      master=local
+      if [ "$cluster" = 1 ]; then
+        case "$e" in
+          spark) "$root/scripts/infra/infra.sh" start spark >/dev/null; master=spark://127.0.0.1:7077 ;;
+          flink) "$root/scripts/infra/infra.sh" start flink >/dev/null; master=127.0.0.1:8081 ;;
+        esac
+      fi
+      mapfile -t args < <("$bin/aggregator-master" engine-args "$id")
+      "$root/${dirs[$e]}/run.sh" "${args[@]}" --master "$master" --brokers "${BOONTADATA_KAFKA_BROKERS:-127.0.0.1:9092}" \
+        --events-topic "$BOONTADATA_EVENTS_TOPIC" --results-topic "$BOONTADATA_RESULTS_TOPIC" >"$dir/$id.out" 2>&1 &
+      engine_pid=$!
+      pids+=("$engine_pid")
+      peak_tree "$engine_pid" >"$peak_file" &
+      "$bin/aggregator-master" wait --until started --wait-timeout 10m --poll 200ms "$id" 2>/dev/null
+      ts=$(date +%s%3N)
+    fi
+    if ! "$bin/aggregator-master" wait --partitions 16 --settle 0s --poll 200ms --wait-timeout 30m "$id" 2>"$dir/$id.wait"; then
+      echo "bench.sh: $id did not finish; see $dir/$id.wait and $dir/$id.out" >&2
+      exit 1
+    fi
+    t1=$(date +%s%3N)
+    if [ "$e" = boontadata ]; then
+      peak="$(( $(rss_peak "$(cat "$dir/worker-1.pid")") + $(rss_peak "$(cat "$dir/worker-2.pid")") ))"
+    else
+      wait "$engine_pid" 2>/dev/null || true
+      sleep 1.2
+      peak=$(cat "$peak_file" 2>/dev/null || echo "?")
+    fi
+    awk -v e="$e" -v p="$p" -v a="$t0" -v s="$ts" -v b="$t1" -v n="$events" -v m="$peak" 'BEGIN {
+      printf "%-14s %-12s %12.1f %14.1f %12.0f %10s\n", e, p, (s-a)/1000, (b-a)/1000, n/((b-s)/1000), m }' | tee -a "$table"
+  done
+  echo
+  echo "Drain of $events events (10000 devices, 16 partitions), each job alone, from submission:"
+  echo "started = the engine reads the topic (JVM start and job setup; 0 for this project's workers, already running);"
+  echo "finished = every partition read to the end of the run and every result written (the job's state finished);"
+  echo "events/s = events / (finished - started); peak MiB = peak RSS (this project: both workers, cumulative)."
+  cat "$table"
+elif [ "$mode" = throughput ]; then
   events=${2:-3000000}
   step "preloading $events events (10000 devices) into $BOONTADATA_EVENTS_TOPIC"
   "$bin/simulator" --log-level warn --target kafka --clock fast --record none --devices 10000 --count "$events" \
