@@ -2,12 +2,12 @@ package engine
 
 import (
 	"fmt"
-	"hash/maphash"
 	"math"
-	"math/bits"
 	"slices"
-	"unsafe"
 
+	"github.com/boontadata/boontadata/pkg/engine/internal/dedup"
+	"github.com/boontadata/boontadata/pkg/engine/internal/hashkey"
+	"github.com/boontadata/boontadata/pkg/engine/internal/intern"
 	"github.com/boontadata/boontadata/pkg/engine/window"
 )
 
@@ -16,6 +16,12 @@ const noTime = math.MinInt64
 
 // Engine runs one job on one partition. It is not safe for concurrent use:
 // the runtime calls it from one goroutine, which is why it needs no locks.
+//
+// This file is the semantics: how a record is judged, counted and emitted,
+// and how the watermark moves. The state it works on lives in openwindow.go
+// (open windows and their aggregates) and expiry.go (ids remembered until
+// the watermark); lookahead.go is ProcessBatch, replay.go the muting of a
+// restored engine, and the tables are in internal/.
 type Engine struct {
 	spec      Spec
 	sink      Sink
@@ -35,88 +41,41 @@ type Engine struct {
 	ended      bool // EndInput: no record follows
 	nextOffset int64
 
-	devices, categories interner
+	devices, categories intern.Table
 
-	// Aggregates live in the window they belong to (group.aggs); open
-	// counts them.
-	open int
-	// groups are the open windows, oldest first.
-	groups    []*group
-	spareGrps []*group
-	lastGroup *group
-	dirty     []aggRef // update mode: aggregates changed since their last emission
+	// Aggregates live in the open window they belong to
+	// (openWindow.aggs); openAggs counts them.
+	openAggs int
+	// windows are the open windows, oldest first.
+	windows      []*openWindow
+	spareWindows []*openWindow
+	lastWindow   *openWindow
+	dirty        []aggRef // update mode: aggregates changed since their last emission
 
 	// dedup holds the ids of DedupWithinBatch (cleared by Advance) and
 	// DedupUntilWatermark (expiring under the watermark; buckets count them
-	// by expiry); DedupWithinWindow ids live in their group.
-	dedup        dedupSet // key -> offset of the counted copy
-	dedupLive    int      // live DedupUntilWatermark entries
-	evictedAt    int64    // the watermark of the last eviction: ids expire under it
+	// by expiry); DedupWithinWindow ids live in their open window.
+	dedup        dedup.Set // key -> offset of the counted copy
+	dedupLive    int       // live DedupUntilWatermark entries
+	evictedAt    int64     // the watermark of the last eviction: ids expire under it
 	buckets      []*bucket
 	spareBuckets []*bucket
 	lastBucket   *bucket
 	batchMin     int64 // lowest offset in this batch's dedup entries
-	seed1, seed2 maphash.Seed
+	hasher       hashkey.Hasher
 
-	// marks: watermark of each micro-batch still needed by a restart;
-	// replay: marks restored from a checkpoint, consumed as records replay.
-	marks, replay []BatchMark
-
-	// After Restore, emissions stay muted until the replay passes the
-	// checkpoint (see Checkpoint.NextOffset).
-	muted, muteAdvance, advanced bool
-	muteUntil                    int64
+	// marks: watermark of each micro-batch still needed by a restart.
+	marks []BatchMark
+	// advanced says the last call was an Advance (Checkpoint.AfterAdvance).
+	advanced bool
+	// replay is the state of a restored engine until it passes its
+	// checkpoint: muted emissions, and the marks of the batches replayed.
+	replay replay
 
 	winBuf []window.Window
 	res    Result
 	dec    Decision
 	stats  Stats
-}
-
-// aggState is one (device, category, window) aggregate, kept small: the
-// device and category are interned ids and the window is its group's.
-type aggState struct {
-	dev, cat uint32
-	sum1     int64
-	sum2     float64
-	comp     float64 // compensation of sum2 (TwoSum): see addCompensated
-	count    int64
-	dirty    bool
-}
-
-// aggRef names an aggregate: its window and its position in the window.
-type aggRef struct {
-	g   *group
-	idx int32
-}
-
-// group is an open window. Its aggregates are contiguous, in the order they
-// were opened: the newest window's stay in the CPU cache, and closing a
-// window reads its aggregates in one sequential pass.
-type group struct {
-	win   window.Window
-	aggs  []aggState
-	index aggIndex
-	// dedup holds the DedupWithinWindow ids of this window only, so closing
-	// the window forgets them with one clear instead of one delete each.
-	dedup     dedupSet
-	minOffset int64
-}
-
-// dedupKey is a 128-bit hash of a message id (or of a device and category):
-// storing it instead of the id keeps inserts allocation-free and entries
-// small. Seeds are random per engine, so no input can be crafted to collide;
-// a dedupSet keeps 87 bits of it, so that two of n live ids collide with a
-// chance of about n²/2⁸⁸.
-type dedupKey struct{ a, b uint64 }
-
-// bucket tracks the DedupUntilWatermark entries that expire together: how
-// many are live and the lowest offset among them (for MinOffsetNeeded). The
-// entries themselves expire in the dedupSet without being visited.
-type bucket struct {
-	expiry    int64
-	count     int
-	minOffset int64
 }
 
 // New returns an engine for one partition of a job.
@@ -145,12 +104,11 @@ func New(spec Spec, partition int32, sink Sink) (*Engine, error) {
 		evictedAt: noTime,
 		maxTime:   noTime,
 		batchMin:  math.MaxInt64,
-		seed1:     maphash.MakeSeed(),
-		seed2:     maphash.MakeSeed(),
+		hasher:    hashkey.NewHasher(),
 		winBuf:    make([]window.Window, 0, asg.MaxWindows()),
 	}
 	// Expiries are rounded to the slide (roundExpiry): the slots count in it.
-	e.dedup.unit = asg.Slide()
+	e.dedup.SetUnit(asg.Slide())
 	return e, nil
 }
 
@@ -163,135 +121,19 @@ func (e *Engine) Watermark() int64 { return e.wm }
 // Process counts one record, or drops it with a Decision. Records of a
 // partition must come in offset order.
 func (e *Engine) Process(r *Record) {
-	var k recordKeys
+	var k hashkey.Keys
 	e.keys(r, &k)
 	e.process(r, &k)
 }
 
-// recordKeys are the hashes a record is looked up by: its message id, and
-// its device and category, the key of its aggregate in each window.
-type recordKeys struct {
-	id, devCat dedupKey
-	dev, cat   uint64 // the hashes of the device and category alone
+// keys hashes what r is looked up by: its message id (when the spec
+// deduplicates), and its device and category.
+func (e *Engine) keys(r *Record, k *hashkey.Keys) {
+	e.hasher.Record(k, r.Event.MessageID, r.Event.DeviceID, r.Event.Category, e.spec.Dedup != DedupNone)
 }
 
-func (e *Engine) keys(r *Record, k *recordKeys) {
-	if e.spec.Dedup != DedupNone {
-		k.id = e.hash(r.Event.MessageID)
-	}
-	// One seeded 64-bit hash each: two different pairs collide only if a
-	// device or category hash does, about n²/2⁶⁵ for n live devices.
-	d, c := maphash.Bytes(e.seed1, r.Event.DeviceID), maphash.Bytes(e.seed2, r.Event.Category)
-	k.dev, k.cat = d, c
-	k.devCat = dedupKey{a: d ^ bits.RotateLeft64(c, 31), b: mix64(d+c) ^ c}
-}
-
-// mix64 is the finalizer of MurmurHash3: every output bit depends on every
-// input bit, so the low bits that pick a slot vary with all of the key.
-func mix64(x uint64) uint64 {
-	x ^= x >> 33
-	x *= 0xff51afd7ed558ccd
-	x ^= x >> 33
-	x *= 0xc4ceb9fe1a85ec53
-	return x ^ x>>33
-}
-
-// batchGroup is how many records ProcessBatch looks ahead.
-const batchGroup = 16
-
-// ProcessBatch processes rs in order, exactly as calling Process on each
-// would. With large state it is much faster: while it processes a group of
-// records, the dedup and aggregate slots of the next group are already on
-// their way into the CPU cache, so that the cache misses of a large state
-// overlap with work instead of each stalling its record.
-func (e *Engine) ProcessBatch(rs []Record) {
-	var a, b lookahead
-	cur, next := &a, &b
-	e.prepare(rs, cur)
-	cur.prefetchAll()
-	for len(rs) > 0 {
-		n := cur.n
-		e.prepare(rs[n:], next)
-		e.prefetchStates(cur)
-		for i := range n {
-			// One record's lines at a time: a burst of prefetches would
-			// wait for the CPU's few outstanding-miss buffers.
-			if i < next.n && next.cnt[i] > 0 {
-				prefetch(&next.addrs[i][0], next.cnt[i])
-			}
-			e.process(&rs[i], &cur.keys[i])
-		}
-		rs, cur, next = rs[n:], next, cur
-	}
-}
-
-// lookahead holds the keys of up to batchGroup records and the cache lines
-// their lookups will read.
-type lookahead struct {
-	n      int
-	keys   [batchGroup]recordKeys
-	groups [batchGroup]*group // the record's newest window, if it is open
-	addrs  [batchGroup][4]uintptr
-	cnt    [batchGroup]int
-}
-
-// prepare hashes the first records of rs and finds the cache lines of their
-// dedup entry (tags and first slot) and of the index slot of their aggregate.
-func (e *Engine) prepare(rs []Record, la *lookahead) {
-	la.n = min(len(rs), batchGroup)
-	dedup := (e.spec.Dedup == DedupWithinBatch || e.spec.Dedup == DedupUntilWatermark) && e.dedup.used > 0
-	for i := range la.n {
-		r, k := &rs[i], &la.keys[i]
-		e.keys(r, k)
-		m := 0
-		if dedup {
-			m = e.dedup.lines(k.id, la.addrs[i][:], m)
-		}
-		g, _ := e.findGroup(e.asg.Last(e.recordTime(r)).Start)
-		if g != nil && g.index.n > 0 {
-			la.addrs[i][m] = g.index.line(k.devCat)
-			m++
-		}
-		la.groups[i], la.cnt[i] = g, m
-	}
-}
-
-func (la *lookahead) prefetchAll() {
-	for i := range la.n {
-		if la.cnt[i] > 0 {
-			prefetch(&la.addrs[i][0], la.cnt[i])
-		}
-	}
-}
-
-// prefetchStates prefetches the aggregates of older windows that the
-// records of la will update, now that the index slots that locate them are
-// in cache; the newest window's are in cache already. A window evicted since
-// prepare only makes a prefetch useless.
-func (e *Engine) prefetchStates(la *lookahead) {
-	if len(e.groups) == 0 {
-		return // then no record of la has an open window
-	}
-	var addrs [batchGroup]uintptr
-	m := 0
-	newest := e.groups[len(e.groups)-1]
-	for i := range la.n {
-		g := la.groups[i]
-		if g == nil || g == newest {
-			continue
-		}
-		if idx, ok := g.index.find(la.keys[i].devCat); ok && int(idx) < len(g.aggs) {
-			addrs[m] = uintptr(unsafe.Pointer(&g.aggs[idx]))
-			m++
-		}
-	}
-	if m > 0 {
-		prefetch(&addrs[0], m)
-	}
-}
-
-func (e *Engine) process(r *Record, keys *recordKeys) {
-	if e.muted && r.Offset >= e.muteUntil {
+func (e *Engine) process(r *Record, keys *hashkey.Keys) {
+	if e.replay.passed(r.Offset) {
 		e.endReplay()
 	}
 	e.stats.Records++
@@ -302,16 +144,17 @@ func (e *Engine) process(r *Record, keys *recordKeys) {
 		e.nextOffset = r.Offset + 1
 	}
 	continuous := e.spec.Trigger == Continuous
-	for len(e.replay) > 0 && e.replay[0].FirstOffset <= r.Offset {
+	for len(e.replay.batches) > 0 && e.replay.batches[0].FirstOffset <= r.Offset {
 		// While replaying, the watermark this batch first ran under; once
 		// live, a watermark given since by SetWatermark (the driver's, for
 		// the batch now running) is newer than the mark the checkpoint took.
-		if e.muted {
-			e.wm, e.lateWm = e.replay[0].Watermark, e.replay[0].Late
+		b := &e.replay.batches[0]
+		if e.replay.muted {
+			e.wm, e.lateWm = b.Watermark, b.Late
 		} else {
-			e.wm, e.lateWm = max(e.wm, e.replay[0].Watermark), max(e.lateWm, e.replay[0].Late)
+			e.wm, e.lateWm = max(e.wm, b.Watermark), max(e.lateWm, b.Late)
 		}
-		e.replay = e.replay[1:]
+		e.replay.batches = e.replay.batches[1:]
 	}
 	if continuous && e.spec.Time == ProcessingTime && now > e.wm {
 		e.wm = now
@@ -336,17 +179,17 @@ func (e *Engine) process(r *Record, keys *recordKeys) {
 		return
 	}
 
-	k := keys.id
+	k := keys.ID
 	switch e.spec.Dedup {
 	case DedupWithinBatch, DedupUntilWatermark:
-		expiry := int64(noExpiry)
+		expiry := int64(dedup.NoExpiry)
 		if e.spec.Dedup == DedupUntilWatermark {
 			// Remembered while a copy could still count, and at least
 			// DedupHorizon: a function of the record alone, so a restarted
 			// engine forgets ids exactly when the first one did.
 			expiry = e.roundExpiry(max(ts+e.horizon, newest.End+e.lateness))
 		}
-		if orig, dup := e.dedup.insert(k, r.Offset, expiry, e.evictedAt); dup {
+		if orig, dup := e.dedup.Insert(k, r.Offset, expiry, e.evictedAt); dup {
 			reason := ReasonSeenBeforeWatermark
 			if e.spec.Dedup == DedupWithinBatch {
 				reason = ReasonSeenInBatch
@@ -369,15 +212,15 @@ func (e *Engine) process(r *Record, keys *recordKeys) {
 		if w.End+e.lateness <= judge {
 			continue // a sliding window of this record already closed
 		}
-		g := e.group(w)
+		ow := e.windowFor(w)
 		if e.spec.Dedup == DedupWithinWindow {
-			if orig, dup := g.dedup.insert(k, r.Offset, noExpiry, noTime); dup {
+			if orig, dup := ow.dedup.Insert(k, r.Offset, dedup.NoExpiry, noTime); dup {
 				e.count(&e.stats.Duplicates)
 				e.decide(r, DuplicateDropped, ReasonSeenInWindow, ts, w, orig)
 				continue
 			}
 		}
-		e.aggregate(g, r, now, keys)
+		e.aggregate(ow, r, now, keys)
 		accepted, counted = true, w
 	}
 	if accepted {
@@ -427,23 +270,18 @@ func (e *Engine) recordTime(r *Record) int64 {
 	return r.ProcessingTime
 }
 
-func (e *Engine) hash(id []byte) dedupKey {
-	// b is never 0, so no key is the zero key that marks a free slot.
-	return dedupKey{a: maphash.Bytes(e.seed1, id), b: maphash.Bytes(e.seed2, id) | 1}
-}
-
 // Advance tells the engine that processing time is now: a timer tick in
 // continuous mode, the end of the batch triggered at now in micro-batch mode.
 // It emits what became due: final results of closed windows, update-mode
 // results of changed windows.
 func (e *Engine) Advance(now int64) {
-	if e.muted && e.nextOffset >= e.muteUntil && e.stats.Records > 0 {
-		if e.muteAdvance {
-			// The Advance the checkpoint followed: rebuild, silently.
-			e.advance(now)
-			e.muted = false
-			return
-		}
+	switch e.replay.atAdvance(e.nextOffset, e.stats.Records > 0) {
+	case replayRepeatsAdvance:
+		// The Advance the checkpoint followed: rebuild, silently.
+		e.advance(now)
+		e.replay.muted = false
+		return
+	case replayEnds:
 		e.endReplay()
 	}
 	e.advance(now)
@@ -478,27 +316,8 @@ func (e *Engine) advance(now int64) {
 		e.emitDirty(now)
 	}
 	if e.spec.Dedup == DedupWithinBatch {
-		e.dedup.clear()
+		e.dedup.Clear()
 		e.batchMin = math.MaxInt64
-	}
-}
-
-// endReplay unmutes a restored engine. Unless the checkpoint followed an
-// Advance, the original engine may have had changes not yet emitted in
-// update mode: every open aggregate is emitted again at the next Advance,
-// with unchanged revisions, so none of them is missed.
-func (e *Engine) endReplay() {
-	e.muted = false
-	if e.muteAdvance || e.spec.Output != Update || e.spec.EmitPerRecord {
-		return
-	}
-	for _, g := range e.groups {
-		for i := range g.aggs {
-			if st := &g.aggs[i]; !st.dirty {
-				st.dirty = true
-				e.dirty = append(e.dirty, aggRef{g, int32(i)})
-			}
-		}
 	}
 }
 
@@ -588,7 +407,7 @@ func (e *Engine) Flush(now int64) {
 	e.wm = math.MaxInt64
 	e.evict(now)
 	e.emitDirty(now)
-	e.dedup.clear()
+	e.dedup.Clear()
 	e.batchMin = math.MaxInt64
 }
 
@@ -601,8 +420,8 @@ func (e *Engine) MinOffsetNeeded() (offset int64, ok bool) {
 		return 0, false
 	}
 	m := min(e.nextOffset, e.batchMin)
-	for _, g := range e.groups {
-		m = min(m, g.minOffset)
+	for _, ow := range e.windows {
+		m = min(m, ow.minOffset)
 	}
 	for _, b := range e.buckets {
 		m = min(m, b.minOffset)
@@ -627,13 +446,12 @@ func (e *Engine) Restore(cp Checkpoint) error {
 		return fmt.Errorf("restore checkpoint: %w", ErrStarted)
 	}
 	e.wm, e.maxTime, e.seen, e.ended = cp.Watermark, cp.MaxTime, cp.Seen, cp.Ended
-	e.muted, e.muteUntil, e.muteAdvance = cp.NextOffset > 0, cp.NextOffset, cp.AfterAdvance
-	e.replay = slices.Clone(cp.Batches)
+	e.replay.start(cp)
 	e.marks = slices.Clone(cp.Batches)
 	e.lateWm = cp.LateWatermark
-	if len(e.replay) > 0 {
+	if len(e.replay.batches) > 0 {
 		// Until the first replayed record says otherwise, the oldest batch.
-		e.wm, e.lateWm = e.replay[0].Watermark, e.replay[0].Late
+		e.wm, e.lateWm = e.replay.batches[0].Watermark, e.replay.batches[0].Late
 	}
 	return nil
 }
@@ -641,21 +459,21 @@ func (e *Engine) Restore(cp Checkpoint) error {
 // Stats returns counters and the size of the open state.
 func (e *Engine) Stats() Stats {
 	s := e.stats
-	s.OpenStates = e.open
-	s.OpenWindows = len(e.groups)
+	s.OpenStates = e.openAggs
+	s.OpenWindows = len(e.windows)
 	s.DedupEntries = e.dedupLive
 	if e.spec.Dedup == DedupWithinBatch {
-		s.DedupEntries = e.dedup.used
+		s.DedupEntries = e.dedup.Used()
 	}
-	for _, g := range e.groups {
-		s.DedupEntries += g.dedup.used
+	for _, ow := range e.windows {
+		s.DedupEntries += ow.dedup.Used()
 	}
 	s.Watermark = e.wm
 	return s
 }
 
 func (e *Engine) decide(r *Record, kind DecisionKind, reason Reason, ts int64, w window.Window, orig int64) {
-	if e.muted {
+	if e.replay.muted {
 		return
 	}
 	// Field by field, every field, as in emit.
@@ -672,7 +490,7 @@ func (e *Engine) decide(r *Record, kind DecisionKind, reason Reason, ts int64, w
 // count bumps a decision counter unless the decision repeats one made
 // before a restart.
 func (e *Engine) count(c *int64) {
-	if !e.muted {
+	if !e.replay.muted {
 		*c++
 	}
 }
@@ -685,82 +503,34 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// findGroup returns the open window starting at start, or nil and the
-// position where it belongs in e.groups.
-func (e *Engine) findGroup(start int64) (*group, int) {
-	if g := e.lastGroup; g != nil && g.win.Start == start {
-		return g, 0
-	}
-	i, found := slices.BinarySearchFunc(e.groups, start, func(g *group, s int64) int {
-		switch {
-		case g.win.Start < s:
-			return -1
-		case g.win.Start > s:
-			return 1
-		}
-		return 0
-	})
-	if found {
-		return e.groups[i], i
-	}
-	return nil, i
-}
-
-// reset empties g for reuse by another window, keeping its memory unless the
-// window used far less of it than it holds, so that one busy window does not
-// pin large arrays for good.
-func (g *group) reset() {
-	g.dedup.clear()
-	g.index.reset()
-	if len(g.aggs)*8 < cap(g.aggs) {
-		g.aggs = nil
-	}
-	g.aggs = g.aggs[:0]
-}
-
-// group returns the open window w, creating it in start order.
-func (e *Engine) group(w window.Window) *group {
-	g, i := e.findGroup(w.Start)
-	if g != nil {
-		e.lastGroup = g
-		return g
-	}
-	if n := len(e.spareGrps); n > 0 {
-		g, e.spareGrps = e.spareGrps[n-1], e.spareGrps[:n-1]
-	} else {
-		g = &group{}
-	}
-	g.win, g.minOffset = w, math.MaxInt64
-	e.groups = slices.Insert(e.groups, i, g)
-	e.lastGroup = g
-	return g
-}
-
-func (e *Engine) aggregate(g *group, r *Record, now int64, keys *recordKeys) {
-	idx, ok := g.index.find(keys.devCat)
+// aggregate counts r in its aggregate of the open window ow, opening the
+// aggregate if needed, and emits it or marks it changed as the output mode
+// says.
+func (e *Engine) aggregate(ow *openWindow, r *Record, now int64, keys *hashkey.Keys) {
+	idx, ok := ow.index.Find(keys.DevCat)
 	if !ok {
-		dev := e.devices.acquire(r.Event.DeviceID, keys.dev)
-		cat := e.categories.acquire(r.Event.Category, keys.cat)
-		idx = int32(len(g.aggs))
-		g.aggs = append(g.aggs, aggState{dev: dev, cat: cat})
-		g.index.insert(keys.devCat, idx)
-		e.open++
+		dev := e.devices.Acquire(r.Event.DeviceID, keys.Dev)
+		cat := e.categories.Acquire(r.Event.Category, keys.Cat)
+		idx = int32(len(ow.aggs))
+		ow.aggs = append(ow.aggs, aggState{dev: dev, cat: cat})
+		ow.index.Insert(keys.DevCat, idx)
+		e.openAggs++
 	}
-	st := &g.aggs[idx]
+	st := &ow.aggs[idx]
 	st.sum1 += r.Event.Measure1
 	st.sum2, st.comp = addCompensated(st.sum2, st.comp, r.Event.Measure2)
 	st.count++
-	g.minOffset = min(g.minOffset, r.Offset)
+	ow.minOffset = min(ow.minOffset, r.Offset)
 	if e.spec.Output != Update {
 		return
 	}
 	if e.spec.EmitPerRecord {
-		e.emit(g, st, false, now)
+		e.emit(ow, st, false, now)
 		return
 	}
 	if !st.dirty {
 		st.dirty = true
-		e.dirty = append(e.dirty, aggRef{g, idx})
+		e.dirty = append(e.dirty, aggRef{ow, idx})
 	}
 }
 
@@ -775,7 +545,7 @@ func addCompensated(s, c, x float64) (float64, float64) {
 	return t, c + ((s - (t - bp)) + (x - bp))
 }
 
-func (e *Engine) emit(g *group, st *aggState, final bool, now int64) {
+func (e *Engine) emit(ow *openWindow, st *aggState, final bool, now int64) {
 	sum2 := st.sum2 + st.comp
 	if math.IsInf(st.sum2, 0) {
 		sum2 = st.sum2 // the compensation of an overflowed sum is NaN
@@ -783,12 +553,12 @@ func (e *Engine) emit(g *group, st *aggState, final bool, now int64) {
 	// Field by field, every field: a composite literal would be built on
 	// the stack and copied, which costs more than the rest of the emission.
 	res := &e.res
-	res.Window = g.win
-	res.DeviceID, res.Category = e.devices.names[st.dev], e.categories.names[st.cat]
+	res.Window = ow.win
+	res.DeviceID, res.Category = e.devices.Name(st.dev), e.categories.Name(st.cat)
 	res.SumMeasure1, res.SumMeasure2, res.Count, res.Revision = st.sum1, sum2, st.count, st.count
 	res.Final, res.EmitTime, res.Partition = final, now, e.partition
 	st.dirty = false
-	if e.muted {
+	if e.replay.muted {
 		return
 	}
 	e.stats.Results++
@@ -798,11 +568,11 @@ func (e *Engine) emit(g *group, st *aggState, final bool, now int64) {
 func (e *Engine) emitDirty(now int64) {
 	for _, d := range e.dirty {
 		// Entries of aggregates that were emitted final and evicted, or
-		// emitted twice through a recycled group, are no longer dirty (or
-		// no longer there): skipped.
-		if int(d.idx) < len(d.g.aggs) {
-			if st := &d.g.aggs[d.idx]; st.dirty {
-				e.emit(d.g, st, false, now)
+		// emitted twice through a recycled open window, are no longer dirty
+		// (or no longer there): skipped.
+		if int(d.idx) < len(d.ow.aggs) {
+			if st := &d.ow.aggs[d.idx]; st.dirty {
+				e.emit(d.ow, st, false, now)
 			}
 		}
 	}
@@ -813,83 +583,24 @@ func (e *Engine) emitDirty(now int64) {
 // forgets the dedup entries it passed.
 func (e *Engine) evict(now int64) {
 	n := 0
-	for n < len(e.groups) && e.groups[n].win.End+e.lateness <= e.wm {
+	for n < len(e.windows) && e.windows[n].win.End+e.lateness <= e.wm {
 		n++
 	}
 	if n > 0 {
 		// Names that were unused since the previous eviction go now; names
 		// freed by this one wait a round, as their devices usually send again.
-		e.devices.sweep()
-		e.categories.sweep()
-		for _, g := range e.groups[:n] {
-			for i := range g.aggs {
-				st := &g.aggs[i]
-				e.emit(g, st, true, now)
-				e.devices.release(st.dev)
-				e.categories.release(st.cat)
+		e.devices.Sweep()
+		e.categories.Sweep()
+		for _, ow := range e.windows[:n] {
+			for i := range ow.aggs {
+				st := &ow.aggs[i]
+				e.emit(ow, st, true, now)
+				e.devices.Release(st.dev)
+				e.categories.Release(st.cat)
 			}
-			if g == e.lastGroup {
-				e.lastGroup = nil
-			}
-			e.open -= len(g.aggs)
-			g.reset()
-			e.spareGrps = append(e.spareGrps, g)
+			e.recycle(ow)
 		}
-		e.groups = append(e.groups[:0], e.groups[n:]...)
+		e.windows = append(e.windows[:0], e.windows[n:]...)
 	}
-
-	e.evictedAt = e.wm
-	n = 0
-	for n < len(e.buckets) && e.buckets[n].expiry <= e.wm {
-		n++
-	}
-	if n > 0 {
-		for _, b := range e.buckets[:n] {
-			e.dedupLive -= b.count
-			if b == e.lastBucket {
-				e.lastBucket = nil
-			}
-			e.spareBuckets = append(e.spareBuckets, b)
-		}
-		e.buckets = append(e.buckets[:0], e.buckets[n:]...)
-	}
-}
-
-// roundExpiry rounds the expiry of a DedupUntilWatermark entry up to the
-// window slide, so that few buckets exist.
-func (e *Engine) roundExpiry(expiry int64) int64 {
-	slide := e.asg.Slide()
-	return -floorDiv(-expiry, slide) * slide
-}
-
-// remember counts a DedupUntilWatermark entry in the bucket of its rounded
-// expiry.
-func (e *Engine) remember(expiry, offset int64) {
-	b := e.lastBucket
-	if b == nil || b.expiry != expiry {
-		i, found := slices.BinarySearchFunc(e.buckets, expiry, func(b *bucket, x int64) int {
-			switch {
-			case b.expiry < x:
-				return -1
-			case b.expiry > x:
-				return 1
-			}
-			return 0
-		})
-		if found {
-			b = e.buckets[i]
-		} else {
-			if n := len(e.spareBuckets); n > 0 {
-				b, e.spareBuckets = e.spareBuckets[n-1], e.spareBuckets[:n-1]
-			} else {
-				b = &bucket{}
-			}
-			b.expiry, b.count, b.minOffset = expiry, 0, math.MaxInt64
-			e.buckets = slices.Insert(e.buckets, i, b)
-		}
-		e.lastBucket = b
-	}
-	b.count++
-	e.dedupLive++
-	b.minOffset = min(b.minOffset, offset)
+	e.expireIDs()
 }

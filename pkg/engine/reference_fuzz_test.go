@@ -332,22 +332,23 @@ func (t refRefTarget) mark(p int32) PartitionMark {
 	return PartitionMark{Watermark: e.ownMark(), Ended: e.ended}
 }
 
-// refRun is what one target did: per group of steps, the sorted emissions
-// and the state of every partition after it (open windows and aggregates,
-// watermark, mark); and the final counters.
+// refRun is what one target did: per call (one step, or several records
+// handed over at once), the sorted emissions and the state of every
+// partition after it (open windows and aggregates, watermark, mark); and
+// the final counters.
 type refRun struct {
 	out    [][]string
 	state  []string
 	counts []Stats
 }
 
-// runRefScript runs s on tg. groups[i] is the number of steps of group i:
+// runRefScript runs s on tg. calls[i] is the number of steps of call i:
 // consecutive records of one partition handed over at once.
-func runRefScript(s refScript, tg refTarget, log *refLog, groups []int) refRun {
+func runRefScript(s refScript, tg refTarget, log *refLog, calls []int) refRun {
 	var run refRun
 	offsets := make([]int64, s.parts)
 	i := 0
-	for _, n := range groups {
+	for _, n := range calls {
 		o := s.ops[i]
 		switch o.kind {
 		case refRecord:
@@ -398,10 +399,10 @@ func runRefScript(s refScript, tg refTarget, log *refLog, groups []int) refRun {
 	return run
 }
 
-// refGroups splits the steps into calls: runs of consecutive records of one
+// refCalls splits the steps into calls: runs of consecutive records of one
 // partition cut at random, every other step alone.
-func refGroups(s refScript, rng *rand.Rand) []int {
-	var groups []int
+func refCalls(s refScript, rng *rand.Rand) []int {
+	var calls []int
 	for i := 0; i < len(s.ops); {
 		n := 1
 		if s.ops[i].kind == refRecord {
@@ -413,17 +414,17 @@ func refGroups(s refScript, rng *rand.Rand) []int {
 				n++
 			}
 		}
-		groups = append(groups, n)
+		calls = append(calls, n)
 		i += n
 	}
-	return groups
+	return calls
 }
 
-// regroup merges the reference's per-step runs into the given groups.
-func regroup(r refRun, groups []int) refRun {
+// mergeSteps merges the reference's per-step runs into the given calls.
+func mergeSteps(r refRun, calls []int) refRun {
 	out := refRun{counts: r.counts}
 	i := 0
-	for _, n := range groups {
+	for _, n := range calls {
 		var merged []string
 		for j := range n {
 			merged = append(merged, r.out[i+j]...)
@@ -464,26 +465,26 @@ func diffRefScript(s refScript) string {
 		}
 		bt.engines = append(bt.engines, e)
 	}
-	groups := refGroups(s, rand.New(rand.NewPCG(uint64(len(s.ops)), 1)))
-	return diffRefRuns(s, groups, regroup(want, groups), runRefScript(s, bt, batchLog, groups), "ProcessBatch")
+	calls := refCalls(s, rand.New(rand.NewPCG(uint64(len(s.ops)), 1)))
+	return diffRefRuns(s, calls, mergeSteps(want, calls), runRefScript(s, bt, batchLog, calls), "ProcessBatch")
 }
 
-func diffRefRuns(s refScript, groups []int, want, got refRun, how string) string {
+func diffRefRuns(s refScript, calls []int, want, got refRun, how string) string {
 	i := 0
-	for g, n := range groups {
-		if !slices.Equal(want.out[g], got.out[g]) || want.state[g] != got.state[g] {
+	for c, n := range calls {
+		if !slices.Equal(want.out[c], got.out[c]) || want.state[c] != got.state[c] {
 			var b strings.Builder
 			fmt.Fprintf(&b, "engine (%s) and reference differ at step %d", how, i)
 			if n > 1 {
 				fmt.Fprintf(&b, "-%d", i+n-1)
 			}
 			fmt.Fprintf(&b, ": %s\n", s.ops[i])
-			fmt.Fprintf(&b, "reference (%s):\n", want.state[g])
-			for _, x := range want.out[g] {
+			fmt.Fprintf(&b, "reference (%s):\n", want.state[c])
+			for _, x := range want.out[c] {
 				b.WriteString("    " + x + "\n")
 			}
-			fmt.Fprintf(&b, "engine    (%s):\n", got.state[g])
-			for _, x := range got.out[g] {
+			fmt.Fprintf(&b, "engine    (%s):\n", got.state[c])
+			for _, x := range got.out[c] {
 				b.WriteString("    " + x + "\n")
 			}
 			return b.String()

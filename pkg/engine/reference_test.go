@@ -10,8 +10,8 @@ import (
 // possible, with Go maps and slices, one record at a time, so that the
 // optimised engine (its tables, batching and prefetch) can be checked
 // against it on random inputs (reference_fuzz_test.go). It shares nothing
-// with engine.go but the exported types; in particular it combines the
-// partitions' watermarks with its own min and max, not with Combine, so
+// with the engine's code but the exported types; in particular it combines
+// the partitions' watermarks with its own min and max, not with Combine, so
 // that Combine is checked too.
 //
 // Where docs/engine.md leaves a rule open, the choice made here is written

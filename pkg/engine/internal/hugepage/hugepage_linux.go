@@ -1,4 +1,4 @@
-package engine
+package hugepage
 
 import (
 	"syscall"
@@ -9,12 +9,12 @@ import (
 // engine runs large state on (amd64, arm64 with 4 KiB base pages).
 const hugePage = 2 << 20
 
-// makeHuge returns a zeroed slice of n T. A large one is aligned to huge
+// Make returns a zeroed slice of n T. A large one is aligned to huge
 // pages and advised to use them (MADV_HUGEPAGE): with transparent huge pages
 // in their common "madvise" mode, the kernel then backs it with 2 MiB pages,
 // so the random accesses of a large table miss the TLB far less often. It
 // is ordinary Go memory, freed by the garbage collector.
-func makeHuge[T any](n int) []T {
+func Make[T any](n int) []T {
 	var zero T
 	size := n * int(unsafe.Sizeof(zero))
 	if size < 2*hugePage {

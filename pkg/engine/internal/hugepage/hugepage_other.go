@@ -1,7 +1,6 @@
 //go:build !linux
 
-package engine
+package hugepage
 
-// makeHuge returns a zeroed slice of n T (huge pages are advised on Linux
-// only).
-func makeHuge[T any](n int) []T { return make([]T, n) }
+// Make returns a zeroed slice of n T (huge pages are advised on Linux only).
+func Make[T any](n int) []T { return make([]T, n) }

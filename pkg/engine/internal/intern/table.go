@@ -1,37 +1,41 @@
-package engine
+// Package intern maps the names of devices and categories to small
+// integers, so that the engine's aggregates are fixed-size and a lookup by
+// []byte does not allocate.
+package intern
 
-// interner maps device ids and categories to small integers so aggregate
-// keys are fixed-size and a lookup by []byte does not allocate. Names are
+// Table maps device ids or categories to small integers so aggregate keys
+// are fixed-size and a lookup by []byte does not allocate. Names are
 // reference-counted by open aggregates and dropped when unused, so a fleet
 // whose devices come and go does not grow it forever.
 //
-// It is found by the seeded hash the engine already computed for the record
-// (see Engine.keys), in an open-addressing table with linear probing: no
-// second hash of the name, and a hit compares the name once.
-type interner struct {
-	slots  []internSlot
+// A name is found by the seeded hash the engine already computed for the
+// record (hashkey.Keys), in an open-addressing table with linear probing: no
+// second hash of the name, and a hit compares the name once. Its zero value
+// is an empty table.
+type Table struct {
+	slots  []slot
 	mask   uint64
 	n      int // interned names
 	names  []string
 	hashes []uint64
 	refs   []int32 // -1: free id
 	free   []uint32
-	zero   []uint32 // ids whose count reached 0, dropped by the next sweep
+	zero   []uint32 // ids whose count reached 0, dropped by the next Sweep
 }
 
-// internSlot is a name's hash and id+1; id 0 marks a free slot.
-type internSlot struct {
+// slot is a name's hash and id+1; id 0 marks a free slot.
+type slot struct {
 	hash uint64
 	id   uint32
 }
 
-const minInternSlots = 16
+const minSlots = 16
 
-// acquire returns the id of b, whose hash is h, and counts one more user.
+// Acquire returns the id of b, whose hash is h, and counts one more user.
 // It allocates only for a name not yet interned.
-func (in *interner) acquire(b []byte, h uint64) uint32 {
+func (in *Table) Acquire(b []byte, h uint64) uint32 {
 	if len(in.slots) == 0 {
-		in.resize(minInternSlots)
+		in.resize(minSlots)
 	}
 	i := h & in.mask
 	for ; in.slots[i].id != 0; i = (i + 1) & in.mask {
@@ -51,7 +55,7 @@ func (in *interner) acquire(b []byte, h uint64) uint32 {
 		in.hashes = append(in.hashes, h)
 		in.refs = append(in.refs, 1)
 	}
-	in.slots[i] = internSlot{hash: h, id: id + 1}
+	in.slots[i] = slot{hash: h, id: id + 1}
 	// At most half full: probe runs stay short.
 	if in.n++; in.n*2 > len(in.slots) {
 		in.resize(2 * len(in.slots))
@@ -59,15 +63,21 @@ func (in *interner) acquire(b []byte, h uint64) uint32 {
 	return id
 }
 
-func (in *interner) release(id uint32) {
+// Name returns the name of id, which must be acquired.
+func (in *Table) Name(id uint32) string { return in.names[id] }
+
+// Release counts one user of id less. A name no longer used is dropped by
+// the next Sweep, unless it is acquired again before.
+func (in *Table) Release(id uint32) {
 	in.refs[id]--
 	if in.refs[id] == 0 {
 		in.zero = append(in.zero, id)
 	}
 }
 
-// sweep drops the names whose count is still 0 since they reached it.
-func (in *interner) sweep() {
+// Sweep drops the names whose count reached 0 since the previous Sweep and
+// is still 0.
+func (in *Table) Sweep() {
 	for _, id := range in.zero {
 		if in.refs[id] == 0 {
 			in.delete(id)
@@ -80,7 +90,7 @@ func (in *interner) sweep() {
 
 // delete takes id out of the table and shifts the entries after it back
 // along their probe runs (Knuth's algorithm R), so no tombstone is left.
-func (in *interner) delete(id uint32) {
+func (in *Table) delete(id uint32) {
 	i := in.hashes[id] & in.mask
 	for in.slots[i].id != id+1 {
 		i = (i + 1) & in.mask
@@ -95,13 +105,13 @@ func (in *interner) delete(id uint32) {
 		in.slots[i] = in.slots[j]
 		i = j
 	}
-	in.slots[i] = internSlot{}
+	in.slots[i] = slot{}
 	in.n--
 }
 
-func (in *interner) resize(size int) {
+func (in *Table) resize(size int) {
 	old := in.slots
-	in.slots = make([]internSlot, size)
+	in.slots = make([]slot, size)
 	in.mask = uint64(size - 1)
 	for _, sl := range old {
 		if sl.id != 0 {

@@ -1,4 +1,4 @@
-package engine
+package intern
 
 import (
 	"math/rand/v2"
@@ -6,12 +6,12 @@ import (
 	"testing"
 )
 
-// TestInternerAgreesWithAMap acquires, releases and sweeps names at random,
+// TestTableAgreesWithAMap acquires, releases and sweeps names at random,
 // with hashes that collide often (so probe runs are long and deletions shift
 // entries back), and checks every id against a plain map.
-func TestInternerAgreesWithAMap(t *testing.T) {
+func TestTableAgreesWithAMap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
-	var in interner
+	var in Table
 	type entry struct {
 		id   uint32
 		refs int
@@ -23,7 +23,7 @@ func TestInternerAgreesWithAMap(t *testing.T) {
 		switch r := rng.IntN(10); {
 		case r < 6:
 			name := strconv.Itoa(rng.IntN(200))
-			id := in.acquire([]byte(name), hash(name))
+			id := in.Acquire([]byte(name), hash(name))
 			if w, ok := want[name]; ok && w.id != id {
 				t.Fatalf("step %d: %s is %d, was %d", step, name, id, w.id)
 			} else if !ok {
@@ -41,10 +41,10 @@ func TestInternerAgreesWithAMap(t *testing.T) {
 			id := held[k]
 			held[k] = held[len(held)-1]
 			held = held[:len(held)-1]
-			in.release(id)
-			want[in.names[id]].refs--
+			in.Release(id)
+			want[in.Name(id)].refs--
 		default:
-			in.sweep()
+			in.Sweep()
 			for name, w := range want {
 				if w.refs == 0 && in.refs[w.id] < 0 {
 					delete(want, name)

@@ -1,7 +1,7 @@
 //go:build !amd64 && !arm64
 
-package engine
+package prefetch
 
-// prefetch does nothing where the engine has no prefetch instruction: the
+// Lines does nothing where the engine has no prefetch instruction: the
 // loads that follow just wait for memory.
-func prefetch(addrs *uintptr, n int) {}
+func Lines(addrs *uintptr, n int) {}
