@@ -53,6 +53,9 @@ contract flags (docs/engines.md):
                            and commits happen (default 5000)
   --master WHERE           local only: Kafka Streams is a library; scale out by starting more
                            instances with the same --job-id (default local)
+  --start-offsets WHERE    earliest (default) or latest: where the events topic is read from;
+                           latest commits the topic's end offsets for the application's
+                           consumer group before Kafka Streams starts
   --checkpoint-dir DIR     state stores of the instance go to DIR/JOB/N (N: instance number)
                            (default .state/engines/kafka-streams/state)
   --heap SIZE              JVM heap of this process, -Xms/-Xmx (default 1g)
@@ -65,7 +68,8 @@ Kafka Streams flags:
   --cache-bytes N          statestore.cache.max.bytes, the record caches (default 10485760)
   --topic-wait-ms N        how long to wait for the events topic to exist (default 60000)
 
-The process exits 0 after it wrote the end line (it then closes Kafka Streams and deletes its
+The process writes the start line once it reads the events topic, and exits 0 after it
+wrote the end line (it then closes Kafka Streams and deletes its
 local state), or after SIGTERM/SIGINT (without an end line); 1 when Kafka Streams fails (the
 cause on stderr), 2 for a bad flag. Logs: WARN from Kafka Streams and Kafka, INFO from the
 application, to stderr and to

@@ -129,6 +129,9 @@ public final class KafkaStreamsJob {
         long endTime = Extractor.endTime(o.windowMs, o.graceMs());
         try (Admin admin = Admin.create(adminProps(o))) {
             int partitions = prepareTopics(o, admin);
+            if (o.latest) {
+                pinLatestOffsets(o, admin, partitions);
+            }
             Path stateDir = o.stateDir.resolve(o.jobId).resolve(Integer.toString(o.instance));
             Files.createDirectories(stateDir);
             Properties props = streamsProps(o, stateDir);
@@ -252,6 +255,53 @@ public final class KafkaStreamsJob {
         return partitions;
     }
 
+    /**
+     * {@code --start-offsets latest}: commits the events topic's current end offsets for the
+     * application's consumer group before Kafka Streams starts, when the group has none, so that
+     * every record written from now on is read whenever the stream threads get their partitions
+     * (an offset reset to "latest" would be resolved only at their first fetch). Another instance
+     * of the application that already runs has done it: the group then has members and offsets.
+     */
+    private static void pinLatestOffsets(Options o, Admin admin, int partitions) throws Exception {
+        Map<TopicPartition, OffsetAndMetadata> committed;
+        try {
+            committed =
+                    admin.listConsumerGroupOffsets(o.applicationId())
+                            .partitionsToOffsetAndMetadata()
+                            .get(15, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            if (!(e.getCause() instanceof GroupIdNotFoundException)) {
+                throw new Fatal("read the offsets of " + o.applicationId() + ": " + rootMessage(e), e);
+            }
+            committed = Map.of();
+        }
+        Map<TopicPartition, org.apache.kafka.clients.admin.OffsetSpec> ask = new java.util.HashMap<>();
+        for (int p = 0; p < partitions; p++) {
+            TopicPartition tp = new TopicPartition(o.eventsTopic, p);
+            if (committed.get(tp) == null) {
+                ask.put(tp, org.apache.kafka.clients.admin.OffsetSpec.latest());
+            }
+        }
+        if (ask.isEmpty()) {
+            return;
+        }
+        Map<TopicPartition, OffsetAndMetadata> pin = new java.util.HashMap<>();
+        admin.listOffsets(ask)
+                .all()
+                .get(15, TimeUnit.SECONDS)
+                .forEach((tp, info) -> pin.put(tp, new OffsetAndMetadata(info.offset())));
+        try {
+            admin.alterConsumerGroupOffsets(o.applicationId(), pin).all().get(15, TimeUnit.SECONDS);
+            LOG.info("reading {} from its end offsets ({} partitions)", o.eventsTopic, pin.size());
+        } catch (ExecutionException e) {
+            // a running instance of the application (the group has members) pinned them first
+            LOG.info(
+                    "the offsets of {} are set by a running instance ({})",
+                    o.applicationId(),
+                    rootMessage(e));
+        }
+    }
+
     /** The topology (docs/engines.md, "Kafka Streams"). */
     static Topology topology(Options o, long endTime, Properties props) {
         StreamsBuilder b =
@@ -288,7 +338,10 @@ public final class KafkaStreamsJob {
                                                 EventSerde.keySerde(o.runId),
                                                 EventSerde.valueSerde(o.runId))
                                         .withTimestampExtractor(new Extractor(o.time, endTime))
-                                        .withOffsetResetPolicy(AutoOffsetReset.earliest())
+                                        .withOffsetResetPolicy(
+                                                o.latest
+                                                        ? AutoOffsetReset.latest()
+                                                        : AutoOffsetReset.earliest())
                                         .withName("events"))
                         .processValues(
                                 () ->
@@ -355,9 +408,9 @@ public final class KafkaStreamsJob {
                         ? BuiltInDslStoreSuppliers.InMemoryDslStoreSuppliers.class
                         : BuiltInDslStoreSuppliers.RocksDBDslStoreSuppliers.class);
         p.put(StreamsConfig.CLIENT_ID_CONFIG, o.applicationId() + "-" + o.instance);
-        // the default of Kafka 5 (the topology has no global state; this silences its warning)
-        p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, true);
-        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
+        p.put(
+                StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG),
+                o.latest ? "latest" : "earliest");
         p.put(StreamsConfig.producerPrefix(ProducerConfig.ACKS_CONFIG), "all");
         return p;
     }
@@ -398,6 +451,7 @@ public final class KafkaStreamsJob {
             throws Exception {
         int ended = 0;
         int errors = 0;
+        boolean started = false;
         while (true) {
             if (stop.get()) {
                 LOG.warn("signal received: closing the application (no end line)");
@@ -415,6 +469,11 @@ public final class KafkaStreamsJob {
                         "Kafka Streams stopped (" + state + ")"
                                 + (f == null ? "" : ": " + rootMessage(f))
                                 + " before the end of run " + o.runId);
+            }
+            if (!started && state == KafkaStreams.State.RUNNING) {
+                // the stream threads have their tasks: the source reads the events topic
+                writeStart(o);
+                started = true;
             }
             Map<TopicPartition, OffsetAndMetadata> committed;
             try {
@@ -448,22 +507,48 @@ public final class KafkaStreamsJob {
                 LOG.info("{} of {} partitions committed past their end-of-run marker", n, partitions);
             }
             if (n == partitions) {
-                writeEnd(o);
+                writeEnd(o, admin);
                 return true;
             }
             Thread.sleep(250);
         }
     }
 
-    private static void writeEnd(Options o) throws Fatal {
+    private static KafkaProducer<String, String> lineProducer(Options o, String what) {
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, o.brokers);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.put(ProducerConfig.CLIENT_ID_CONFIG, o.applicationId() + "-end");
+        p.put(ProducerConfig.CLIENT_ID_CONFIG, o.applicationId() + "-" + what);
+        return new KafkaProducer<>(p, new StringSerializer(), new StringSerializer());
+    }
+
+    /** The contract's start line (key = job id), acknowledged by Kafka. */
+    private static void writeStart(Options o) throws Fatal {
+        String line = "start|" + o.jobId + "|" + o.runId + "|" + System.currentTimeMillis();
+        try (KafkaProducer<String, String> producer = lineProducer(o, "start")) {
+            producer.send(new ProducerRecord<>(o.resultsTopic, o.jobId, line)).get(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new Fatal("write the start line to " + o.resultsTopic + ": " + rootMessage(e), e);
+        }
+        LOG.info("{} (the stream threads read the events topic)", line);
+    }
+
+    /**
+     * The contract's end line, on every partition of the results topic (key = job id), after the
+     * results written there: the commits that carried the end-of-run markers came after Kafka
+     * acknowledged them.
+     */
+    private static void writeEnd(Options o, Admin admin) throws Fatal {
         String line = "end|" + o.jobId + "|" + o.runId + "|" + System.currentTimeMillis();
-        try (KafkaProducer<String, String> producer =
-                new KafkaProducer<>(p, new StringSerializer(), new StringSerializer())) {
-            producer.send(new ProducerRecord<>(o.resultsTopic, o.runId, line)).get(30, TimeUnit.SECONDS);
+        try (KafkaProducer<String, String> producer = lineProducer(o, "end")) {
+            int n = producer.partitionsFor(o.resultsTopic).size();
+            List<java.util.concurrent.Future<?>> sends = new java.util.ArrayList<>();
+            for (int p = 0; p < n; p++) {
+                sends.add(producer.send(new ProducerRecord<>(o.resultsTopic, p, o.jobId, line)));
+            }
+            for (java.util.concurrent.Future<?> f : sends) {
+                f.get(30, TimeUnit.SECONDS);
+            }
         } catch (Exception e) {
             throw new Fatal("write the end line to " + o.resultsTopic + ": " + rootMessage(e), e);
         }

@@ -36,6 +36,7 @@ final class Options {
         DEFAULTS.put("output", "append");
         DEFAULTS.put("trigger-ms", "5000");
         DEFAULTS.put("master", "local");
+        DEFAULTS.put("start-offsets", "earliest");
         DEFAULTS.put("checkpoint-dir", ".state/engines/kafka-streams/state");
         DEFAULTS.put("heap", "1g"); // read by run.sh
         // Kafka Streams application's own
@@ -61,6 +62,7 @@ final class Options {
     long dedupHorizonMs;
     boolean update;
     long triggerMs;
+    boolean latest;
     Path stateDir;
     int threads;
     boolean inMemory;
@@ -157,6 +159,11 @@ final class Options {
                             + " --master local and scale out by starting more instances of run.sh"
                             + " with the same --job-id (the same application id)");
         }
+        String start = nonEmpty(v, "start-offsets");
+        if (!start.equals("earliest") && !start.equals("latest")) {
+            throw new UsageException("--start-offsets " + start + ": want earliest or latest");
+        }
+        o.latest = start.equals("latest");
         o.stateDir = Path.of(nonEmpty(v, "checkpoint-dir")).toAbsolutePath().normalize();
         long t = millis(v, "threads", 1);
         if (t > 64) {

@@ -12,10 +12,13 @@ import org.apache.storm.tuple.Tuple;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -23,7 +26,8 @@ import java.util.concurrent.TimeUnit;
  * partition whose end-of-run marker it received, after it wrote that partition's final lines and
  * flushed its producer. Once every (aggregation task, partition) pair reported, every result of
  * the run is in Kafka: the bolt writes the {@code end} line (acks=all, synchronously) and tells
- * the process, which kills the topology.
+ * the process, which kills the topology. The end line goes to every partition of the results
+ * topic (key = job id).
  */
 final class EndBolt extends BaseRichBolt {
     private static final long serialVersionUID = 1L;
@@ -85,7 +89,16 @@ final class EndBolt extends BaseRichBolt {
         String line = "end|" + jobId + "|" + runId + "|" + System.currentTimeMillis();
         try (KafkaProducer<String, String> producer =
                 new KafkaProducer<>(pr, new StringSerializer(), new StringSerializer())) {
-            producer.send(new ProducerRecord<>(resultsTopic, runId, line)).get(30, TimeUnit.SECONDS);
+            // on every partition of the results topic (key = job id), after the results written
+            // there: every aggregation task flushed its producer before it reported
+            int n = producer.partitionsFor(resultsTopic).size();
+            List<Future<?>> sends = new ArrayList<>();
+            for (int rp = 0; rp < n; rp++) {
+                sends.add(producer.send(new ProducerRecord<>(resultsTopic, rp, jobId, line)));
+            }
+            for (Future<?> f : sends) {
+                f.get(30, TimeUnit.SECONDS);
+            }
             Stats.END_LINE.set(line);
         } catch (Exception e) {
             LOG.error("cannot write the end line to {}: {}", resultsTopic, e.toString());

@@ -36,6 +36,7 @@ final class Options {
         DEFAULTS.put("output", "append");
         DEFAULTS.put("trigger-ms", "5000");
         DEFAULTS.put("master", "local");
+        DEFAULTS.put("start-offsets", "earliest");
         DEFAULTS.put("checkpoint-dir", ".state/engines/storm/local");
         DEFAULTS.put("heap", "1g"); // read by run.sh
         // Storm topology's own
@@ -59,6 +60,7 @@ final class Options {
     long dedupHorizonMs;
     boolean update;
     long triggerMs;
+    boolean latest;
     Path localDir;
     int spoutParallelism;
     int parallelism;
@@ -140,6 +142,11 @@ final class Options {
                             + " process only (no Storm cluster is set up by scripts/infra); use"
                             + " --master local");
         }
+        String start = nonEmpty(v, "start-offsets");
+        if (!start.equals("earliest") && !start.equals("latest")) {
+            throw new UsageException("--start-offsets " + start + ": want earliest or latest");
+        }
+        o.latest = start.equals("latest");
         o.localDir = Path.of(nonEmpty(v, "checkpoint-dir")).toAbsolutePath().normalize();
         o.spoutParallelism = (int) Math.min(millis(v, "spout-parallelism", 1), 64);
         o.parallelism = (int) Math.min(millis(v, "parallelism", 1), 64);

@@ -20,6 +20,8 @@ final class Stats {
     /** Counted down by {@link EndBolt} once it wrote the end line. */
     static final CountDownLatch ENDED = new CountDownLatch(1);
     static final AtomicReference<String> END_LINE = new AtomicReference<>();
+    /** Partitions of the events topic assigned to the spout's tasks ({@link Assignments}). */
+    static final java.util.Set<Integer> ASSIGNED = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     private Stats() {}
 }
