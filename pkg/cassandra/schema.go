@@ -162,18 +162,3 @@ func Migrate(ctx context.Context, s *gocql.Session, c *Config, log *zap.Logger) 
 	}
 	return res, nil
 }
-
-// Setup connects, migrates the schema and returns a session bound to the
-// keyspace: what a service does at start.
-func Setup(ctx context.Context, c *Config, log *zap.Logger) (*gocql.Session, error) {
-	admin, err := WaitSession(ctx, c, log, false)
-	if err != nil {
-		return nil, err
-	}
-	_, err = Migrate(ctx, admin, c, log)
-	admin.Close()
-	if err != nil {
-		return nil, err
-	}
-	return NewSession(c, log, true)
-}

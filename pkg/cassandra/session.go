@@ -1,7 +1,6 @@
 package cassandra
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -44,23 +43,4 @@ func NewSession(c *Config, log *zap.Logger, inKeyspace bool) (*gocql.Session, er
 			c.HostList(), c.Port, err)
 	}
 	return s, nil
-}
-
-// WaitSession retries NewSession until it succeeds or ctx ends, for services
-// that start before Cassandra is ready.
-func WaitSession(ctx context.Context, c *Config, log *zap.Logger, inKeyspace bool) (*gocql.Session, error) {
-	delay := 500 * time.Millisecond
-	for {
-		s, err := NewSession(c, log, inKeyspace)
-		if err == nil {
-			return s, nil
-		}
-		log.Warn("cassandra not reachable yet; retrying", zap.Error(err), zap.Duration("retry_in", delay))
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%w (gave up: %v)", err, ctx.Err())
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 10*time.Second)
-	}
 }

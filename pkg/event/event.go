@@ -140,7 +140,7 @@ func fieldError(field string, value []byte, err error, detail string) *ParseErro
 }
 
 // Validate reports whether e can be formatted into a line that parses back to
-// e. Format does not validate, to stay cheap; producers call Validate once.
+// e. AppendFormat does not validate, to stay cheap; producers call Validate once.
 func (e Event) Validate() error {
 	if err := checkText(FieldMessageID, []byte(e.MessageID), MaxIDLen); err != nil {
 		return err

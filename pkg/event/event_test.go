@@ -63,7 +63,7 @@ func TestParse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseString(tt.line)
+			got, err := parseString(tt.line)
 			if tt.problem == nil {
 				require.NoError(t, err)
 				require.Equal(t, tt.want, got)
@@ -98,9 +98,9 @@ func TestFormat(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			require.NoError(t, tt.e.Validate())
-			got := Format(tt.e)
+			got := format(tt.e)
 			require.Equal(t, tt.want, got)
-			back, err := ParseString(got)
+			back, err := parseString(got)
 			require.NoError(t, err)
 			require.Equal(t, tt.e, back)
 		})
@@ -157,3 +157,15 @@ func TestParseViewDoesNotAllocate(t *testing.T) {
 	})
 	require.Zero(t, allocs)
 }
+
+// parseString parses line into an Event that owns its strings.
+func parseString(line string) (Event, error) {
+	var v View
+	if err := ParseView([]byte(line), &v); err != nil {
+		return Event{}, err
+	}
+	return v.Event(), nil
+}
+
+// format returns the wire form of e.
+func format(e Event) string { return string(AppendFormat(nil, e)) }

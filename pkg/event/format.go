@@ -7,7 +7,7 @@ import (
 
 // AppendFormat appends the wire form of e to dst, without a line terminator.
 // It does not validate e (see Event.Validate): an invalid event gives a line
-// that Parse rejects, never a line that parses to another event.
+// that ParseView rejects, never a line that parses to another event.
 func AppendFormat(dst []byte, e Event) []byte {
 	dst = append(dst, e.MessageID...)
 	dst = append(dst, '|')
@@ -20,11 +20,6 @@ func AppendFormat(dst []byte, e Event) []byte {
 	dst = strconv.AppendInt(dst, e.Measure1, 10)
 	dst = append(dst, '|')
 	return AppendMeasure2(dst, e.Measure2)
-}
-
-// Format returns the wire form of e.
-func Format(e Event) string {
-	return string(AppendFormat(make([]byte, 0, 64), e))
 }
 
 // AppendMeasure2 appends the shortest text that parses back to exactly f:

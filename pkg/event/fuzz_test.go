@@ -45,12 +45,12 @@ func FuzzParse(f *testing.F) {
 		}
 		e := v.Event()
 		require.NoError(t, e.Validate())
-		out := Format(e)
+		out := format(e)
 		require.LessOrEqual(t, len(out), MaxLineLen)
-		back, err := ParseString(out)
+		back, err := parseString(out)
 		require.NoError(t, err, "formatted %q", out)
 		requireSameEvent(t, e, back)
-		require.Equal(t, out, Format(back), "format is a fixed point")
+		require.Equal(t, out, format(back), "format is a fixed point")
 		// The fast path and strconv agree.
 		want, err := strconv.ParseFloat(string(lastField(line)), 64)
 		require.NoError(t, err)
@@ -66,11 +66,11 @@ func FuzzFormat(f *testing.F) {
 	f.Add("a|b", "b\n", int64(MaxDeviceTime), "c", int64(math.MinInt64), 5e-324)
 	f.Fuzz(func(t *testing.T, id, dev string, ts int64, cat string, m1 int64, m2 float64) {
 		e := Event{MessageID: id, DeviceID: dev, DeviceTime: ts, Category: cat, Measure1: m1, Measure2: m2}
-		out := Format(e)
+		out := format(e)
 		if e.Validate() != nil {
 			return
 		}
-		back, err := ParseString(out)
+		back, err := parseString(out)
 		require.NoError(t, err, "formatted %q", out)
 		requireSameEvent(t, e, back)
 	})

@@ -180,20 +180,6 @@ func checkParsedText(field string, b []byte, ctl bool, maxLen int) error {
 	return nil
 }
 
-// Parse parses one line into an Event that owns its strings.
-func Parse(line []byte) (Event, error) {
-	var v View
-	if err := ParseView(line, &v); err != nil {
-		return Event{}, err
-	}
-	return v.Event(), nil
-}
-
-// ParseString is Parse for a string.
-func ParseString(line string) (Event, error) {
-	return Parse([]byte(line))
-}
-
 func fieldCountError(line []byte) error {
 	n := bytes.Count(line, []byte{'|'}) + 1
 	return &ParseError{

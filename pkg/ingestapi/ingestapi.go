@@ -25,7 +25,7 @@ type EndOfRunResponse struct {
 }
 
 // Content types accepted by EventsPath. A text body is newline-separated lines
-// in the wire format (event.Format); a JSON body is a JSON array of Event.
+// in the wire format (event.AppendFormat); a JSON body is a JSON array of Event.
 const (
 	ContentTypeText = "text/plain"
 	ContentTypeJSON = "application/json"

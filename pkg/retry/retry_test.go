@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 )
@@ -41,7 +43,44 @@ func TestDoStopsOnPermanentAndContext(t *testing.T) {
 		}
 		return errors.New("down")
 	})
-	require.ErrorContains(t, err, "write: down")
+	require.EqualError(t, err, "write: down (gave up: context canceled)")
+	require.Equal(t, 2, n)
+
+	// An error that is the context's own is not repeated.
+	err = p.Do(ctx, zap.NewNop(), "write", func() error { return ctx.Err() })
+	require.EqualError(t, err, "write: context canceled")
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestZeroPolicyWaitsAsDefault(t *testing.T) {
+	var zero Policy
+	for range 100 {
+		require.InDelta(t, float64(200*time.Millisecond), float64(zero.Delay(1)), float64(40*time.Millisecond))
+		require.InDelta(t, float64(10*time.Second), float64(zero.Delay(20)), float64(2*time.Second))
+	}
+}
+
+func TestCountingCountsRetriesByOperation(t *testing.T) {
+	c := NewCounter("boontadata_test")
+	var seen []string
+	p := Policy{Initial: time.Millisecond, Max: time.Millisecond, OnRetry: func(what string) { seen = append(seen, what) }}.Counting(c)
+	for _, op := range []string{"write results", "write results", "acknowledge task"} {
+		n := 0
+		require.NoError(t, p.Do(context.Background(), zap.NewNop(), op, func() error {
+			if n++; n < 3 {
+				return errors.New("down")
+			}
+			return nil
+		}))
+	}
+	require.InDelta(t, 4, testutil.ToFloat64(c.WithLabelValues("write results")), 0)
+	require.InDelta(t, 2, testutil.ToFloat64(c.WithLabelValues("acknowledge task")), 0)
+	require.Len(t, seen, 6, "the policy's own OnRetry still runs")
+
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(c))
+	n, err := testutil.GatherAndCount(reg, "boontadata_test_retries_total")
+	require.NoError(t, err)
 	require.Equal(t, 2, n)
 }
 

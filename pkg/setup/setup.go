@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"time"
 
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"go.uber.org/zap"
 
 	"github.com/boontadata/boontadata/pkg/cassandra"
 	"github.com/boontadata/boontadata/pkg/kafka"
+	"github.com/boontadata/boontadata/pkg/retry"
 )
 
 // Options says what to provision.
@@ -21,6 +23,9 @@ type Options struct {
 	ClientID  string
 	// Wait bounds how long to wait for servers that are not reachable yet.
 	Wait time.Duration
+	// Retry paces the attempts while they are not (the service's policy,
+	// which counts its retries).
+	Retry retry.Policy
 }
 
 // Run creates the topics and applies the schema migrations.
@@ -28,12 +33,16 @@ func Run(ctx context.Context, o Options, log *zap.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, o.Wait)
 	defer cancel()
 	if o.Kafka != nil {
-		if err := retry(ctx, log, "kafka", func() error { return kafka.Provision(ctx, o.Kafka, o.ClientID, log) }); err != nil {
-			return fmt.Errorf("provision Kafka topics: %w", err)
+		if err := o.Retry.Do(ctx, log, "provision kafka topics", func() error { return kafka.Provision(ctx, o.Kafka, o.ClientID, log) }); err != nil {
+			return err
 		}
 	}
 	if o.Cassandra != nil {
-		s, err := cassandra.WaitSession(ctx, o.Cassandra, log, false)
+		var s *gocql.Session
+		err := o.Retry.Do(ctx, log, "open cassandra session", func() (err error) {
+			s, err = cassandra.NewSession(o.Cassandra, log, false)
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -46,21 +55,4 @@ func Run(ctx context.Context, o Options, log *zap.Logger) error {
 			zap.Int("version", res.Current), zap.Strings("applied", res.Applied))
 	}
 	return nil
-}
-
-func retry(ctx context.Context, log *zap.Logger, what string, f func() error) error {
-	delay := 500 * time.Millisecond
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		log.Warn(what+" not ready yet; retrying", zap.Error(err), zap.Duration("retry_in", delay))
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w (gave up after waiting: %v)", err, ctx.Err())
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 10*time.Second)
-	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/pkg/logging"
+	"github.com/boontadata/boontadata/pkg/retry"
 )
 
 // ErrBadReport is wrapped by DecodeReport's errors.
@@ -34,10 +35,11 @@ func DecodeReport(b []byte) (job.WorkerReport, error) {
 // partition, with plain partition consumers (no group: every master instance
 // sees every report and commits nothing), and calls observe with each valid
 // report until ctx ends. A partition consumer that stops (offsets out of
-// range after a broker reset) starts again from the newest offset. bad is
-// called for every record that is not a report. It returns an error only when
-// the topic's partitions cannot be listed at start.
-func ConsumeProgress(ctx context.Context, consumer sarama.Consumer, topic string, log *zap.Logger,
+// range after a broker reset) starts again from the newest offset; one that
+// cannot start is retried with p. bad is called for every record that is not
+// a report. It returns an error only when the topic's partitions cannot be
+// listed at start.
+func ConsumeProgress(ctx context.Context, consumer sarama.Consumer, topic string, p retry.Policy, log *zap.Logger,
 	observe func(job.WorkerReport), bad func(error)) error {
 	partitions, err := consumer.Partitions(topic)
 	if err != nil {
@@ -46,11 +48,11 @@ func ConsumeProgress(ctx context.Context, consumer sarama.Consumer, topic string
 	// One goroutine per partition (the topic has one), each feeding observe
 	// directly: observe is quick and safe for concurrent use.
 	var wg sync.WaitGroup
-	for _, p := range partitions {
+	for _, part := range partitions {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			consumePartition(ctx, consumer, topic, p, log, observe, bad)
+			consumePartition(ctx, consumer, topic, part, p, log, observe, bad)
 		}()
 	}
 	log.Info("following worker progress", zap.String(logging.KeyTopic, topic), zap.Int("partitions", len(partitions)))
@@ -58,21 +60,18 @@ func ConsumeProgress(ctx context.Context, consumer sarama.Consumer, topic string
 	return nil
 }
 
-func consumePartition(ctx context.Context, consumer sarama.Consumer, topic string, p int32, log *zap.Logger,
+func consumePartition(ctx context.Context, consumer sarama.Consumer, topic string, part int32, p retry.Policy, log *zap.Logger,
 	observe func(job.WorkerReport), bad func(error)) {
-	log = log.With(zap.String(logging.KeyTopic, topic), zap.Int32(logging.KeyPartition, p))
-	delay := 500 * time.Millisecond
+	log = log.With(zap.String(logging.KeyTopic, topic), zap.Int32(logging.KeyPartition, part))
 	for ctx.Err() == nil {
-		pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetNewest)
+		var pc sarama.PartitionConsumer
+		err := p.Do(ctx, log, "read progress partition", func() (err error) {
+			pc, err = consumer.ConsumePartition(topic, part, sarama.OffsetNewest)
+			return err
+		})
 		if err != nil {
-			log.Warn("cannot read progress partition; retrying", zap.Error(err), zap.Duration("retry_in", delay))
-			if !sleep(ctx, delay) {
-				return
-			}
-			delay = min(delay*2, 10*time.Second)
-			continue
+			return // ctx ended
 		}
-		delay = 500 * time.Millisecond
 		readPartition(ctx, pc, log, observe, bad)
 		_ = pc.Close() // reading only: nothing to flush, its errors were logged
 	}

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/boontadata/boontadata/pkg/job"
+	"github.com/boontadata/boontadata/pkg/retry"
 )
 
 func TestDecodeReport(t *testing.T) {
@@ -59,7 +60,7 @@ func TestConsumeProgress(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- ConsumeProgress(ctx, c, topic, zap.NewNop(), func(r job.WorkerReport) {
+		done <- ConsumeProgress(ctx, c, topic, retry.Policy{}, zap.NewNop(), func(r job.WorkerReport) {
 			mu.Lock()
 			defer mu.Unlock()
 			got = append(got, r)
@@ -84,6 +85,50 @@ func TestConsumeProgress(t *testing.T) {
 func TestConsumeProgressUnknownTopic(t *testing.T) {
 	c := mocks.NewConsumer(t, nil)
 	c.SetTopicMetadata(map[string][]int32{"other": {0}})
-	err := ConsumeProgress(context.Background(), c, "progress", zap.NewNop(), func(job.WorkerReport) {}, func(error) {})
+	err := ConsumeProgress(context.Background(), c, "progress", retry.Policy{}, zap.NewNop(), func(job.WorkerReport) {}, func(error) {})
 	require.ErrorContains(t, err, "partitions of progress")
+}
+
+// unready fails the first fails calls of ConsumePartition.
+type unready struct {
+	sarama.Consumer
+	fails int
+}
+
+func (u *unready) ConsumePartition(topic string, p int32, offset int64) (sarama.PartitionConsumer, error) {
+	if u.fails > 0 {
+		u.fails--
+		return nil, sarama.ErrLeaderNotAvailable
+	}
+	return u.Consumer.ConsumePartition(topic, p, offset)
+}
+
+func TestConsumeProgressRetriesAPartitionThatCannotStart(t *testing.T) {
+	const topic = "progress"
+	c := mocks.NewConsumer(t, nil)
+	c.SetTopicMetadata(map[string][]int32{topic: {0}})
+	pc := c.ExpectConsumePartition(topic, 0, sarama.OffsetNewest)
+	b, err := json.Marshal(report("w1", "j1", part(0, 5, 1000, 1)))
+	require.NoError(t, err)
+	pc.YieldMessage(&sarama.ConsumerMessage{Value: b})
+
+	var retried []string // one goroutine: the partition's
+	p := retry.Policy{Initial: time.Millisecond, Max: time.Millisecond, OnRetry: func(what string) { retried = append(retried, what) }}
+	got := make(chan job.WorkerReport, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- ConsumeProgress(ctx, &unready{Consumer: c, fails: 2}, topic, p, zap.NewNop(),
+			func(r job.WorkerReport) { got <- r }, func(error) {})
+	}()
+	select {
+	case r := <-got:
+		require.Equal(t, "j1", r.JobID)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no report after the partition consumer started")
+	}
+	cancel()
+	require.NoError(t, <-done)
+	require.Equal(t, []string{"read progress partition", "read progress partition"}, retried)
+	require.NoError(t, c.Close())
 }

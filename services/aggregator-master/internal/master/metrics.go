@@ -23,7 +23,9 @@ type metrics struct {
 	badReports     prometheus.Counter
 }
 
-func newMetrics(jobs *Jobs, tracker *Tracker) *metrics {
+// newMetrics registers retries (see retry.NewCounter) with the master's
+// own metrics.
+func newMetrics(jobs *Jobs, tracker *Tracker, retries *prometheus.CounterVec) *metrics {
 	req := httpmetrics.NewRequests(namespace)
 	m := &metrics{
 		reg:            prometheus.NewRegistry(),
@@ -38,7 +40,7 @@ func newMetrics(jobs *Jobs, tracker *Tracker) *metrics {
 			Help: "Records of the progress topic that are not progress reports.",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.requestSeconds, m.reports, m.badReports,
+	m.reg.MustRegister(m.requests, m.requestSeconds, m.reports, m.badReports, retries,
 		newJobCollector(jobs, tracker),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -14,6 +14,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/pkg/logging"
+	"github.com/boontadata/boontadata/pkg/retry"
 	"github.com/boontadata/boontadata/services/aggregator-master/internal/api"
 )
 
@@ -71,6 +72,7 @@ type driver struct {
 	interval int64
 	deps     MicroBatchDeps
 	clock    Clock
+	retry    retry.Policy
 	log      *zap.Logger
 
 	loaded   bool
@@ -113,22 +115,17 @@ func newDriver(s job.Spec, deps MicroBatchDeps, clock Clock, log *zap.Logger) (*
 // pollInterval is how often the acks of the batch in flight are read.
 const pollInterval = 100 * time.Millisecond
 
-// run steps the driver until ctx ends; errors (Cassandra or Kafka away) are
-// logged and retried.
+// run steps the driver until ctx ends; a failed step (Cassandra or Kafka
+// away) is retried with d.retry.
 func (d *driver) run(ctx context.Context) {
 	for {
-		wait, err := d.step(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			d.log.Warn("micro-batch driver step failed; retrying", zap.Error(err))
-			wait = time.Second
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
+		var wait time.Duration
+		err := d.retry.Do(ctx, d.log, "micro-batch driver step", func() (err error) {
+			wait, err = d.step(ctx)
+			return err
+		})
+		if err != nil || !sleep(ctx, wait) {
+			return // ctx ended
 		}
 	}
 }
@@ -371,6 +368,7 @@ func BatchInfo(bs []Batch, interval int64) []api.Batch {
 type drivers struct {
 	deps  MicroBatchDeps
 	clock Clock
+	retry retry.Policy
 	log   *zap.Logger
 	// done is called when a job's last batch completed (its run ended).
 	done func(jobID, reason string)
@@ -398,7 +396,7 @@ func (ds *drivers) reconcile(ctx context.Context, specs []job.Spec) {
 				ds.log.Error("cannot drive micro-batch job", zap.String(logging.KeyJobID, s.ID), zap.Error(err))
 				continue
 			}
-			d.onDone = ds.done
+			d.onDone, d.retry = ds.done, ds.retry
 			dctx, cancel := context.WithCancel(ctx)
 			ds.running[s.ID] = cancel
 			ds.wg.Add(1)

@@ -12,6 +12,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/cassandra"
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/pkg/probe"
+	"github.com/boontadata/boontadata/pkg/retry"
 	"github.com/boontadata/boontadata/pkg/setup"
 )
 
@@ -46,7 +47,9 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *zap.Lo
 	if err := cfg.Validate(); err != nil {
 		return closeListener(err)
 	}
-	err = setup.Run(ctx, setup.Options{Kafka: &cfg.Kafka, Cassandra: &cfg.Cassandra, ClientID: ClientID + "-setup", Wait: cfg.SetupWait}, log)
+	retries := retry.NewCounter(namespace) // the setup's retries are counted too
+	err = setup.Run(ctx, setup.Options{Kafka: &cfg.Kafka, Cassandra: &cfg.Cassandra, ClientID: ClientID + "-setup", Wait: cfg.SetupWait,
+		Retry: retry.Default().Counting(retries)}, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return closeListener(ctx.Err()) // stopped while waiting for the servers
@@ -98,7 +101,8 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *zap.Lo
 			Tasks:       KafkaTasks{Producer: producer, Topic: cfg.Kafka.Topics.Tasks},
 			TaskTimeout: cfg.TaskTimeout,
 		},
-		Log: log,
+		Retries: retries,
+		Log:     log,
 	})
 	if err != nil {
 		return closeListener(err)

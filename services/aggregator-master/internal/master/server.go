@@ -12,11 +12,13 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/pkg/probe"
+	"github.com/boontadata/boontadata/pkg/retry"
 	"github.com/boontadata/boontadata/services/aggregator-master/internal/api"
 )
 
@@ -44,7 +46,10 @@ type Deps struct {
 	MicroBatch MicroBatchDeps
 	// Clock defaults to the system's.
 	Clock Clock
-	Log   *zap.Logger
+	// Retries counts the master's retries (retry.NewCounter); nil makes
+	// one. Serve shares it with the setup that runs before New.
+	Retries *prometheus.CounterVec
+	Log     *zap.Logger
 }
 
 // Master is the aggregator-master: jobs, progress, HTTP API.
@@ -57,6 +62,7 @@ type Master struct {
 	consumer sarama.Consumer
 	page     *template.Template
 	clock    Clock
+	retry    retry.Policy
 	log      *zap.Logger
 	mb       MicroBatchDeps
 	access   *access
@@ -87,7 +93,10 @@ func New(cfg Config, d Deps) (*Master, error) {
 	jobs := NewJobs(d.Store, d.Publisher, d.Clock, d.Log)
 	jobs.microBatch = d.MicroBatch.enabled()
 	tracker := NewTracker(d.Clock, cfg.WorkerExpiry)
-	met := newMetrics(jobs, tracker)
+	if d.Retries == nil {
+		d.Retries = retry.NewCounter(namespace)
+	}
+	met := newMetrics(jobs, tracker, d.Retries)
 	met.reg.MustRegister(acc.refused)
 	return &Master{
 		cfg:      cfg,
@@ -98,6 +107,7 @@ func New(cfg Config, d Deps) (*Master, error) {
 		consumer: d.Consumer,
 		page:     pageTmpl,
 		clock:    d.Clock,
+		retry:    retry.Default().Counting(d.Retries),
 		log:      d.Log,
 		mb:       d.MicroBatch,
 		access:   acc,
@@ -168,7 +178,7 @@ func (m *Master) Run(ctx context.Context, ln net.Listener) error {
 		lc.run(bgCtx, 500*time.Millisecond)
 	}()
 	if m.mb.enabled() {
-		ds := &drivers{deps: m.mb, clock: m.clock, log: m.log, running: map[string]context.CancelFunc{},
+		ds := &drivers{deps: m.mb, clock: m.clock, retry: m.retry, log: m.log, running: map[string]context.CancelFunc{},
 			done: func(id, reason string) {
 				if _, err := m.jobs.End(bgCtx, id, job.StateFinished, reason); err != nil {
 					m.log.Warn("micro-batch job not marked finished", zap.String("job_id", id), zap.Error(err))
@@ -187,7 +197,7 @@ func (m *Master) Run(ctx context.Context, ln net.Listener) error {
 	if m.consumer != nil {
 		consumed = make(chan error, 1)
 		go func() {
-			consumed <- ConsumeProgress(consumeCtx, m.consumer, m.cfg.Kafka.Topics.Progress, m.log, m.Observe,
+			consumed <- ConsumeProgress(consumeCtx, m.consumer, m.cfg.Kafka.Topics.Progress, m.retry, m.log, m.Observe,
 				func(error) { m.metrics.badReports.Inc() })
 		}()
 	}

@@ -262,6 +262,7 @@ func TestMetrics(t *testing.T) {
 	require.Equal(t, http.StatusCreated, f.do(t, "POST", "/api/jobs", `{"job_id":"j2","preset":"storm"}`).Code)
 	require.Equal(t, http.StatusOK, f.do(t, "POST", "/api/jobs/j2/cancel", "").Code)
 	f.m.Observe(report("w1", "j1", part(0, 5, 2500, 1.5), part(1, 7, 2000, 2)))
+	f.m.retry.OnRetry("read progress partition")
 
 	body := f.do(t, "GET", "/metrics", "").Body.String()
 	for _, want := range []string{
@@ -276,6 +277,7 @@ func TestMetrics(t *testing.T) {
 		`boontadata_master_job_records{job_id="j1",outcome="poison",preset="exact"} 2`,
 		`boontadata_master_progress_reports_total 1`,
 		`boontadata_master_requests_total{code="201",handler="submit"} 2`,
+		`boontadata_master_retries_total{operation="read progress partition"} 1`,
 	} {
 		require.Contains(t, body, want)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/kafka"
 	"github.com/boontadata/boontadata/pkg/logging"
 	"github.com/boontadata/boontadata/pkg/probe"
+	"github.com/boontadata/boontadata/pkg/retry"
 	"github.com/boontadata/boontadata/pkg/setup"
 	"github.com/boontadata/boontadata/services/aggregator-worker/internal/microbatch"
 	"github.com/boontadata/boontadata/services/aggregator-worker/internal/results"
@@ -77,8 +78,12 @@ func (a *App) Run(ctx context.Context) error {
 		defer cancel()
 		a.log.Info("planned stop", zap.Time("at", deadline))
 	}
+	metrics := worker.NewMetrics()
+	// The worker's one retry policy: every retry is counted by operation.
+	policy := retry.Default()
+	policy.OnRetry = metrics.Retried
 	if err := setup.Run(ctx, setup.Options{Kafka: &cfg.Kafka, Cassandra: &cfg.Cassandra,
-		ClientID: "aggregator-worker-setup", Wait: 2 * time.Minute}, a.log); err != nil {
+		ClientID: "aggregator-worker-setup", Wait: 2 * time.Minute, Retry: policy}, a.log); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -122,7 +127,6 @@ func (a *App) Run(ctx context.Context) error {
 	defer func() { _ = consumer.Close() }() // reads the jobs and watermarks topics only
 	dlq := stream.SyncProducer{P: producer}
 
-	metrics := worker.NewMetrics()
 	report := func(rep job.WorkerReport) {
 		metrics.Observe(rep)
 		b, err := json.Marshal(rep)
@@ -137,10 +141,10 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	hub := worker.NewHub(cfg.Kafka.Topics.Watermarks, cfg.WorkerID, a.log, a.now)
 	continuous := worker.New(*cfg, worker.Deps{Writer: writer, DLQ: dlq, DeadTopic: cfg.Kafka.Topics.DeadLetter,
-		Hub: hub, Report: report, Log: a.log, Now: a.now})
+		Hub: hub, Report: report, Retry: policy, Log: a.log, Now: a.now})
 	ingester := &results.Ingester{WorkerID: cfg.WorkerID, Topic: cfg.Kafka.Topics.Results, Writer: writer, DLQ: dlq,
 		DeadTopic: cfg.Kafka.Topics.DeadLetter, Report: report, ReportInterval: cfg.ProgressInterval,
-		Log: a.log.Named("results"), Now: a.now}
+		Retry: policy, Log: a.log.Named("results"), Now: a.now}
 
 	checker, err := kafka.NewChecker(&cfg.Kafka, "aggregator-worker-ready", probe.CheckTimeout,
 		cfg.Kafka.Topics.Events, cfg.Kafka.Topics.Jobs, cfg.Kafka.Topics.Results)
@@ -164,7 +168,7 @@ func (a *App) Run(ctx context.Context) error {
 		{"watermark reader", func(ctx context.Context) error { return hub.Consume(ctx, consumer) }},
 		{"micro-batch tasks", func(ctx context.Context) error {
 			return microbatch.Run(ctx, microbatch.Env{WorkerID: cfg.WorkerID, Kafka: &cfg.Kafka, Session: session,
-				Writer: writer, DLQ: dlq, Log: a.log})
+				Writer: writer, DLQ: dlq, Retry: policy, Log: a.log})
 		}},
 		{"results ingestion", func(ctx context.Context) error { return ingester.Run(ctx, client) }},
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/engine/window"
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/pkg/kafka"
+	"github.com/boontadata/boontadata/pkg/setup"
 	"github.com/boontadata/boontadata/pkg/testutil"
 	"github.com/boontadata/boontadata/services/aggregator-worker/internal/worker"
 )
@@ -41,7 +42,8 @@ func integrationSetup(t *testing.T) (worker.Config, *gocql.Session, sarama.SyncP
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	session, err := cassandra.Setup(ctx, &cfg.Cassandra, log)
+	require.NoError(t, setup.Run(ctx, setup.Options{Cassandra: &cfg.Cassandra, Wait: time.Minute}, log))
+	session, err := cassandra.NewSession(&cfg.Cassandra, log, true)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		_ = session.Query("DROP KEYSPACE IF EXISTS " + cfg.Cassandra.Keyspace).Exec() // best effort

@@ -80,8 +80,11 @@ type Executor struct {
 	Writer    stream.ResultWriter
 	DLQ       stream.DeadLetter
 	DeadTopic string
-	Log       *zap.Logger
-	Now       func() time.Time
+	// Retry paces the retries of writes, checkpoints, acks and
+	// dead-letters.
+	Retry retry.Policy
+	Log   *zap.Logger
+	Now   func() time.Time
 	// OnDecision, when set, sees every decision (tests compare them with
 	// the replay command).
 	OnDecision func(t job.Task, d *engine.Decision)
@@ -153,7 +156,7 @@ func (e *Executor) Run(ctx context.Context, t job.Task) (job.TaskAck, error) {
 	results := int64(p.out.Results())
 	// A result's emit time is when it is written: the batch's end, when a
 	// micro-batch engine's answer becomes visible (its latency).
-	if _, err := p.out.Write(ctx, e.Writer, p.spec.RunID, t.JobID, e.now().UnixMilli(), e.Log); err != nil {
+	if _, err := p.out.Write(ctx, e.Writer, p.spec.RunID, t.JobID, e.now().UnixMilli(), e.Retry, e.Log); err != nil {
 		return job.TaskAck{}, err
 	}
 	p.spans = append(p.spans, span)
@@ -173,7 +176,7 @@ func (e *Executor) Run(ctx context.Context, t job.Task) (job.TaskAck, error) {
 		// would apply to the first record.
 		cp.Batches = cp.Batches[len(cp.Batches)-1:]
 	}
-	if err := retry.Default().Do(ctx, log, "save state checkpoint", func() error { return e.Store.SaveState(ctx, t.JobID, t.Partition, st) }); err != nil {
+	if err := e.Retry.Do(ctx, log, "save state checkpoint", func() error { return e.Store.SaveState(ctx, t.JobID, t.Partition, st) }); err != nil {
 		return job.TaskAck{}, err
 	}
 	after := p.eng.Stats()
@@ -193,7 +196,7 @@ func (e *Executor) Run(ctx context.Context, t job.Task) (job.TaskAck, error) {
 }
 
 func (e *Executor) ack(ctx context.Context, a job.TaskAck) error {
-	return retry.Default().Do(ctx, e.Log, "acknowledge task", func() error { return e.Store.Ack(ctx, a) })
+	return e.Retry.Do(ctx, e.Log, "acknowledge task", func() error { return e.Store.Ack(ctx, a) })
 }
 
 // Forget drops the engines not used since before: their tasks moved to
@@ -231,7 +234,7 @@ func (e *Executor) rebuild(ctx context.Context, t job.Task) (*pstate, error) {
 	}
 	var st State
 	var found bool
-	err = retry.Default().Do(ctx, e.Log, "load state checkpoint", func() (err error) {
+	err = e.Retry.Do(ctx, e.Log, "load state checkpoint", func() (err error) {
 		st, found, err = e.Store.LoadState(ctx, t.JobID, t.Partition, math.MaxInt64)
 		return err
 	})
@@ -241,7 +244,7 @@ func (e *Executor) rebuild(ctx context.Context, t job.Task) (*pstate, error) {
 	if found && st.BatchID > t.BatchID {
 		return nil, fmt.Errorf("%w: job %s partition %d batch %d, state of batch %d", ErrStale, t.JobID, t.Partition, t.BatchID, st.BatchID)
 	}
-	err = retry.Default().Do(ctx, e.Log, "load state checkpoint", func() (err error) {
+	err = e.Retry.Do(ctx, e.Log, "load state checkpoint", func() (err error) {
 		st, found, err = e.Store.LoadState(ctx, t.JobID, t.Partition, t.BatchID)
 		return err
 	})
@@ -304,7 +307,8 @@ func (e *Executor) runSpan(ctx context.Context, p *pstate, s Span, from int64, b
 		recs = recs[:0]
 	}
 	if from < s.End {
-		poison := stream.Poisoner{DLQ: e.DLQ, DeadTopic: e.DeadTopic, RejectedBy: "aggregator-worker/" + p.spec.ID, Log: e.Log, Now: e.now}
+		poison := stream.Poisoner{DLQ: e.DLQ, DeadTopic: e.DeadTopic, RejectedBy: "aggregator-worker/" + p.spec.ID,
+			Retry: e.Retry, Log: e.Log, Now: e.now}
 		err := e.Reader.Read(ctx, p.task.Partition, from, s.End, func(m *sarama.ConsumerMessage) error {
 			rows++
 			recs = append(recs, engine.Record{})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/pkg/logging"
+	"github.com/boontadata/boontadata/pkg/retry"
 )
 
 // KafkaReader reads partition ranges of the events topic.
@@ -130,7 +131,9 @@ type Service struct {
 	Group    string
 	Topic    string
 	Executor *Executor
-	Log      *zap.Logger
+	// Retry paces the rejoins of the group after a failed session.
+	Retry retry.Policy
+	Log   *zap.Logger
 }
 
 // GroupID is the consumer group of the workers on a tasks topic.
@@ -159,19 +162,23 @@ func (s *Service) Run(ctx context.Context, client sarama.Client) error {
 			}
 		}
 	}()
-	delay := time.Second
-	for ctx.Err() == nil {
-		if err := group.Consume(ctx, []string{s.Topic}, s); err != nil && ctx.Err() == nil {
+	// A session that ends without error (a rebalance) rejoins at once; a
+	// failed one rejoins after a backoff, which a later session resets.
+	rejoin := s.Retry
+	rejoin.Initial, rejoin.Max = time.Second, 30*time.Second
+	closed := false
+	for ctx.Err() == nil && !closed {
+		_ = rejoin.Do(ctx, s.Log, "consume tasks", func() error { // an error: ctx ended
+			err := group.Consume(ctx, []string{s.Topic}, s)
+			if err == nil || ctx.Err() != nil {
+				return nil
+			}
 			if errors.Is(err, sarama.ErrClosedConsumerGroup) {
-				break
+				closed = true
+				return nil
 			}
-			s.Log.Warn("consuming tasks failed; rejoining", zap.Error(err), zap.Duration("retry_in", delay))
-			select {
-			case <-ctx.Done():
-			case <-time.After(delay):
-			}
-			delay = min(2*delay, 30*time.Second)
-		}
+			return err
+		})
 	}
 	if err := group.Close(); err != nil {
 		return fmt.Errorf("leave consumer group %s: %w", s.Group, err)

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/boontadata/boontadata/pkg/kafka"
+	"github.com/boontadata/boontadata/pkg/retry"
 	"github.com/boontadata/boontadata/services/aggregator-worker/internal/stream"
 )
 
@@ -22,6 +23,7 @@ type Env struct {
 	Session  *gocql.Session
 	Writer   stream.ResultWriter
 	DLQ      stream.DeadLetter
+	Retry    retry.Policy
 	Log      *zap.Logger
 }
 
@@ -47,8 +49,8 @@ func Run(ctx context.Context, env Env) error {
 	ex := &Executor{
 		WorkerID: env.WorkerID, Reader: KafkaReader{Client: client, Topic: env.Kafka.Topics.Events},
 		Store: CassandraStore{Session: env.Session, Now: time.Now}, Writer: env.Writer, DLQ: env.DLQ,
-		DeadTopic: env.Kafka.Topics.DeadLetter, Log: env.Log.Named("microbatch"), Now: time.Now,
+		DeadTopic: env.Kafka.Topics.DeadLetter, Retry: env.Retry, Log: env.Log.Named("microbatch"), Now: time.Now,
 	}
-	svc := &Service{Group: GroupID(env.Kafka.Topics.Tasks), Topic: env.Kafka.Topics.Tasks, Executor: ex, Log: ex.Log}
+	svc := &Service{Group: GroupID(env.Kafka.Topics.Tasks), Topic: env.Kafka.Topics.Tasks, Executor: ex, Retry: env.Retry, Log: ex.Log}
 	return svc.Run(ctx, client)
 }

@@ -41,8 +41,10 @@ type Ingester struct {
 	Report func(job.WorkerReport)
 	// ReportInterval is how often the counts of each job are reported.
 	ReportInterval time.Duration
-	Log            *zap.Logger
-	Now            func() time.Time
+	// Retry paces the retries of writes, dead-letters and group joins.
+	Retry retry.Policy
+	Log   *zap.Logger
+	Now   func() time.Time
 
 	partitions int // of the results topic
 
@@ -94,22 +96,23 @@ func (in *Ingester) Run(ctx context.Context, client sarama.Client) error {
 		defer wg.Done()
 		in.reportLoop(ctx)
 	}()
-	policy := retry.Policy{Initial: time.Second, Max: 30 * time.Second}
-	for n := 1; ctx.Err() == nil; n++ {
-		err := group.Consume(ctx, []string{in.Topic}, in)
-		if err == nil || ctx.Err() != nil {
-			n = 0
-			continue
-		}
-		if errors.Is(err, sarama.ErrClosedConsumerGroup) {
-			break
-		}
-		d := policy.Delay(n)
-		in.Log.Warn("consuming results failed; rejoining", zap.Error(err), zap.Duration("retry_in", d))
-		select {
-		case <-ctx.Done():
-		case <-time.After(d):
-		}
+	// A session that ends without error (a rebalance) rejoins at once; a
+	// failed one rejoins after a backoff, which a later session resets.
+	rejoin := in.Retry
+	rejoin.Initial, rejoin.Max = time.Second, 30*time.Second
+	closed := false
+	for ctx.Err() == nil && !closed {
+		_ = rejoin.Do(ctx, in.Log, "consume results", func() error { // an error: ctx ended
+			err := group.Consume(ctx, []string{in.Topic}, in)
+			if err == nil || ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, sarama.ErrClosedConsumerGroup) {
+				closed = true
+				return nil
+			}
+			return err
+		})
 	}
 	err = group.Close()
 	wg.Wait()
@@ -195,7 +198,7 @@ func (in *Ingester) ingest(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 			// one window are written in turns, in the engine's order, so
 			// that engine_results keeps the last and the revisions keep all.
 			for _, turn := range turns(rs) {
-				err := retry.Default().Do(ctx, in.Log, "write engine results", func() error {
+				err := in.Retry.Do(ctx, in.Log, "write engine results", func() error {
 					return in.Writer.Write(ctx, stream.ResultsRun(k.run), k.job, turn)
 				})
 				if err != nil {
@@ -217,9 +220,9 @@ func (in *Ingester) ingest(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 		l, err := contract.Parse(msg.Value)
 		if err != nil {
 			dead := kafka.DeadLetter(in.DeadTopic, msg, err, "", "aggregator-worker/results-ingest", in.Now().UnixMilli())
-			what := fmt.Sprintf("dead-letter results line %s/%d@%d", msg.Topic, msg.Partition, msg.Offset)
-			if err := retry.Default().Do(ctx, in.Log, what, func() error { return in.DLQ.Send(dead) }); err != nil {
-				return err
+			log := in.Log.With(zap.String(logging.KeyTopic, msg.Topic), zap.Int32(logging.KeyPartition, msg.Partition), zap.Int64(logging.KeyOffset, msg.Offset))
+			if err := in.Retry.Do(ctx, log, "dead-letter a results line", func() error { return in.DLQ.Send(dead) }); err != nil {
+				return fmt.Errorf("record %s/%d@%d: %w", msg.Topic, msg.Partition, msg.Offset, err)
 			}
 			in.Log.Warn("results line not understood; sent to the dead-letter topic", zap.Error(err),
 				zap.Int32(logging.KeyPartition, msg.Partition), zap.Int64(logging.KeyOffset, msg.Offset))

@@ -51,14 +51,14 @@ func (b *Buffer) Reset() {
 	b.decisions = b.decisions[:0]
 }
 
-// Write makes the decisions, then the results, durable, retrying until ctx
-// ends; emitAtLeast, when positive, raises each result's emit time to it
+// Write makes the decisions, then the results, durable, retrying with p
+// until ctx ends; emitAtLeast, when positive, raises each result's emit time to it
 // (the write time of a micro-batch). It returns the number of results
 // written; on error nothing is dropped.
-func (b *Buffer) Write(ctx context.Context, w ResultWriter, runID, jobID string, emitAtLeast int64, log *zap.Logger) (int, error) {
+func (b *Buffer) Write(ctx context.Context, w ResultWriter, runID, jobID string, emitAtLeast int64, p retry.Policy, log *zap.Logger) (int, error) {
 	run := ResultsRun(runID)
 	if len(b.decisions) > 0 {
-		err := retry.Default().Do(ctx, log, "write the decision log", func() error {
+		err := p.Do(ctx, log, "write the decision log", func() error {
 			return w.WriteDecisions(ctx, run, jobID, b.decisions)
 		})
 		if err != nil {
@@ -75,7 +75,7 @@ func (b *Buffer) Write(ctx context.Context, w ResultWriter, runID, jobID string,
 		r.EmitTime = max(r.EmitTime, emitAtLeast)
 		b.batch = append(b.batch, r)
 	}
-	err := retry.Default().Do(ctx, log, "write results", func() error { return w.Write(ctx, run, jobID, b.batch) })
+	err := p.Do(ctx, log, "write results", func() error { return w.Write(ctx, run, jobID, b.batch) })
 	if err != nil {
 		return 0, err
 	}

@@ -93,13 +93,14 @@ type Poisoner struct {
 	DeadTopic string
 	// RejectedBy names the job in the dead-letter record.
 	RejectedBy string
+	Retry      retry.Policy
 	Log        *zap.Logger
 	Now        func() time.Time
 }
 
-// Send dead-letters msg with the error perr, retrying until ctx ends; an
-// error means msg is not on the dead-letter topic and must not be
-// committed past.
+// Send dead-letters msg with the error perr, retrying with p.Retry until
+// ctx ends; an error means msg is not on the dead-letter topic and must not
+// be committed past.
 func (p Poisoner) Send(ctx context.Context, msg *sarama.ConsumerMessage, perr error) error {
 	field := ""
 	var pe *event.ParseError
@@ -107,9 +108,9 @@ func (p Poisoner) Send(ctx context.Context, msg *sarama.ConsumerMessage, perr er
 		field = pe.Field
 	}
 	dead := kafka.DeadLetter(p.DeadTopic, msg, perr, field, p.RejectedBy, p.Now().UnixMilli())
-	what := fmt.Sprintf("dead-letter poison record %s/%d@%d", msg.Topic, msg.Partition, msg.Offset)
-	if err := retry.Default().Do(ctx, p.Log, what, func() error { return p.DLQ.Send(dead) }); err != nil {
-		return err
+	log := p.Log.With(zap.String(logging.KeyTopic, msg.Topic), zap.Int32(logging.KeyPartition, msg.Partition), zap.Int64(logging.KeyOffset, msg.Offset))
+	if err := p.Retry.Do(ctx, log, "dead-letter a poison record", func() error { return p.DLQ.Send(dead) }); err != nil {
+		return fmt.Errorf("record %s/%d@%d: %w", msg.Topic, msg.Partition, msg.Offset, err)
 	}
 	p.Log.Warn("poison record sent to the dead-letter topic", zap.Error(perr), zap.Int32(logging.KeyPartition, msg.Partition),
 		zap.Int64(logging.KeyOffset, msg.Offset), zap.String("deadletter_topic", p.DeadTopic))

@@ -11,14 +11,26 @@ import (
 )
 
 // Metrics keeps the latest progress of each job's partitions on this worker
-// and serves them in the Prometheus text format.
+// and the count of its retries, and serves them in the Prometheus text
+// format.
 type Metrics struct {
-	mu   sync.Mutex
-	jobs map[string]job.WorkerReport
+	mu      sync.Mutex
+	jobs    map[string]job.WorkerReport
+	retries map[string]int64
 }
 
 // NewMetrics returns empty metrics.
-func NewMetrics() *Metrics { return &Metrics{jobs: map[string]job.WorkerReport{}} }
+func NewMetrics() *Metrics {
+	return &Metrics{jobs: map[string]job.WorkerReport{}, retries: map[string]int64{}}
+}
+
+// Retried counts a retry of an operation: the OnRetry of the worker's
+// retry.Policy.
+func (m *Metrics) Retried(operation string) {
+	m.mu.Lock()
+	m.retries[operation]++
+	m.mu.Unlock()
+}
 
 // Observe records a progress report.
 func (m *Metrics) Observe(rep job.WorkerReport) {
@@ -70,6 +82,16 @@ func (m *Metrics) render() string {
 				fmt.Fprintf(&b, "%s{job=%q,partition=\"%d\"} %g\n", s.name, id, p.Partition, s.value(p))
 			}
 		}
+	}
+	const retries = "boontadata_worker_retries_total"
+	fmt.Fprintf(&b, "# HELP %s Failed attempts retried after a backoff, by operation.\n# TYPE %s counter\n", retries, retries)
+	ops := make([]string, 0, len(m.retries))
+	for op := range m.retries {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	for _, op := range ops {
+		fmt.Fprintf(&b, "%s{operation=%q} %d\n", retries, op, m.retries[op])
 	}
 	return b.String()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/pkg/logging"
+	"github.com/boontadata/boontadata/pkg/retry"
 	"github.com/boontadata/boontadata/services/aggregator-worker/internal/stream"
 )
 
@@ -33,6 +34,7 @@ type partition struct {
 	out    *stream.Buffer
 	writer stream.ResultWriter
 	poison stream.Poisoner
+	retry  retry.Policy
 	log    *zap.Logger
 	now    func() time.Time
 
@@ -54,8 +56,9 @@ func newPartition(spec job.Spec, espec engine.Spec, topic string, id int32, deps
 	log := deps.log.With(zap.Int32(logging.KeyPartition, id))
 	p := &partition{
 		spec: spec, espec: espec, topic: topic, id: id, out: stream.NewBuffer(),
-		writer: deps.writer, now: deps.now, log: log,
-		poison:     stream.Poisoner{DLQ: deps.dlq, DeadTopic: deps.deadTopic, RejectedBy: "aggregator-worker/" + spec.ID, Log: log, Now: deps.now},
+		writer: deps.writer, now: deps.now, log: log, retry: deps.retry,
+		poison: stream.Poisoner{DLQ: deps.dlq, DeadTopic: deps.deadTopic, RejectedBy: "aggregator-worker/" + spec.ID,
+			Retry: deps.retry, Log: log, Now: deps.now},
 		nextOffset: -1, marked: -1,
 		hub: deps.hub, partitions: deps.partitions, lastActive: deps.now().UnixMilli(),
 	}
@@ -72,6 +75,7 @@ type partitionDeps struct {
 	writer    stream.ResultWriter
 	dlq       stream.DeadLetter
 	deadTopic string
+	retry     retry.Policy
 	log       *zap.Logger
 	now       func() time.Time
 	// hub shares watermarks between workers; partitions is the number of
@@ -164,7 +168,7 @@ func (p *partition) shared() bool {
 // then marks the offset the partition may commit. It never marks past a
 // result that is not written: on error nothing is marked.
 func (p *partition) flush(ctx context.Context, m Marker) error {
-	n, err := p.out.Write(ctx, p.writer, p.spec.RunID, p.spec.ID, 0, p.log)
+	n, err := p.out.Write(ctx, p.writer, p.spec.RunID, p.spec.ID, 0, p.retry, p.log)
 	if err != nil {
 		return fmt.Errorf("offset not committed: %w", err)
 	}

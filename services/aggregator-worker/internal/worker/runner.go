@@ -123,29 +123,24 @@ func (r *runner) run(ctx context.Context) error {
 	}()
 
 	h := &handler{r: r, client: client, admin: admin}
+	// A session that ends without error (a rebalance) rejoins at once; a
+	// failed one rejoins after a backoff, which a later session resets.
+	rejoin := r.deps.retry
+	rejoin.Initial, rejoin.Max = time.Second, 30*time.Second
 	var runErr error
-	delay := time.Second
-	for ctx.Err() == nil {
-		err := group.Consume(ctx, []string{r.topic}, h)
-		switch {
-		case err == nil || ctx.Err() != nil:
-			delay = time.Second
-			continue
-		case errors.Is(err, ErrOutOfRange):
-			runErr = err
-		case errors.Is(err, sarama.ErrClosedConsumerGroup):
-			runErr = err
-		default:
-			r.setError(err)
-			r.log.Warn("consuming failed; rejoining", zap.Error(err), zap.Duration("retry_in", delay))
-			select {
-			case <-ctx.Done():
-			case <-time.After(delay):
+	for ctx.Err() == nil && runErr == nil {
+		_ = rejoin.Do(ctx, r.log, "consume events", func() error { // an error: ctx ended
+			err := group.Consume(ctx, []string{r.topic}, h)
+			switch {
+			case err == nil || ctx.Err() != nil:
+				return nil
+			case errors.Is(err, ErrOutOfRange), errors.Is(err, sarama.ErrClosedConsumerGroup):
+				runErr = err
+				return nil
 			}
-			delay = min(2*delay, 30*time.Second)
-			continue
-		}
-		break
+			r.setError(err)
+			return err
+		})
 	}
 	if runErr != nil {
 		r.setError(runErr)

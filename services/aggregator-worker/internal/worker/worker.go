@@ -11,6 +11,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/pkg/logging"
+	"github.com/boontadata/boontadata/pkg/retry"
 	"github.com/boontadata/boontadata/services/aggregator-worker/internal/stream"
 )
 
@@ -25,8 +26,10 @@ type Deps struct {
 	// Report sends a progress report to the master (it may block on Kafka:
 	// never called under a lock).
 	Report func(job.WorkerReport)
-	Log    *zap.Logger
-	Now    func() time.Time
+	// Retry paces the retries of writes, dead-letters and group joins.
+	Retry retry.Policy
+	Log   *zap.Logger
+	Now   func() time.Time
 }
 
 // Worker is the continuous runtime: it runs every running continuous job it
@@ -133,7 +136,7 @@ func (w *Worker) Apply(s job.Spec) {
 
 func (w *Worker) partitionDeps() partitionDeps {
 	return partitionDeps{writer: w.deps.Writer, dlq: w.deps.DLQ, deadTopic: w.deps.DeadTopic,
-		log: w.log, now: w.deps.Now, hub: w.deps.Hub}
+		retry: w.deps.Retry, log: w.log, now: w.deps.Now, hub: w.deps.Hub}
 }
 
 func isMicroBatch(s job.Spec) bool {

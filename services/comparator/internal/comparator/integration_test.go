@@ -20,6 +20,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/cassandra"
 	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/job"
+	"github.com/boontadata/boontadata/pkg/setup"
 	"github.com/boontadata/boontadata/pkg/testutil"
 
 	"github.com/boontadata/boontadata/services/comparator/internal/compare"
@@ -67,7 +68,8 @@ func TestIntegrationReportOfAKnownRun(t *testing.T) {
 	cfg.Cassandra.Hosts = *cli.NewStringSlice(testutil.CassandraHosts()...)
 	cfg.Cassandra.Keyspace = testutil.Unique("itcmp_")
 	log := zaptest.NewLogger(t)
-	session, err := cassandra.Setup(ctx, &cfg.Cassandra, log)
+	require.NoError(t, setup.Run(ctx, setup.Options{Cassandra: &cfg.Cassandra, Wait: time.Minute}, log))
+	session, err := cassandra.NewSession(&cfg.Cassandra, log, true)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		_ = session.Query("DROP KEYSPACE IF EXISTS " + cfg.Cassandra.Keyspace).Exec() // best effort

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/boontadata/boontadata/pkg/event"
@@ -27,6 +28,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/kafka"
 	"github.com/boontadata/boontadata/pkg/logging"
 	"github.com/boontadata/boontadata/pkg/probe"
+	"github.com/boontadata/boontadata/pkg/retry"
 )
 
 // Paths of the health endpoints and of the metrics.
@@ -90,6 +92,9 @@ type Deps struct {
 	// the events topic and returns how many partitions got it (Serve uses
 	// kafka.SendEndOfRun). Nil answers the end-of-run call with 501.
 	EndOfRun func(ctx context.Context, runID string) (int, error)
+	// Retries counts the gateway's retries (retry.NewCounter: those of
+	// Serve's setup); nil makes one.
+	Retries *prometheus.CounterVec
 }
 
 // Gateway is the HTTP ingest gateway.
@@ -128,7 +133,10 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	if d.Ticker == nil {
 		d.Ticker = SystemTicker
 	}
-	m := newMetrics()
+	if d.Retries == nil {
+		d.Retries = retry.NewCounter(namespace)
+	}
+	m := newMetrics(d.Retries)
 	g := &Gateway{
 		cfg:        cfg,
 		token:      httpsec.NewToken(cfg.AuthToken),

@@ -18,6 +18,7 @@ import (
 
 	"github.com/boontadata/boontadata/pkg/ingestapi"
 	"github.com/boontadata/boontadata/pkg/kafka"
+	"github.com/boontadata/boontadata/pkg/retry"
 )
 
 func TestMain(m *testing.M) {
@@ -381,7 +382,9 @@ func (h *harness) metric(tb testing.TB) string {
 func TestMetrics(t *testing.T) {
 	_, brokers := newKfake(t)
 	cfg := testConfig(t, brokers)
-	h := startGateway(t, cfg, harnessOpts{})
+	retries := retry.NewCounter(namespace)
+	retry.Default().Counting(retries).OnRetry("provision kafka topics") // as Serve's setup would
+	h := startGateway(t, cfg, harnessOpts{retries: retries})
 	h.waitReady(t)
 	require.Equal(t, http.StatusAccepted, h.post(t, mixedBody).status)
 	require.Equal(t, http.StatusUnsupportedMediaType, h.post(t, valid1, "Content-Type", "image/png").status)
@@ -395,6 +398,7 @@ func TestMetrics(t *testing.T) {
 		"boontadata_ingest_produce_duration_seconds_count 1",
 		"boontadata_ingest_in_flight_requests 0",
 		"boontadata_ingest_kafka_reachable 1",
+		`boontadata_ingest_retries_total{operation="provision kafka topics"} 1`,
 		"go_goroutines",
 	} {
 		require.Contains(t, m, want)

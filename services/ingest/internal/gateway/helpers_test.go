@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/urfave/cli/v2"
@@ -66,6 +67,7 @@ type harnessOpts struct {
 	clock   Clock                // default: the system's
 	prod    sarama.AsyncProducer // default: a producer of cfg
 	endRun  func(ctx context.Context, runID string) (int, error)
+	retries *prometheus.CounterVec // default: a counter of its own
 }
 
 // startGateway provisions the topics of cfg, starts a gateway and stops it
@@ -86,7 +88,7 @@ func startGateway(tb testing.TB, cfg Config, o harnessOpts) *harness {
 		tb.Cleanup(func() { require.NoError(tb, kc.Close()) })
 		o.checker = kc
 	}
-	g, err := New(cfg, Deps{Producer: o.prod, Checker: o.checker, Log: log, Clock: o.clock, Ticker: o.ticker, EndOfRun: o.endRun})
+	g, err := New(cfg, Deps{Producer: o.prod, Checker: o.checker, Log: log, Clock: o.clock, Ticker: o.ticker, EndOfRun: o.endRun, Retries: o.retries})
 	require.NoError(tb, err)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	require.NoError(tb, err)

@@ -28,7 +28,9 @@ type metrics struct {
 	slowBodies     prometheus.Counter
 }
 
-func newMetrics() *metrics {
+// newMetrics registers retries (see retry.NewCounter) with the gateway's own
+// metrics.
+func newMetrics(retries *prometheus.CounterVec) *metrics {
 	req := httpmetrics.NewRequests(namespace)
 	m := &metrics{
 		reg:            prometheus.NewRegistry(),
@@ -69,7 +71,7 @@ func newMetrics() *metrics {
 		}),
 	}
 	m.reg.MustRegister(m.requests, m.requestSeconds, m.accepted, m.rejected, m.produceSeconds,
-		m.produceErrors, m.inFlight, m.kafkaReachable, m.refused, m.slowBodies,
+		m.produceErrors, m.inFlight, m.kafkaReachable, m.refused, m.slowBodies, retries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -181,11 +181,11 @@ func FuzzParseText(f *testing.F) {
 		yielded := 0
 		for value, key := range b.acceptedLines() {
 			yielded++
-			e, err := event.Parse(value)
-			if err != nil {
+			var e event.View
+			if err := event.ParseView(value, &e); err != nil {
 				t.Fatalf("accepted line %q does not parse: %v", value, err)
 			}
-			if e.DeviceID != string(key) || len(value) > limit {
+			if string(e.DeviceID) != string(key) || len(value) > limit {
 				t.Fatalf("accepted line %q: key %q", value, key)
 			}
 		}
@@ -219,11 +219,11 @@ func FuzzParseJSON(f *testing.F) {
 		yielded := 0
 		for value, key := range b.acceptedLines() {
 			yielded++
-			e, err := event.Parse(value)
-			if err != nil {
+			var e event.View
+			if err := event.ParseView(value, &e); err != nil {
 				t.Fatalf("accepted %q does not parse: %v", value, err)
 			}
-			if e.DeviceID != string(key) {
+			if string(e.DeviceID) != string(key) {
 				t.Fatalf("accepted %q: key %q", value, key)
 			}
 		}

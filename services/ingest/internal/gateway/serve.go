@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/boontadata/boontadata/pkg/kafka"
+	"github.com/boontadata/boontadata/pkg/retry"
 	"github.com/boontadata/boontadata/pkg/setup"
 )
 
@@ -36,7 +37,9 @@ func Serve(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	err := setup.Run(ctx, setup.Options{Kafka: &cfg.Kafka, ClientID: Source + "-setup", Wait: cfg.SetupWait}, log)
+	retries := retry.NewCounter(namespace)
+	err := setup.Run(ctx, setup.Options{Kafka: &cfg.Kafka, ClientID: Source + "-setup", Wait: cfg.SetupWait,
+		Retry: retry.Default().Counting(retries)}, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err() // stopped while waiting for Kafka
@@ -62,7 +65,7 @@ func Serve(ctx context.Context, cfg Config, log *zap.Logger) error {
 	endRun := func(ctx context.Context, runID string) (int, error) {
 		return kafka.SendEndOfRun(ctx, cfg.Kafka.BrokerList(), sc, cfg.Kafka.Topics.Events, runID, Source)
 	}
-	g, err := New(cfg, Deps{Producer: p, Checker: checker, Log: log, EndOfRun: endRun})
+	g, err := New(cfg, Deps{Producer: p, Checker: checker, Log: log, EndOfRun: endRun, Retries: retries})
 	if err != nil {
 		return errors.Join(err, ln.Close(), p.Close())
 	}

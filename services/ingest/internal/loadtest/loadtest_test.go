@@ -36,8 +36,8 @@ func fakeGateway(t *testing.T, throttle bool) (*httptest.Server, *atomic.Int64) 
 		n := 0
 		sc := bufio.NewScanner(r.Body)
 		for sc.Scan() {
-			_, err := event.Parse(sc.Bytes())
-			assert.NoError(t, err)
+			var v event.View
+			assert.NoError(t, event.ParseView(sc.Bytes(), &v))
 			n++
 		}
 		lines.Add(int64(n))

@@ -8,11 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/boontadata/boontadata/pkg/retry"
 	"github.com/boontadata/boontadata/services/simulator/internal/gen"
 )
 
@@ -62,15 +62,10 @@ type Retry struct {
 	Timeout time.Duration
 }
 
-// delay returns the wait before attempt n (1-based), with ±20% jitter so
-// that concurrent senders do not retry in lockstep.
+// delay returns the wait before attempt n (1-based): the backoff of the
+// services' retry policy, jitter included.
 func (r Retry) delay(n int) time.Duration {
-	d := r.Initial
-	for i := 1; i < n && d < r.Max; i++ {
-		d *= 2
-	}
-	d = min(d, r.Max)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64())) //nolint:gosec // jitter, not security
+	return retry.Policy{Initial: r.Initial, Max: r.Max}.Delay(n)
 }
 
 // do runs f until it succeeds, fails with an error that does not wrap

@@ -129,7 +129,7 @@ func TestHTTPRetriesUnavailableThenAcknowledges(t *testing.T) {
 			require.Equal(t, int32(3), calls.Load())
 			require.Equal(t, []string{"d0-0", "d1-1", "d0-2"}, a.ids())
 			require.Len(t, got, 3)
-			require.Equal(t, event.Format(ss[0].Event), got[0])
+			require.Equal(t, string(event.AppendFormat(nil, ss[0].Event)), got[0])
 			require.Equal(t, int64(2), h.Stats().Failures)
 			require.Zero(t, h.Stats().Pending)
 			for _, s := range a.sends {
@@ -261,7 +261,7 @@ func TestKafkaProducesKeyedRecordsWithHeaders(t *testing.T) {
 	require.Len(t, got, 100)
 	m := got["d1-7"]
 	require.Equal(t, []byte("d1"), m.Key)
-	require.Equal(t, event.Format(ss[7].Event), string(m.Value))
+	require.Equal(t, string(event.AppendFormat(nil, ss[7].Event)), string(m.Value))
 	var hs []*sarama.RecordHeader
 	hs = append(hs, m.Headers...)
 	require.Equal(t, []byte("run-1"), kafka.Header(hs, kafka.HeaderRunID))
@@ -306,10 +306,11 @@ func readBack(t *testing.T, brokers []string, sc *sarama.Config, topic string) m
 		hwm := pc.HighWaterMarkOffset()
 		for n := int64(0); n < hwm; n++ {
 			m := <-pc.Messages()
-			v, err := event.Parse(m.Value)
-			require.NoError(t, err)
-			require.NotContains(t, got, v.MessageID, "written once")
-			got[v.MessageID] = m
+			var v event.View
+			require.NoError(t, event.ParseView(m.Value, &v))
+			id := string(v.MessageID)
+			require.NotContains(t, got, id, "written once")
+			got[id] = m
 		}
 		require.NoError(t, pc.Close())
 	}
