@@ -20,27 +20,45 @@ func addSeeds(f *testing.F) {
 		"||||",
 		"a|b|c|d|e|f|g",
 		"m|d|1472209316326|c|1|0x1p3",
+		"m|d|946684800000|c|1|1000000000000000",
+		"m|d|946684799999|c|1|1",
+		"m|d|4102444800000|c|1|1",
+		"m|d|1472209316326|c|1|1000000000000001",
+		"m|d|1472209316326|c|1|1.0000000000000001e15",
+		"m|d|1472209316326|c|9223372036854775808|1",
+		"m|d|1472209316326|c|-9223372036854775809|1",
+		"m\x7f|d|1472209316326|c|1|1",
+		"m|d|1472209316326|c|+1|1",
 	} {
 		f.Add([]byte(s))
 	}
 }
 
-// FuzzParse: parsing never panics, fails only with a *ParseError, and a line
-// that parses formats to a line that parses back to the same event.
+// FuzzParse: parsing never panics, accepts exactly the lines the reference
+// parser (written from the documented format, independently of both of
+// ParseView's paths) accepts, with the same event, and rejects the others
+// with a *ParseError naming the same first wrong field; a line that parses
+// formats to a line that parses back to the same event. The slow path alone
+// (parseSplit, which ParseView falls back to) is held to the reference too,
+// so that the fast path's fallback cannot hide a slow-path mistake.
 func FuzzParse(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, line []byte) {
-		var v, slow View
-		err := ParseView(line, &v)
-		slowErr := parseSplit(line, &slow)
-		require.Equal(t, slowErr, err, "fast and slow paths agree on errors")
-		if err == nil {
-			requireSameEvent(t, slow.Event(), v.Event())
+		want, wantField := referenceParse(line)
+		for name, parse := range map[string]func([]byte, *View) error{"ParseView": ParseView, "parseSplit": parseSplit} {
+			var v View
+			err := parse(line, &v)
+			if wantField != "" {
+				var pe *ParseError
+				require.ErrorAs(t, err, &pe, "%s accepted %q, which the reference rejects in %s", name, line, wantField)
+				require.Equal(t, wantField, pe.Field, "%s: first wrong field of %q", name, line)
+				continue
+			}
+			require.NoError(t, err, "%s rejected %q, which the reference accepts", name, line)
+			requireSameEvent(t, want, v.Event())
 		}
-		if err != nil {
-			var pe *ParseError
-			require.ErrorAs(t, err, &pe)
-			require.NotEmpty(t, pe.Field)
+		var v View
+		if err := ParseView(line, &v); err != nil {
 			return
 		}
 		e := v.Event()
@@ -52,9 +70,9 @@ func FuzzParse(f *testing.F) {
 		requireSameEvent(t, e, back)
 		require.Equal(t, out, format(back), "format is a fixed point")
 		// The fast path and strconv agree.
-		want, err := strconv.ParseFloat(string(lastField(line)), 64)
+		m2, err := strconv.ParseFloat(string(lastField(line)), 64)
 		require.NoError(t, err)
-		require.Equal(t, math.Float64bits(want), math.Float64bits(e.Measure2))
+		require.Equal(t, math.Float64bits(m2), math.Float64bits(e.Measure2))
 	})
 }
 
