@@ -79,7 +79,7 @@ start_service() {
 
 step "services"
 start_service ingest "$bin/ingest" --listen "127.0.0.1:$ingest_port"
-start_service aggregator-master "$bin/aggregator-master" serve --listen "127.0.0.1:$master_port"
+start_service aggregator-master "$bin/aggregator-master" serve --listen "127.0.0.1:$master_port" --reports-dir "$state/reports"
 for ((i = 1; i <= workers; i++)); do
   start_service "aggregator-worker-$i" "$bin/aggregator-worker" run --worker-id "worker-$i" --listen "127.0.0.1:$((worker_base + i - 1))"
 done
@@ -99,4 +99,4 @@ for ((i = 1; i <= workers; i++)); do
   printf '%-22s %-28s %s\n' "aggregator-worker-$i" "http://127.0.0.1:$((worker_base + i - 1))" "$svc/aggregator-worker-$i.log"
 done
 echo
-echo "status page: http://127.0.0.1:$master_port/   stop everything: ./scripts/stopscenario.sh"
+echo "dashboard: http://127.0.0.1:$master_port/   stop everything: ./scripts/stopscenario.sh"

@@ -202,14 +202,15 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// startMaster starts the aggregator-master and waits until it answers.
-func (p *platform) startMaster(name string, addr string) *proc {
+// startMaster starts the aggregator-master, with args after its own, and
+// waits until it answers.
+func (p *platform) startMaster(name string, addr string, args ...string) *proc {
 	p.t.Helper()
 	if addr == "" {
 		addr = freeAddr(p.t)
 	}
 	p.masterURL = "http://" + addr
-	pr := p.start(name, "aggregator-master", "serve", "--listen", addr)
+	pr := p.start(name, "aggregator-master", append([]string{"serve", "--listen", addr}, args...)...)
 	p.waitFor(90*time.Second, "the master answers /healthz", func() (bool, string) {
 		select {
 		case <-pr.done:

@@ -19,6 +19,13 @@ const (
 	HealthzPath = "/healthz"
 	ReadyzPath  = "/readyz"
 	MetricsPath = "/metrics"
+	// HistoryPath answers the recent history of every job (the overview's
+	// sparklines).
+	HistoryPath = "/api/history"
+	// ClusterPagePath is the page of the workers, presets and engines.
+	ClusterPagePath = "/cluster"
+	// ReportsPath serves the comparator's HTML reports (--reports-dir).
+	ReportsPath = "/reports/"
 )
 
 // JobPath is the path of one job.
@@ -26,6 +33,16 @@ func JobPath(id string) string { return JobsPath + "/" + id }
 
 // CancelPath is the path that cancels one job.
 func CancelPath(id string) string { return JobPath(id) + "/cancel" }
+
+// JobHistoryPath is the path of one job's history.
+func JobHistoryPath(id string) string { return JobPath(id) + "/history" }
+
+// JobPagePath is the dashboard page of one job.
+func JobPagePath(id string) string { return "/jobs/" + id }
+
+// ReportPath is where the master serves the comparator's HTML report of a
+// run.
+func ReportPath(runID string) string { return ReportsPath + runID + ".html" }
 
 // Error is the body of every answer that is not 2xx.
 type Error struct {
@@ -231,9 +248,60 @@ type Batch struct {
 	// SchedulingDelayMs is from the trigger the batch was due at to its
 	// plan; Late says a trigger was missed because the batch before was
 	// still running (the batch then took everything pending).
-	SchedulingDelayMs int64     `json:"scheduling_delay_ms"`
-	Late              bool      `json:"late,omitempty"`
-	PlannedAt         time.Time `json:"planned_at"`
-	CompletedAt       time.Time `json:"completed_at,omitzero"`
-	Partitions        int       `json:"partitions"`
+	SchedulingDelayMs int64 `json:"scheduling_delay_ms"`
+	// TotalDelayMs is the scheduling delay plus the processing time, as
+	// Spark's "total delay"; 0 until the batch completed.
+	TotalDelayMs int64     `json:"total_delay_ms"`
+	Late         bool      `json:"late,omitempty"`
+	PlannedAt    time.Time `json:"planned_at"`
+	CompletedAt  time.Time `json:"completed_at,omitzero"`
+	Partitions   int       `json:"partitions"`
+}
+
+// Sample is one point of a job's history: the aggregate of its progress as
+// the master saw it at one time.
+type Sample struct {
+	// TimeMs is the master's clock, ms since the epoch.
+	TimeMs          int64   `json:"t"`
+	Workers         int     `json:"workers"`
+	Partitions      int     `json:"partitions"`
+	EventsPerSecond float64 `json:"events_per_second"`
+	Records         int64   `json:"records"`
+	Lag             int64   `json:"lag"`
+	// WatermarkDelayMs is the master's clock minus the job's watermark;
+	// absent while the job has no watermark.
+	WatermarkDelayMs *int64 `json:"watermark_delay_ms,omitempty"`
+	Late             int64  `json:"late"`
+	Duplicates       int64  `json:"duplicates"`
+	// DeadLetters are the records the job sent to the dead-letter topic
+	// (poison records, and bad result lines of an engine under test).
+	DeadLetters int64 `json:"dead_letters"`
+	// ResultsWritten counts the window results written to Cassandra (by the
+	// workers, or by the results ingestion for an engine under test);
+	// ResultsPerSecond is its rise since the sample before.
+	ResultsWritten   int64   `json:"results_written"`
+	ResultsPerSecond float64 `json:"results_per_second"`
+	OpenWindows      int     `json:"open_windows"`
+}
+
+// History is the body of GET /api/jobs/{id}/history: what the master kept of
+// a job's progress, in memory and bounded. Recent holds the latest samples
+// at the sampling interval; Life the job's whole life as seen by this master,
+// thinned (every StepMs) as it grows, its last point the latest sample.
+type History struct {
+	JobID      string   `json:"job_id"`
+	IntervalMs int64    `json:"interval_ms"`
+	StepMs     int64    `json:"step_ms"`
+	Recent     []Sample `json:"recent"`
+	Life       []Sample `json:"life"`
+	// Errors are the latest distinct errors workers reported for the job,
+	// newest first.
+	Errors []WorkerError `json:"errors"`
+}
+
+// Histories is the body of GET /api/history: the recent samples of every
+// job with a history, by job id.
+type Histories struct {
+	IntervalMs int64               `json:"interval_ms"`
+	Jobs       map[string][]Sample `json:"jobs"`
 }

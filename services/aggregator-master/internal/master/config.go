@@ -20,6 +20,7 @@ var (
 	ErrBadExpiry    = errors.New("--worker-expiry must be at least 1s (workers report about every second)")
 	ErrBadReadiness = errors.New("--ready-interval must be at least 100ms")
 	ErrBadToken     = errors.New("--api-token must be printable ASCII without spaces")
+	ErrBadHistory   = errors.New("--history-interval must be at least 100ms")
 	ErrNoAuth       = errors.New("the master's API listens beyond loopback without a token: set --api-token " +
 		"(BOONTADATA_API_TOKEN), listen on 127.0.0.1, or run it open on purpose with --allow-no-auth")
 )
@@ -51,8 +52,15 @@ type Config struct {
 	// pages that may call it ("*" for any).
 	AllowedHosts   cli.StringSlice
 	AllowedOrigins cli.StringSlice
-	Kafka          kafka.Config
-	Cassandra      cassandra.Config
+	// HistoryInterval is how often the dashboard's history samples every
+	// job's progress (0: every second).
+	HistoryInterval time.Duration
+	// ReportsDir holds the comparator's HTML reports, RUN_ID.html; the
+	// dashboard links and serves the report of a job's run from it. Empty:
+	// none.
+	ReportsDir string
+	Kafka      kafka.Config
+	Cassandra  cassandra.Config
 }
 
 // DefaultConfig returns the defaults of every flag.
@@ -64,6 +72,7 @@ func DefaultConfig() Config {
 		ReadyInterval:   2 * time.Second,
 		SetupWait:       2 * time.Minute,
 		TaskTimeout:     30 * time.Second,
+		HistoryInterval: time.Second,
 		Kafka:           kafka.DefaultConfig(),
 		Cassandra:       cassandra.DefaultConfig(),
 	}
@@ -122,6 +131,14 @@ func (c *Config) Flags() []cli.Flag {
 			Usage: "origins (scheme://host[:port]) of web pages that may call the API besides its own; " +
 				"a request with another Origin header gets 403",
 		},
+		&cli.DurationFlag{
+			Name: "history-interval", Category: cat, EnvVars: cliapp.Env("history-interval"), Value: c.HistoryInterval, Destination: &c.HistoryInterval,
+			Usage: "how often the dashboard's in-memory history samples every job's progress",
+		},
+		&cli.StringFlag{
+			Name: "reports-dir", Category: cat, EnvVars: cliapp.Env("reports-dir"), Value: c.ReportsDir, Destination: &c.ReportsDir,
+			Usage: "folder of the comparator's HTML reports (RUN_ID.html, as runscenario.sh writes them): the dashboard links and serves a job's report",
+		},
 	}
 	return append(append(flags, c.Kafka.Flags()...), c.Cassandra.Flags()...)
 }
@@ -137,6 +154,8 @@ func (c *Config) Validate() error {
 		return ErrBadExpiry
 	case c.ReadyInterval < 100*time.Millisecond:
 		return ErrBadReadiness
+	case c.HistoryInterval != 0 && c.HistoryInterval < 100*time.Millisecond:
+		return ErrBadHistory
 	case httpsec.CheckTokenFormat(c.APIToken) != nil:
 		return ErrBadToken
 	case c.APIToken == "" && !c.AllowNoAuth && !httpsec.IsLoopback(c.Listen):

@@ -94,6 +94,8 @@ type driver struct {
 	final, done bool
 	// onDone is called once the last batch completed.
 	onDone func(jobID, reason string)
+	// onBatch is called with the figures of every batch that completed.
+	onBatch func(jobID string, b api.Batch)
 }
 
 func newDriver(s job.Spec, deps MicroBatchDeps, clock Clock, log *zap.Logger) (*driver, error) {
@@ -182,6 +184,14 @@ func (d *driver) track(ctx context.Context, now time.Time) (time.Duration, error
 		b.State, b.CompletedAt = job.BatchCompleted, now.UTC().Truncate(time.Millisecond)
 		if err := d.deps.Batches.Save(ctx, *b); err != nil {
 			return 0, err
+		}
+		if d.onBatch != nil {
+			// The batch before tells when this one was due.
+			pair := []Batch{*b}
+			if d.prev != nil {
+				pair = append(pair, *d.prev)
+			}
+			d.onBatch(d.spec.ID, BatchInfo(pair, d.interval)[0])
 		}
 		d.prev, d.cur = b, nil
 		clear(d.tries)
@@ -358,6 +368,9 @@ func BatchInfo(bs []Batch, interval int64) []api.Batch {
 			due = bs[i+1].Time + interval
 		}
 		a.SchedulingDelayMs = max(0, b.PlannedAt.UnixMilli()-due)
+		if !b.CompletedAt.IsZero() {
+			a.TotalDelayMs = a.SchedulingDelayMs + a.ProcessingMs
+		}
 		a.Late = b.Time > due
 		out = append(out, a)
 	}
@@ -372,6 +385,8 @@ type drivers struct {
 	log   *zap.Logger
 	// done is called when a job's last batch completed (its run ended).
 	done func(jobID, reason string)
+	// batch is called with the figures of every completed batch.
+	batch func(jobID string, b api.Batch)
 
 	mu      sync.Mutex
 	running map[string]context.CancelFunc
@@ -397,6 +412,7 @@ func (ds *drivers) reconcile(ctx context.Context, specs []job.Spec) {
 				continue
 			}
 			d.onDone, d.retry = ds.done, ds.retry
+			d.onBatch = ds.batch
 			dctx, cancel := context.WithCancel(ctx)
 			ds.running[s.ID] = cancel
 			ds.wg.Add(1)

@@ -66,6 +66,10 @@ type Master struct {
 	log      *zap.Logger
 	mb       MicroBatchDeps
 	access   *access
+	// history keeps the jobs' progress for the dashboard; batchCache the
+	// micro-batches its pages read last.
+	history    *History
+	batchCache *batchCache
 }
 
 // New builds a master; Run serves it.
@@ -98,6 +102,11 @@ func New(cfg Config, d Deps) (*Master, error) {
 	}
 	met := newMetrics(jobs, tracker, d.Retries)
 	met.reg.MustRegister(acc.refused)
+	if cfg.HistoryInterval == 0 {
+		cfg.HistoryInterval = time.Second
+	}
+	history := NewHistory(cfg.HistoryInterval, d.Clock)
+	met.reg.MustRegister(newDashboardCollector(jobs, tracker, history, d.Clock))
 	return &Master{
 		cfg:      cfg,
 		jobs:     jobs,
@@ -111,6 +120,9 @@ func New(cfg Config, d Deps) (*Master, error) {
 		log:      d.Log,
 		mb:       d.MicroBatch,
 		access:   acc,
+
+		history:    history,
+		batchCache: newBatchCache(d.Clock),
 	}, nil
 }
 
@@ -140,7 +152,7 @@ func (m *Master) Handler() http.Handler {
 	handle("GET "+api.PresetsPath, "presets", m.handlePresets)
 	handle("GET "+api.HealthzPath, "healthz", m.ready.Healthz)
 	handle("GET "+api.ReadyzPath, "readyz", m.ready.Readyz)
-	handle("GET /{$}", "page", m.handlePage)
+	m.dashboardRoutes(handle)
 	mux.Handle("GET "+api.MetricsPath, m.metrics.handler())
 	return m.access.wrap(mux)
 }
@@ -177,6 +189,11 @@ func (m *Master) Run(ctx context.Context, ln net.Listener) error {
 		defer wg.Done()
 		lc.run(bgCtx, 500*time.Millisecond)
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.recordHistory(bgCtx)
+	}()
 	if m.mb.enabled() {
 		ds := &drivers{deps: m.mb, clock: m.clock, retry: m.retry, log: m.log, running: map[string]context.CancelFunc{},
 			done: func(id, reason string) {
@@ -184,6 +201,7 @@ func (m *Master) Run(ctx context.Context, ln net.Listener) error {
 					m.log.Warn("micro-batch job not marked finished", zap.String("job_id", id), zap.Error(err))
 				}
 			}}
+		ds.batch = m.history.ObserveBatch
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -357,7 +375,9 @@ func (m *Master) handleList(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, api.Jobs{Jobs: m.list()})
 }
 
-func (m *Master) detail(id string) (api.JobDetail, bool) {
+// detail returns a job with its workers, partitions and, for a micro-batch
+// job, its latest batches (at most batches of them).
+func (m *Master) detail(id string, batches int) (api.JobDetail, bool) {
 	s, ok := m.jobs.Get(id)
 	if !ok {
 		return api.JobDetail{}, false
@@ -371,9 +391,7 @@ func (m *Master) detail(id string) (api.JobDetail, bool) {
 		d.Partitions = []api.Partition{}
 	}
 	if es, err := s.Engine(); err == nil && es.Trigger == engine.MicroBatch && m.mb.enabled() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		if bs, err := m.mb.Batches.Latest(ctx, id, 20); err == nil {
+		if bs, err := m.batchCache.latest(m.mb.Batches, id, batches); err == nil {
 			d.Batches = BatchInfo(bs, es.TriggerInterval.Milliseconds())
 		} else {
 			m.log.Warn("micro-batches not read", zap.Error(err))
@@ -384,7 +402,12 @@ func (m *Master) detail(id string) (api.JobDetail, bool) {
 
 func (m *Master) handleStatus(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	d, ok := m.detail(id)
+	n, err := batchesParam(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	d, ok := m.detail(id, n)
 	if !ok {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("%v: %s", ErrNotFound, id))
 		return

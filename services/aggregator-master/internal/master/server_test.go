@@ -284,27 +284,6 @@ func TestMetrics(t *testing.T) {
 	require.NotContains(t, body, `job_id="j2"`, "no series for a cancelled job")
 }
 
-func TestStatusPage(t *testing.T) {
-	f := newFixture(t)
-	require.Equal(t, http.StatusCreated, f.do(t, "POST", "/api/jobs", `{"job_id":"j1","preset":"exact","run_id":"r1"}`).Code)
-	r := report("w1", "j1", part(3, 5, 1772366400000, 1.5))
-	r.Error = "<script>alert(1)</script>"
-	f.m.Observe(r)
-	rec := f.do(t, "GET", "/", "")
-	require.Equal(t, http.StatusOK, rec.Code)
-	require.Equal(t, "text/html; charset=utf-8", rec.Header().Get("Content-Type"))
-	body := rec.Body.String()
-	require.Contains(t, body, `<meta http-equiv="refresh" content="2">`)
-	require.Contains(t, body, "j1")
-	require.Contains(t, body, "2026-03-01 12:00:00.000", "watermark in UTC")
-	require.NotContains(t, body, "not available yet (micro-batch)")
-	require.NotContains(t, body, "<script>", "escaped")
-	require.Contains(t, body, "&lt;script&gt;")
-	require.NotContains(t, body, "src=", "no external asset")
-	require.NotContains(t, body, "stylesheet")
-	require.Equal(t, http.StatusNotFound, f.do(t, "GET", "/nothing-here", "").Code)
-}
-
 func TestRunLoadsRepublishesAndStops(t *testing.T) {
 	store, pub := newFakeStore(), &fakePublisher{}
 	ctx := context.Background()
