@@ -20,11 +20,11 @@ func serveCommand() *cli.Command {
 	cfg := master.DefaultConfig()
 	return &cli.Command{
 		Name:  "serve",
-		Usage: "run the master: job registry, progress of the workers, HTTP API, status page and metrics",
+		Usage: "run the master: job registry, progress of the workers, HTTP API, dashboard and metrics",
 		Description: "Creates the topics and the schema when missing, loads every job from Cassandra and\n" +
 			"publishes it again on the compacted jobs topic (so a restarted master changes nothing),\n" +
 			"follows the workers' progress reports and serves the JSON API (/api/jobs, /api/presets),\n" +
-			"the status page (/), /healthz, /readyz and /metrics on --listen.",
+			"the dashboard (/, /jobs/ID, /cluster), /healthz, /readyz and /metrics on --listen.",
 		Flags: cfg.Flags(),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
