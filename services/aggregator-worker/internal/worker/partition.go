@@ -47,6 +47,23 @@ type partition struct {
 
 	nextOffset int64 // after the last record handled (-1: none yet)
 	marked     int64
+	// start is the offset the claim reads from (-1: unknown): until a
+	// record comes, the lag is counted from it.
+	start int64
+
+	// Hand-over from the partition's previous owners: carried is what they
+	// counted below carried.Next, which the commit metadata brought.
+	// Records below it are replayed (to rebuild the open state) but not
+	// counted again; base is the engine's count when the replay ended.
+	carried   tally
+	replaying bool
+	base      engine.Stats
+
+	// watch notices a freeze of the worker after claimed; then the
+	// partition is fenced and writes nothing more.
+	watch   *freezeWatch
+	claimed time.Time
+	fenced  bool
 
 	mu   sync.Mutex
 	snap job.PartitionProgress
@@ -59,8 +76,9 @@ func newPartition(spec job.Spec, espec engine.Spec, topic string, id int32, deps
 		writer: deps.writer, now: deps.now, log: log, retry: deps.retry,
 		poison: stream.Poisoner{DLQ: deps.dlq, DeadTopic: deps.deadTopic, RejectedBy: "aggregator-worker/" + spec.ID,
 			Retry: deps.retry, Log: log, Now: deps.now},
-		nextOffset: -1, marked: -1,
+		nextOffset: -1, marked: -1, start: -1,
 		hub: deps.hub, partitions: deps.partitions, lastActive: deps.now().UnixMilli(),
+		watch: deps.watch, claimed: deps.now(),
 	}
 	eng, err := engine.New(espec, id, p.out)
 	if err != nil {
@@ -82,11 +100,39 @@ type partitionDeps struct {
 	// partitions of the events topic, which a shared watermark spans.
 	hub        *Hub
 	partitions int
+	// watch notices that the worker stood still (nil: never).
+	watch *freezeWatch
 }
 
 // restore prepares the engine to rebuild its state from the committed offset.
-func (p *partition) restore(cp engine.Checkpoint) error {
-	return p.eng.Restore(cp)
+func (p *partition) restore(m commitMeta) error {
+	if m.Tally != nil {
+		p.carried = *m.Tally
+		p.replaying = true
+		p.mu.Lock()
+		p.snap.Poison, p.snap.OtherRuns, p.snap.ResultsWritten = p.carried.Poison, p.carried.OtherRuns, p.carried.Written
+		p.mu.Unlock()
+	}
+	if m.Checkpoint == nil {
+		return nil // at-least-once delivery: no engine state to restore
+	}
+	return p.eng.Restore(*m.Checkpoint)
+}
+
+// begin sets where the claim reads from and takes the first snapshot of the
+// progress, before any report can name the partition.
+func (p *partition) begin(start, highWatermark int64) {
+	p.start = start
+	p.updateProgress(highWatermark)
+}
+
+// endReplay notes that the records from here on were not counted by a
+// previous owner; the records before go to the engine first.
+func (p *partition) endReplay() {
+	p.eng.ProcessBatch(p.recs)
+	p.recs = p.recs[:0]
+	p.replaying = false
+	p.base = p.eng.Stats()
 }
 
 // handle processes the records of msgs, in offset order, handing the valid
@@ -98,6 +144,11 @@ func (p *partition) handle(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 	p.recs = p.recs[:0]
 	others := 0
 	for _, msg := range msgs {
+		if p.replaying && msg.Offset >= p.carried.Next {
+			p.endReplay()
+		}
+		// A record a previous owner handled: replayed, not counted again.
+		replayed := p.replaying
 		p.nextOffset = msg.Offset + 1
 		p.recs = append(p.recs, engine.Record{})
 		kind, err := stream.Decode(msg, p.spec.RunID, now.UnixMilli(), &p.recs[len(p.recs)-1])
@@ -107,7 +158,9 @@ func (p *partition) handle(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 		p.recs = p.recs[:len(p.recs)-1]
 		switch kind {
 		case stream.OtherRun:
-			others++
+			if !replayed {
+				others++
+			}
 		case stream.EndOfRun:
 			// The end of the job's run ends this partition's input: the
 			// records before it go first.
@@ -118,6 +171,9 @@ func (p *partition) handle(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 		case stream.Poison:
 			p.eng.ProcessBatch(p.recs) // the records before it go first
 			p.recs = p.recs[:0]
+			if replayed {
+				continue // the previous owner dead-lettered it before it marked past it
+			}
 			if err := p.poison.Send(ctx, msg, err); err != nil {
 				return msg.Offset, err
 			}
@@ -168,6 +224,14 @@ func (p *partition) shared() bool {
 // then marks the offset the partition may commit. It never marks past a
 // result that is not written: on error nothing is marked.
 func (p *partition) flush(ctx context.Context, m Marker) error {
+	if froze, gap := p.watch.frozeSince(p.claimed); froze || p.fenced {
+		if !p.fenced {
+			p.fenced = true
+			p.log.Warn("worker stood still past its consumer group session: this partition writes nothing more",
+				zap.Duration("stood_still", gap), zap.Int("results_dropped", p.out.Results()))
+		}
+		return ErrFenced
+	}
 	n, err := p.out.Write(ctx, p.writer, p.spec.RunID, p.spec.ID, 0, p.retry, p.log)
 	if err != nil {
 		return fmt.Errorf("offset not committed: %w", err)
@@ -182,21 +246,30 @@ func (p *partition) flush(ctx context.Context, m Marker) error {
 }
 
 // mark sets the offset to commit: for exactly-once effect the first offset
-// the open state still needs, with the engine checkpoint as metadata; for
-// at-least-once the offset after the last record handled.
+// the open state still needs, with the engine checkpoint in the metadata;
+// for at-least-once the offset after the last record handled. The metadata
+// also carries the partition's tally, for its next owner.
 func (p *partition) mark(m Marker) {
 	if p.nextOffset < 0 {
-		return
+		return // nothing handled: the commit found at the claim stays
 	}
-	off, meta := p.nextOffset, ""
+	off := p.nextOffset
+	var cm commitMeta
 	if p.espec.Delivery == engine.ExactlyOnce {
 		if needed, ok := p.eng.MinOffsetNeeded(); ok {
 			off = min(off, needed)
 		}
-		b, err := json.Marshal(p.eng.Checkpoint())
-		if err == nil {
-			meta = string(b)
-		}
+		cp := p.eng.Checkpoint()
+		cm.Checkpoint = &cp
+	}
+	st := p.eng.Stats()
+	p.mu.Lock()
+	t := p.tallyLocked(&st)
+	p.mu.Unlock()
+	cm.Tally = &t
+	meta := ""
+	if b, err := json.Marshal(cm); err == nil {
+		meta = string(b)
 	}
 	// MarkOffset only moves forward and ResetOffset only backward; both
 	// together set exactly this offset and metadata.
@@ -216,27 +289,51 @@ func (p *partition) progress() job.PartitionProgress {
 	return p.snap
 }
 
+// tallyLocked is what the partition's owners counted so far, this one
+// included: the carried tally, plus what the engine counted since the replay
+// ended. The caller holds p.mu.
+func (p *partition) tallyLocked(st *engine.Stats) tally {
+	t := p.carried
+	if !p.replaying {
+		t.Records += st.Records - p.base.Records
+		t.Accepted += st.Accepted - p.base.Accepted
+		t.Late += st.Late - p.base.Late
+		t.Duplicates += st.Duplicates - p.base.Duplicates
+		t.Placed += st.Placed - p.base.Placed
+		t.Results += st.Results - p.base.Results
+	}
+	t.Poison, t.OtherRuns, t.Written = p.snap.Poison, p.snap.OtherRuns, p.snap.ResultsWritten
+	t.Ended = t.Ended || p.eng.Ended()
+	t.Next = max(t.Next, p.nextOffset)
+	return t
+}
+
 // updateProgress refreshes the engine's figures in the snapshot, on the
-// partition's goroutine.
+// partition's goroutine. Counts are the partition's, over all its owners.
 func (p *partition) updateProgress(highWatermark int64) {
 	st := p.eng.Stats()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.snap.NextOffset = p.nextOffset
+	next := p.nextOffset
+	if next < 0 {
+		next = p.start // nothing read yet: the lag is what the claim has to read
+	}
+	p.snap.NextOffset = next
 	p.snap.HighWatermark = highWatermark
-	if p.nextOffset >= 0 {
-		p.snap.Lag = max(0, highWatermark-p.nextOffset)
+	if next >= 0 {
+		p.snap.Lag = max(0, highWatermark-next)
 	} else {
 		p.snap.Lag = highWatermark
 	}
+	t := p.tallyLocked(&st)
 	p.snap.Watermark = max(0, st.Watermark) // none yet: below zero
-	p.snap.Records = st.Records
-	p.snap.Accepted = st.Accepted
-	p.snap.Late = st.Late
-	p.snap.Duplicates = st.Duplicates
-	p.snap.Placed = st.Placed
-	p.snap.Ended = p.eng.Ended() && st.OpenWindows == 0 && p.out.Results() == 0
-	p.snap.ResultsEmitted = st.Results
+	p.snap.Records = t.Records
+	p.snap.Accepted = t.Accepted
+	p.snap.Late = t.Late
+	p.snap.Duplicates = t.Duplicates
+	p.snap.Placed = t.Placed
+	p.snap.Ended = t.Ended && st.OpenWindows == 0 && p.out.Results() == 0
+	p.snap.ResultsEmitted = t.Results
 	p.snap.OpenWindows = st.OpenWindows
 	p.snap.OpenStates = st.OpenStates
 	p.snap.DedupEntries = st.DedupEntries

@@ -147,7 +147,10 @@ func TestPartitionAtLeastOnceMarksAfterLastRecord(t *testing.T) {
 	require.NoError(t, handleOne(context.Background(), p, record(41, fmt.Sprintf("m1|dev-1|%d|cat-1|1|1", t0), "any-run")))
 	require.NoError(t, p.tick(context.Background(), m))
 	require.Equal(t, int64(42), m.last[3].offset)
-	require.Empty(t, m.last[3].metadata)
+	meta, err := parseCommitMeta(m.last[3].metadata)
+	require.NoError(t, err)
+	require.Nil(t, meta.Checkpoint, "at-least-once: no engine checkpoint")
+	require.Equal(t, &tally{Next: 42, Records: 1, Accepted: 1, Results: 1, Written: 1}, meta.Tally)
 	require.Len(t, w.written, 1)
 	for k := range w.written {
 		require.Equal(t, stream.AnyRun+"/j1/dev-1", k.device, "a job of every run stores its results under the run any")

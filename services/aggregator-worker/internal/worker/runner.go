@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -95,6 +94,8 @@ func (r *runner) run(ctx context.Context) error {
 		return fmt.Errorf("partitions of %s: %w", r.topic, err)
 	}
 	r.deps.partitions = len(parts)
+	// Past this, the group may have evicted this worker (no heartbeat).
+	r.deps.watch = newFreezeWatch(sc.Consumer.Group.Session.Timeout-sc.Consumer.Group.Heartbeat.Interval, r.deps.now)
 	if r.deps.hub != nil {
 		defer r.deps.hub.forget(r.spec.ID)
 	}
@@ -110,7 +111,11 @@ func (r *runner) run(ctx context.Context) error {
 	defer func() { _ = admin.Close() }() // read-only use
 
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		r.deps.watch.run(ctx)
+	}()
 	go func() {
 		defer wg.Done()
 		for err := range group.Errors() {
@@ -202,7 +207,7 @@ type handler struct {
 	client sarama.Client
 	admin  sarama.ClusterAdmin
 
-	checkpoints map[int32]engine.Checkpoint
+	checkpoints map[int32]commitMeta
 	stopCommit  context.CancelFunc
 	committer   sync.WaitGroup
 }
@@ -212,7 +217,7 @@ type handler struct {
 func (h *handler) Setup(s sarama.ConsumerGroupSession) error {
 	r := h.r
 	claimed := s.Claims()[r.topic]
-	h.checkpoints = map[int32]engine.Checkpoint{}
+	h.checkpoints = map[int32]commitMeta{}
 	if len(claimed) > 0 {
 		resp, err := h.admin.ListConsumerGroupOffsets(r.spec.GroupID(), map[string][]int32{r.topic: claimed})
 		if err != nil {
@@ -247,8 +252,8 @@ func (h *handler) Setup(s sarama.ConsumerGroupSession) error {
 			if block.Metadata == "" {
 				continue
 			}
-			var cp engine.Checkpoint
-			if err := json.Unmarshal([]byte(block.Metadata), &cp); err != nil {
+			cp, err := parseCommitMeta(block.Metadata)
+			if err != nil {
 				r.log.Warn("unreadable checkpoint in the commit metadata; rebuilding from the committed offset without it",
 					zap.Int32(logging.KeyPartition, p), zap.Error(err))
 				continue
@@ -301,6 +306,7 @@ func (h *handler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.Consu
 			return err
 		}
 	}
+	p.begin(h.startOffset(claim), claim.HighWaterMarkOffset())
 	r.mu.Lock()
 	r.partitions[claim.Partition()] = p
 	r.mu.Unlock()
