@@ -238,7 +238,7 @@ func (c *Config) Flags() []cli.Flag {
 		&cli.DurationFlag{Name: "retry-max-backoff", Category: send, EnvVars: cliapp.Env("retry-max-backoff"), Value: c.RetryMaxBackoff, Destination: &c.RetryMaxBackoff,
 			Usage: "longest wait between retries (and cap of Retry-After)"},
 		&cli.DurationFlag{Name: "retry-timeout", Category: send, EnvVars: cliapp.Env("retry-timeout"), Value: c.RetryTimeout, Destination: &c.RetryTimeout,
-			Usage: "give up when the receiver stays unavailable this long; 0 retries forever"},
+			Usage: "give up when the receiver, or Cassandra for the records of the run, stays unavailable this long; 0 retries forever"},
 
 		&cli.StringFlag{Name: "record", Category: rec, EnvVars: cliapp.Env("record"), Value: c.Record, Destination: &c.Record,
 			Usage: "sends written to raw_events: all, defects (every pattern but normal) or none; the truth aggregates are always written"},

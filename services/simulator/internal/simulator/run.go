@@ -18,6 +18,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/event"
 	"github.com/boontadata/boontadata/pkg/kafka"
 	"github.com/boontadata/boontadata/pkg/logging"
+	"github.com/boontadata/boontadata/pkg/retry"
 	"github.com/boontadata/boontadata/pkg/setup"
 
 	"github.com/boontadata/boontadata/services/simulator/internal/gen"
@@ -140,7 +141,8 @@ func Run(ctx context.Context, cfg Config, d Deps) (*Result, error) {
 		return nil, err
 	}
 	defer sess.Close()
-	st := store.New(sess, store.Options{BatchRows: cfg.RecordBatch, Concurrency: cfg.RecordConcurrency}, log)
+	st := store.New(sess, store.Options{BatchRows: cfg.RecordBatch, Concurrency: cfg.RecordConcurrency,
+		Retry: retry.Policy{Max: cfg.RetryMaxBackoff}, RetryTimeout: cfg.RetryTimeout}, log)
 
 	// Recording goes on after an interruption: what was acknowledged must
 	// land in the truth.

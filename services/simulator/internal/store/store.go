@@ -1,7 +1,10 @@
 // Package store writes a simulator run to Cassandra: the runs row, the
 // devices, every send (raw_events) and the truth aggregates. Every write is a
 // prepared statement with bound values; rows of one partition go together in
-// UNLOGGED batches, with a bounded number of batches in flight.
+// UNLOGGED batches, with a bounded number of batches in flight. A write
+// Cassandra cannot take now (down, restarting, timed out) is retried with
+// backoff, so that a Cassandra restart during a run loses nothing of the
+// truth.
 package store
 
 import (
@@ -15,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/boontadata/boontadata/pkg/retry"
 	"github.com/boontadata/boontadata/services/simulator/internal/gen"
 	"github.com/boontadata/boontadata/services/simulator/internal/truth"
 )
@@ -46,6 +50,10 @@ type Options struct {
 	BatchRows int
 	// Concurrency bounds the batches in flight.
 	Concurrency int
+	// Retry paces the retries of a write that failed; RetryTimeout bounds
+	// them (0: until the write's context ends).
+	Retry        retry.Policy
+	RetryTimeout time.Duration
 }
 
 // Store writes runs to a keyspace-bound session.
@@ -86,8 +94,10 @@ func (st *Store) PutRun(ctx context.Context, r Run) error {
 	if !r.InputEnded.IsZero() {
 		inputEnded = r.InputEnded
 	}
-	err := st.s.Query(insertRun, r.ID, r.Started, ended, inputEnded, r.Seed, r.Devices, r.WindowMs, r.ResendHorizonMs,
-		r.Flags, r.Counts, r.Status).Idempotent(true).ExecContext(ctx)
+	err := st.retry(ctx, "runs", func(ctx context.Context) error {
+		return st.s.Query(insertRun, r.ID, r.Started, ended, inputEnded, r.Seed, r.Devices, r.WindowMs, r.ResendHorizonMs,
+			r.Flags, r.Counts, r.Status).Idempotent(true).ExecContext(ctx)
+	})
 	if err != nil {
 		return fmt.Errorf("write run %s: %w", r.ID, err)
 	}
@@ -130,10 +140,39 @@ func (st *Store) PutDevices(ctx context.Context, runID string, devices []Device)
 }
 
 func (st *Store) exec(ctx context.Context, b *gocql.Batch, what string) error {
-	if err := b.ExecContext(ctx); err != nil {
+	if err := st.retry(ctx, what, b.ExecContext); err != nil {
 		return fmt.Errorf("write %d rows of %s: %w", len(b.Entries), what, err)
 	}
 	return nil
+}
+
+// retry runs the write f of table until it succeeds, fails for good (a
+// statement Cassandra rejects), or the retry timeout passes. Every write is
+// idempotent: an attempt that timed out after Cassandra applied it does no
+// harm when repeated.
+func (st *Store) retry(ctx context.Context, table string, f func(context.Context) error) error {
+	if st.opts.RetryTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, st.opts.RetryTimeout)
+		defer cancel()
+	}
+	return st.opts.Retry.Do(ctx, st.log.With(zap.String("table", table)), "record the run in cassandra", func() error {
+		return permanent(f(ctx))
+	})
+}
+
+// permanent marks the errors no retry can fix: a statement Cassandra
+// rejects, refused credentials.
+func permanent(err error) error {
+	var re gocql.RequestError
+	if errors.As(err, &re) {
+		switch re.Code() {
+		case gocql.ErrCodeSyntax, gocql.ErrCodeInvalid, gocql.ErrCodeUnauthorized, gocql.ErrCodeConfig,
+			gocql.ErrCodeCredentials, gocql.ErrCodeAlreadyExists, gocql.ErrCodeProtocol:
+			return retry.Permanent(err)
+		}
+	}
+	return err
 }
 
 // PutTruth writes the rows of one truth table, batched per device.
