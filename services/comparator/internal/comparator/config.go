@@ -47,7 +47,9 @@ type Config struct {
 	M2Tolerance   float64
 	// AllWindows prints the table of every window in the text report.
 	AllWindows bool
-	Cassandra  cassandra.Config
+	// Faults, when set, is the file of the run's fault timeline.
+	Faults    string
+	Cassandra cassandra.Config
 }
 
 // DefaultConfig returns the defaults, which work against the local
@@ -81,6 +83,8 @@ func (c *Config) Flags() []cli.Flag {
 			Usage: "exit with status 3 when a job has more exceptions than this (for CI); -1: off"},
 		&cli.Float64Flag{Name: "m2-tolerance", Category: cat, EnvVars: cliapp.Env("m2-tolerance"), Value: c.M2Tolerance, Destination: &c.M2Tolerance,
 			Usage: "relative tolerance of measure2: |truth − engine| ≤ tolerance × max(|truth|, |engine|, 1); measure1 compares exactly"},
+		&cli.StringFlag{Name: "faults", Category: cat, EnvVars: cliapp.Env("faults"), Value: c.Faults, Destination: &c.Faults,
+			Usage: "fault timeline of the run (RUN_ID.faults.jsonl, which runscenario.sh --fault writes): the report states each fault, each job's recovery time and whether the fault changed its final results"},
 		&cli.BoolFlag{Name: "windows", Category: cat, EnvVars: cliapp.Env("windows"), Value: c.AllWindows, Destination: &c.AllWindows,
 			Usage: "text report: print the table of every window before the exceptions (--windows=false to leave it out)"},
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/logging"
 
 	"github.com/boontadata/boontadata/services/comparator/internal/compare"
+	"github.com/boontadata/boontadata/services/comparator/internal/faults"
 	"github.com/boontadata/boontadata/services/comparator/internal/render"
 	"github.com/boontadata/boontadata/services/comparator/internal/store"
 )
@@ -64,6 +65,14 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if err != nil {
 		return err
 	}
+	var timeline *faults.Timeline
+	if cfg.Faults != "" {
+		tl, err := readTimeline(cfg.Faults, cfg.RunID)
+		if err != nil {
+			return err
+		}
+		timeline = &tl
+	}
 	log.Info("run loaded", zap.Int("devices", len(run.DeviceIDs)), zap.Int("truth_rows", len(run.TruthByDevice)),
 		zap.Int("raw_events", len(run.Raw)), zap.String("status", run.Run.Status), zap.Duration("took", time.Since(start)))
 	if len(run.TruthByDevice) == 0 {
@@ -97,10 +106,33 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		now = d.Now
 	}
 	doc := render.NewDocument(run.Run, cfg.M2Tolerance, now(), reports)
+	if timeline != nil {
+		doc.Faults = faults.Assess(*timeline, reports)
+	}
 	if err := writeReports(cfg, d.Stdout, doc); err != nil {
 		return err
 	}
 	return verdict(cfg, reports)
+}
+
+// ErrOtherRun is returned for a fault timeline of another run.
+var ErrOtherRun = errors.New("the fault timeline is of another run")
+
+// readTimeline reads the fault timeline of run from path.
+func readTimeline(path, run string) (faults.Timeline, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return faults.Timeline{}, fmt.Errorf("--faults: %w", err)
+	}
+	defer func() { _ = f.Close() }() // read only
+	tl, err := faults.Read(f)
+	if err != nil {
+		return faults.Timeline{}, fmt.Errorf("--faults %s: %w", path, err)
+	}
+	if tl.RunID != run {
+		return faults.Timeline{}, fmt.Errorf("--faults %s: %w: %s, not %s", path, ErrOtherRun, tl.RunID, run)
+	}
+	return tl, nil
 }
 
 // selectJobs returns the --job jobs, or every job of the run.

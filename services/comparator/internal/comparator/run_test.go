@@ -254,3 +254,54 @@ func indexOf(lines []string, s string) int {
 	}
 	return -1
 }
+
+func TestRunReportsTheFaultsOfTheTimeline(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "r1.faults.jsonl")
+	sample := func(ms int64, lag int) string {
+		at := time.UnixMilli(ms).UTC().Format(time.RFC3339Nano)
+		return fmt.Sprintf(`{"type":"sample","time_ms":%d,"job":{"spec":{"job_id":"dup","state":"running"},`+
+			`"workers":[{"worker_id":"worker-1","received_at":%q,"partitions":[0]}],"partitions":[{"worker_id":"worker-1","partition":0,"lag":%d}]}}`, ms, at, lag)
+	}
+	lines := []string{`{"type":"run","run_id":"r1","send_started_ms":` + fmt.Sprint(t0) + `}`,
+		sample(t0+3000, 2), sample(t0+4000, 30),
+		`{"type":"fault","kind":"kill-master","target":"aggregator-master","offset_s":3.5,"at_ms":` + fmt.Sprint(t0+3500) + `,"done_ms":` + fmt.Sprint(t0+4500) + `,"ok":true}`,
+		sample(t0+5000, 40), sample(t0+6000, 2), sample(t0+7000, 1)}
+	require.NoError(t, os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600))
+
+	out, err := run(t, source(t), func(c *Config) {
+		c.JobIDs = *cli.NewStringSlice("dup")
+		c.Faults = path
+	})
+	require.NoError(t, err)
+	// Level 2 before; back at 6 s; the duplicate storm counts is its
+	// semantics, not the fault's doing.
+	require.Regexp(t, `kill-master\s+aggregator-master\s+3\.5\s+\S+ \S+\s+1000\s+dup\s+2\s+40\s+2500\s+1\s+no\n`, out)
+
+	out, err = run(t, source(t), func(c *Config) {
+		c.JobIDs = *cli.NewStringSlice("dup")
+		c.Faults, c.Format = path, FormatJSON
+	})
+	require.NoError(t, err)
+	var doc struct {
+		Faults []struct {
+			Kind string `json:"kind"`
+			Jobs []struct {
+				JobID      string `json:"job_id"`
+				RecoveryMs *int64 `json:"recovery_ms"`
+			} `json:"jobs"`
+		} `json:"faults"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &doc))
+	require.Len(t, doc.Faults, 1)
+	require.Equal(t, "kill-master", doc.Faults[0].Kind)
+	require.NotNil(t, doc.Faults[0].Jobs[0].RecoveryMs)
+	require.Equal(t, int64(2500), *doc.Faults[0].Jobs[0].RecoveryMs)
+
+	other := filepath.Join(dir, "r9.faults.jsonl")
+	require.NoError(t, os.WriteFile(other, []byte(`{"type":"run","run_id":"r9"}`), 0o600))
+	_, err = run(t, source(t), func(c *Config) { c.Faults = other })
+	require.ErrorIs(t, err, ErrOtherRun)
+	_, err = run(t, source(t), func(c *Config) { c.Faults = filepath.Join(dir, "missing.jsonl") })
+	require.ErrorContains(t, err, "--faults")
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/boontadata/boontadata/services/comparator/internal/compare"
+	"github.com/boontadata/boontadata/services/comparator/internal/faults"
 )
 
 // RunInfo is the runs row as reported.
@@ -37,6 +38,9 @@ type Document struct {
 	// Conformance compares each real engine's job with the job of the
 	// preset that mirrors it.
 	Conformance []compare.Conformance `json:"conformance"`
+	// Faults are the faults injected during the run (comparator --faults)
+	// and what each did to each job.
+	Faults []faults.Report `json:"faults"`
 }
 
 // DeltaDefinition is Document.Delta.
@@ -68,5 +72,5 @@ func NewDocument(run compare.Run, tolerance float64, now time.Time, reports []co
 		conf = []compare.Conformance{}
 	}
 	return Document{Version: 1, RunID: run.ID, Run: info, M2Tolerance: tolerance, Delta: DeltaDefinition,
-		GeneratedAt: now.UTC(), Jobs: reports, Conformance: conf}
+		GeneratedAt: now.UTC(), Jobs: reports, Conformance: conf, Faults: []faults.Report{}}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/testutil"
 
 	"github.com/boontadata/boontadata/services/comparator/internal/compare"
+	"github.com/boontadata/boontadata/services/comparator/internal/faults"
 )
 
 const t0 = int64(1_767_225_600_000)
@@ -76,6 +78,50 @@ func synthetic(t testing.TB, devices, categories, windows int) Document {
 	return NewDocument(run.Run, compare.DefaultM2Tolerance, time.UnixMilli(t0), reports)
 }
 
+// withFaults adds two faults to doc: one every job recovered from, one the
+// first job did not.
+func withFaults(doc Document) Document {
+	rec := int64(4210)
+	for i, kind := range []string{faults.KillWorker, faults.RestartKafka} {
+		f := faults.Report{Fault: faults.Fault{Kind: kind, Target: "aggregator-worker-1", OffsetS: 5 + float64(i), AtMs: t0 + 5000, DoneMs: t0 + 5800, OK: true},
+			AtUTC: "2026-01-01 00:00:05.000", ActionMs: 800}
+		for j, rep := range doc.Jobs {
+			e := faults.JobEffect{JobID: rep.JobID, LagBefore: 12, PeakLag: 340, RecoveryMs: &rec}
+			if i == 1 && j == 0 {
+				e.RecoveryMs, e.Note = nil, "not back to its level before the fault within the samples"
+				e.Exceptions, e.Unexplained, e.ResultsChanged = 3, 2, true
+			}
+			f.Jobs = append(f.Jobs, e)
+		}
+		doc.Faults = append(doc.Faults, f)
+	}
+	return doc
+}
+
+func TestFaultsInEveryFormat(t *testing.T) {
+	doc := withFaults(synthetic(t, 1, 1, 3))
+	var text bytes.Buffer
+	require.NoError(t, Text(&text, doc, TextOptions{}))
+	out := text.String()
+	require.Contains(t, out, faultsHeading)
+	require.Regexp(t, `kill-worker\s+aggregator-worker-1\s+5\.0\s+2026-01-01 00:00:05\.000\s+800\s+job-storm\s+12\s+340\s+4210\s+0\s+no`, out)
+	require.Regexp(t, `restart-kafka .* job-storm\s+12\s+340\s+-\s+3\s+yes \(2 unexplained\)`, out)
+	require.Contains(t, out, "Note: restart-kafka at 6.0 s, job-storm: not back to its level before the fault within the samples")
+
+	var js bytes.Buffer
+	require.NoError(t, JSON(&js, doc))
+	var back struct {
+		Faults []faults.Report `json:"faults"`
+	}
+	require.NoError(t, json.Unmarshal(js.Bytes(), &back))
+	require.Equal(t, doc.Faults, back.Faults)
+	require.Contains(t, js.String(), `"recovery_ms": null`, "a recovery not seen is null")
+
+	js.Reset()
+	require.NoError(t, JSON(&js, synthetic(t, 1, 1, 3)))
+	require.Contains(t, js.String(), `"faults": []`, "a run without faults has an empty list")
+}
+
 func TestCSVOneRowPerJobAndWindow(t *testing.T) {
 	doc := synthetic(t, 2, 2, 5)
 	var b bytes.Buffer
@@ -130,7 +176,7 @@ func TestHTMLRendersInHeadlessChromium(t *testing.T) {
 	if _, err := os.Stat(chromium); err != nil {
 		t.Fatalf("%s not installed: the HTML report must be checked in a browser (apt-get install chromium, or ./scripts/bootstrap.sh --browser)", chromium)
 	}
-	doc := synthetic(t, 3, 4, 24)
+	doc := withFaults(synthetic(t, 3, 4, 24))
 	dir := t.TempDir()
 	page := filepath.Join(dir, "report.html")
 	f, err := os.Create(page)
@@ -165,6 +211,9 @@ func TestHTMLRendersInHeadlessChromium(t *testing.T) {
 		require.Equal(t, 2, strings.Count(series, "<polyline"))
 	}
 	require.Contains(t, dom, `id="matrix-table"`)
+	faultRows := regexp.MustCompile(`(?s)<table id="faults-table">.*?</table>`).FindString(dom)
+	require.Equal(t, 1+len(doc.Faults)*len(doc.Jobs), strings.Count(faultRows, "<tr>"), "a header, then a row per fault and job")
+	require.Contains(t, faultRows, "yes (2 unexplained)")
 
 	if shot := os.Getenv("BOONTADATA_COMPARATOR_SCREENSHOT"); shot != "" {
 		cmd := exec.CommandContext(ctx, chromium, append(args, "--screenshot="+shot, "--window-size=1200,900", "file://"+page)...)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/boontadata/boontadata/services/comparator/internal/compare"
+	"github.com/boontadata/boontadata/services/comparator/internal/faults"
 )
 
 // TextOptions tune the text report.
@@ -46,7 +47,56 @@ func Text(w io.Writer, doc Document, opts TextOptions) error {
 		fmt.Fprintln(bw)
 		conformance(bw, cf, opts)
 	}
+	if len(doc.Faults) > 0 {
+		fmt.Fprintln(bw)
+		if err := faultTable(bw, doc.Faults); err != nil {
+			return err
+		}
+	}
 	return bw.Flush()
+}
+
+// faultsHeading heads the faults section of the text report.
+const faultsHeading = "Faults injected during the run"
+
+// faultTable writes the faults of a run: when each happened, how long each job
+// took to recover, and whether it changed the job's final results.
+func faultTable(w io.Writer, fs []faults.Report) error {
+	fmt.Fprintln(w, faultsHeading)
+	fmt.Fprintln(w, "--------------------------------------------------")
+	t := newTable("fault", "target", "after send s", "at (UTC)", "action ms", "job", "lag before", "peak lag", "recovery ms",
+		"exceptions", "results changed").alignRight(2, 4, 6, 7, 8, 9)
+	var notes []string
+	for _, f := range fs {
+		for _, j := range f.Jobs {
+			rec := "-"
+			if j.RecoveryMs != nil {
+				rec = strconv.FormatInt(*j.RecoveryMs, 10)
+			}
+			changed := "no"
+			if j.ResultsChanged {
+				changed = fmt.Sprintf("yes (%d unexplained)", j.Unexplained)
+			}
+			t.add(f.Kind, f.Target, strconv.FormatFloat(f.OffsetS, 'f', 1, 64), f.AtUTC, strconv.FormatInt(f.ActionMs, 10), j.JobID,
+				strconv.FormatInt(j.LagBefore, 10), strconv.FormatInt(j.PeakLag, 10), rec, strconv.Itoa(j.Exceptions), changed)
+			if j.Note != "" {
+				notes = append(notes, fmt.Sprintf("%s at %.1f s, %s: %s", f.Kind, f.OffsetS, j.JobID, j.Note))
+			}
+		}
+		if f.Note != "" {
+			notes = append(notes, fmt.Sprintf("%s at %.1f s: %s", f.Kind, f.OffsetS, f.Note))
+		}
+	}
+	if err := t.write(w, ""); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "(recovery: from the start of the fault until the job's lag was back to its level before it — the highest lag of the 5 s before —")
+	fmt.Fprintln(w, " with every partition reported again after the fault and the worker it hit running the job again; exceptions: in windows still open")
+	fmt.Fprintln(w, " when the fault began; results changed: some of them are differences the preset's semantics do not explain)")
+	for _, n := range notes {
+		fmt.Fprintf(w, "Note: %s\n", n)
+	}
+	return nil
 }
 
 func textJob(w *bufio.Writer, doc Document, r *compare.Report, opts TextOptions) error {
