@@ -38,22 +38,41 @@
 #   --target http|kafka    through the ingest gateway (default) or straight to Kafka
 #   --workers N            aggregator-workers to start when none runs (default 2)
 #   --timeout D            how long to wait for the jobs to finish (default 5m)
+#   --fault KIND[@SECONDS] inject a fault SECONDS after the send starts; repeat
+#                          it for several. Without @SECONDS, faults are spread
+#                          evenly over the send (one: in its middle). KIND:
+#     kill-worker          SIGKILL the first aggregator-worker, then restart it
+#     kill-master          SIGKILL the aggregator-master, then restart it
+#     restart-kafka        stop and start Kafka (scripts/infra/infra.sh)
+#     restart-cassandra    stop and start Cassandra (scripts/infra/infra.sh)
+#     add-worker           start one more aggregator-worker (it keeps running)
+#     pause-worker         SIGSTOP the last aggregator-worker for 15 s, past
+#                          Kafka's session timeout (10 s), then SIGCONT
 #
 # It starts what is missing (./scripts/startscenario.sh), submits the jobs,
 # starts the real engines' jobs (their logs under .state/engines/NAME/),
 # runs the simulator, waits until every job has read the end of the run and
 # written its last windows, then runs the comparator. Reports go to
 # .state/reports/RUN_ID.{txt,json,html}. ./scripts/stopscenario.sh stops it all.
+#
+# With --fault, the faults happen during the run while the master's view of
+# every job (GET /api/jobs/ID) is sampled every 0.5 s; both go to
+# .state/reports/RUN_ID.faults.jsonl (what the faults did: RUN_ID.faults.log),
+# which the comparator reads (--faults) to state each fault in the report
+# with each job's recovery time and whether its final results changed.
+# restart-kafka and restart-cassandra stop servers other programs may use.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/faults.sh
+source "$(dirname "${BASH_SOURCE[0]}")/faults.sh"
 root=$(repo_root)
 
-usage() { sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,63p' "$0" | sed 's/^# \{0,1\}//'; }
 bad() { echo "runscenario.sh: $* (see --help)" >&2; exit 2; }
 
 preset="" devices=10 per_device=200 rate=20 seed=42 target=http workers=2 timeout=5m
-engine="" engines="" cluster=0
+engine="" engines="" cluster=0 faults=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -67,6 +86,7 @@ while [ $# -gt 0 ]; do
     --target) target=${2:-}; shift ;;
     --workers) workers=${2:-}; shift ;;
     --timeout) timeout=${2:-}; shift ;;
+    --fault) faults+=("${2:-}"); shift ;;
     -*) bad "unknown option '$1'" ;;
     *) [ -z "$preset" ] || bad "one preset only, got '$preset' and '$1'"; preset=$1 ;;
   esac
@@ -79,6 +99,13 @@ done
 [[ "$rate" =~ ^[0-9]+(\.[0-9]+)?$ ]] || bad "--rate takes a number of events per second, got '$rate'"
 [[ "$seed" =~ ^-?[0-9]+$ ]] || bad "--seed takes a whole number, got '$seed'"
 case "$target" in http|kafka) ;; *) bad "--target is http or kafka, got '$target'" ;; esac
+for f in ${faults[@]+"${faults[@]}"}; do
+  case "${f%%@*}" in
+    kill-worker|kill-master|restart-kafka|restart-cassandra|add-worker|pause-worker) ;;
+    *) bad "unknown fault '${f%%@*}' (kill-worker, kill-master, restart-kafka, restart-cassandra, add-worker, pause-worker)" ;;
+  esac
+  [[ "$f" != *@* || "${f#*@}" =~ ^[0-9]+(\.[0-9]+)?$ ]] || bad "--fault $f: SECONDS after the start of the send is a number, got '${f#*@}'"
+done
 
 case "$preset" in
   all) presets=(exact flink-event flink-processing flink-ingestion storm dstream structured)
@@ -139,12 +166,23 @@ fi
 pids=()
 stop_engines() {
   local pid
-  for pid in "${pids[@]}"; do
+  for pid in ${pids[@]+"${pids[@]}"}; do
     pkill -TERM -P "$pid" 2>/dev/null || true
     kill -TERM "$pid" 2>/dev/null || true
   done
 }
-trap stop_engines EXIT
+# The fault driver and the sampler (--fault) run in the background too.
+fault_dir="" driver="" sampler=""
+stop_background() {
+  stop_engines
+  local pid
+  for pid in $driver $sampler; do stop_tree "$pid"; done
+  if [ -n "$fault_dir" ]; then
+    faults_cleanup
+    rm -rf "$fault_dir"
+  fi
+}
+trap stop_background EXIT
 for x in "${externals[@]}"; do
   e=${x%%:*} id=${x#*:}
   master=local
@@ -179,9 +217,30 @@ for x in "${externals[@]}"; do
 done
 
 count=$((devices * per_device))
+timeline="$reports/$run_id.faults.jsonl"
+if [ "${#faults[@]}" -gt 0 ]; then
+  # The send lasts --events-per-device / --rate seconds.
+  send=$(awk -v n="$per_device" -v r="$rate" 'BEGIN { printf "%.1f", (r > 0 ? n / r : 10) }')
+  fault_dir=$(mktemp -d)
+  fault_schedule "$send" "${faults[@]}" >"$fault_dir/schedule"
+  step "run $run_id: faults during the send of about ${send} s"
+  while read -r secs kind; do echo "fault $kind at $secs s"; done <"$fault_dir/schedule"
+  fault_sample "$master_url" "$fault_dir/samples" "${jobs[@]}" &
+  sampler=$!
+  sleep 2 # the level of each job's lag before an early fault
+fi
 step "run $run_id: simulator ($devices devices, $count events, $rate/s per device, seed $seed, via $target)"
+send_start=$(now_ms)
+if [ -n "$fault_dir" ]; then
+  fault_run "$fault_dir/schedule" "$send_start" "$fault_dir/faults" "$reports/$run_id.faults.log" &
+  driver=$!
+fi
 "$bin/simulator" --log-level warn --run-id "$run_id" --devices "$devices" --count "$count" --rate "$rate" --seed "$seed" \
   --target "$target" --ingest-url "$ingest_url" --progress auto >/dev/null
+if [ -n "$driver" ]; then
+  wait "$driver" || true # a fault that failed says so and is reported
+  driver=""
+fi
 
 step "run $run_id: waiting for the jobs to read the end of the run"
 partitions=${BOONTADATA_EVENTS_PARTITIONS:-16}
@@ -194,8 +253,21 @@ done
 step "run $run_id: comparison"
 job_flags=()
 for id in "${jobs[@]}"; do job_flags+=(--job "$id"); done
+if [ -n "$fault_dir" ]; then
+  sleep 2 # the jobs' state after their end
+  stop_tree "$sampler"
+  wait "$sampler" 2>/dev/null || true
+  sampler=""
+  {
+    printf '{"type":"run","run_id":"%s","send_started_ms":%s}\n' "$run_id" "$send_start"
+    cat "$fault_dir/faults" "$fault_dir/samples" 2>/dev/null || true
+  } >"$timeline"
+  grep -q '"ok":false' "$timeline" && failed+=("a fault that could not be made")
+  job_flags+=(--faults "$timeline")
+fi
 "$bin/comparator" --run "$run_id" "${job_flags[@]}" --format json --output "$reports/$run_id.json" --html "$reports/$run_id.html" >/dev/null
 "$bin/comparator" --run "$run_id" "${job_flags[@]}" | tee "$reports/$run_id.txt"
 echo
 echo "reports: $reports/$run_id.txt  $reports/$run_id.json  $reports/$run_id.html"
+[ -z "$fault_dir" ] || echo "faults: $timeline  $reports/$run_id.faults.log"
 [ "${#failed[@]}" = 0 ]

@@ -53,8 +53,7 @@ svc="$state/services"
 bin="$state/bin"
 mkdir -p "$svc"
 ingest_port=${BOONTADATA_INGEST_PORT:-8080}
-master_port=${BOONTADATA_MASTER_PORT:-8090}
-worker_base=${BOONTADATA_WORKER_BASE_PORT:-8091}
+master_port=$(master_port)
 
 "$root/scripts/bootstrap.sh" >/dev/null
 step "Kafka and Cassandra"
@@ -63,40 +62,26 @@ step "building the services"
 build_binaries
 echo "binaries in $bin"
 
-# start_service NAME BINARY ARGS...: starts it unless it already runs.
-start_service() {
-  local name=$1; shift
-  local pidfile="$svc/$name.pid" log="$svc/$name.log"
-  if pid_alive "$pidfile" "$1"; then
-    echo "$name: already running (pid $(cat "$pidfile"))"
-    return 0
-  fi
-  [ -f "$log" ] && mv -f "$log" "$log.previous"
-  nohup setsid "$@" >>"$log" 2>&1 </dev/null &
-  echo $! >"$pidfile"
-  echo "$name: started (pid $!), log $log"
-}
-
 step "services"
 start_service ingest "$bin/ingest" --listen "127.0.0.1:$ingest_port"
-start_service aggregator-master "$bin/aggregator-master" serve --listen "127.0.0.1:$master_port" --reports-dir "$state/reports"
+start_master
 for ((i = 1; i <= workers; i++)); do
-  start_service "aggregator-worker-$i" "$bin/aggregator-worker" run --worker-id "worker-$i" --listen "127.0.0.1:$((worker_base + i - 1))"
+  start_worker "$i"
 done
 wait_http "http://127.0.0.1:$ingest_port/readyz" 120 ingest "$svc/ingest.log"
 wait_http "http://127.0.0.1:$master_port/readyz" 120 aggregator-master "$svc/aggregator-master.log"
 for ((i = 1; i <= workers; i++)); do
-  wait_http "http://127.0.0.1:$((worker_base + i - 1))/healthz" 120 "aggregator-worker-$i" "$svc/aggregator-worker-$i.log"
+  wait_http "http://127.0.0.1:$(worker_port "$i")/healthz" 120 "aggregator-worker-$i" "$svc/aggregator-worker-$i.log"
 done
 
 step "running"
 printf '%-22s %-28s %s\n' SERVICE ADDRESS LOG
-printf '%-22s %-28s %s\n' kafka 127.0.0.1:9092 "$state/infra/kafka/logs/server.log"
-printf '%-22s %-28s %s\n' cassandra 127.0.0.1:9042 "$state/infra/cassandra/logs/system.log"
+printf '%-22s %-28s %s\n' kafka 127.0.0.1:9092 "${BOONTADATA_INFRA_DIR:-$state/infra}/kafka/logs/server.log"
+printf '%-22s %-28s %s\n' cassandra 127.0.0.1:9042 "${BOONTADATA_INFRA_DIR:-$state/infra}/cassandra/logs/system.log"
 printf '%-22s %-28s %s\n' ingest "http://127.0.0.1:$ingest_port" "$svc/ingest.log"
 printf '%-22s %-28s %s\n' aggregator-master "http://127.0.0.1:$master_port" "$svc/aggregator-master.log"
 for ((i = 1; i <= workers; i++)); do
-  printf '%-22s %-28s %s\n' "aggregator-worker-$i" "http://127.0.0.1:$((worker_base + i - 1))" "$svc/aggregator-worker-$i.log"
+  printf '%-22s %-28s %s\n' "aggregator-worker-$i" "http://127.0.0.1:$(worker_port "$i")" "$svc/aggregator-worker-$i.log"
 done
 echo
 echo "dashboard: http://127.0.0.1:$master_port/   stop everything: ./scripts/stopscenario.sh"

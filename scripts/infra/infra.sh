@@ -63,6 +63,8 @@ endpoints: kafka 127.0.0.1:${KAFKA_PORT}, cassandra 127.0.0.1:${CASSANDRA_PORT},
 
 environment:
   BOONTADATA_STATE_DIR               state root (default <repo>/.state); infra uses <root>/infra
+  BOONTADATA_INFRA_DIR               the infra state itself (default <root>/infra): a second
+                                     state root can share the servers of the first
   BOONTADATA_JAVA_HOME               JDK to use (Kafka: 17..23, Cassandra: 17, Spark and Flink: 17..21)
   BOONTADATA_MAVEN_REPO              Maven local repository (default: Maven's, ~/.m2/repository)
   BOONTADATA_PYTHON                  python for the cqlsh venv and JSON health checks (default python3)

@@ -29,7 +29,7 @@
 INFRA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 REPO_ROOT="$(cd "${INFRA_DIR}/../.." && pwd -P)"
 STATE_ROOT="${BOONTADATA_STATE_DIR:-${REPO_ROOT}/.state}"
-STATE="${STATE_ROOT}/infra"
+STATE="${BOONTADATA_INFRA_DIR:-${STATE_ROOT}/infra}"
 STOP_TIMEOUT="${BOONTADATA_STOP_TIMEOUT:-60}"
 
 # ---------------------------------------------------------------------------
