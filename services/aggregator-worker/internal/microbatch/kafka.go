@@ -14,6 +14,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/pkg/logging"
 	"github.com/boontadata/boontadata/pkg/retry"
+	"github.com/boontadata/boontadata/services/aggregator-worker/internal/stream"
 )
 
 // KafkaReader reads partition ranges of the events topic.
@@ -145,45 +146,25 @@ func (s *Service) Run(ctx context.Context, client sarama.Client) error {
 	if err != nil {
 		return fmt.Errorf("join consumer group %s: %w", s.Group, err)
 	}
-	go func() {
-		for err := range group.Errors() {
-			s.Log.Warn("tasks consumer group error", zap.Error(err))
-		}
-	}()
+	forgetCtx, stopForgetting := context.WithCancel(ctx)
+	defer stopForgetting()
 	go func() {
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()
 		for {
 			select {
-			case <-ctx.Done():
+			case <-forgetCtx.Done():
 				return
 			case now := <-t.C:
 				s.Executor.Forget(now.Add(-10 * time.Minute))
 			}
 		}
 	}()
-	// A session that ends without error (a rebalance) rejoins at once; a
-	// failed one rejoins after a backoff, which a later session resets.
-	rejoin := s.Retry
-	rejoin.Initial, rejoin.Max = time.Second, 30*time.Second
-	closed := false
-	for ctx.Err() == nil && !closed {
-		_ = rejoin.Do(ctx, s.Log, "consume tasks", func() error { // an error: ctx ended
-			err := group.Consume(ctx, []string{s.Topic}, s)
-			if err == nil || ctx.Err() != nil {
-				return nil
-			}
-			if errors.Is(err, sarama.ErrClosedConsumerGroup) {
-				closed = true
-				return nil
-			}
-			return err
-		})
-	}
-	if err := group.Close(); err != nil {
-		return fmt.Errorf("leave consumer group %s: %w", s.Group, err)
-	}
-	return nil
+	_, closeErr := stream.GroupLoop{
+		Group: group, Name: s.Group, Topics: []string{s.Topic}, Handler: s,
+		Retry: s.Retry, Log: s.Log, What: "consume tasks",
+	}.Run(ctx)
+	return closeErr
 }
 
 // Setup implements sarama.ConsumerGroupHandler.

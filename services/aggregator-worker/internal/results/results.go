@@ -10,7 +10,6 @@ package results
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -84,42 +83,19 @@ func (in *Ingester) Run(ctx context.Context, client sarama.Client) error {
 	if err != nil {
 		return fmt.Errorf("join consumer group %s: %w", GroupID(in.Topic), err)
 	}
-	var wg sync.WaitGroup
-	wg.Add(2)
+	reportCtx, stopReports := context.WithCancel(ctx)
+	reported := make(chan struct{})
 	go func() {
-		defer wg.Done()
-		for err := range group.Errors() {
-			in.Log.Warn("results consumer group error", zap.Error(err))
-		}
+		defer close(reported)
+		in.reportLoop(reportCtx)
 	}()
-	go func() {
-		defer wg.Done()
-		in.reportLoop(ctx)
-	}()
-	// A session that ends without error (a rebalance) rejoins at once; a
-	// failed one rejoins after a backoff, which a later session resets.
-	rejoin := in.Retry
-	rejoin.Initial, rejoin.Max = time.Second, 30*time.Second
-	closed := false
-	for ctx.Err() == nil && !closed {
-		_ = rejoin.Do(ctx, in.Log, "consume results", func() error { // an error: ctx ended
-			err := group.Consume(ctx, []string{in.Topic}, in)
-			if err == nil || ctx.Err() != nil {
-				return nil
-			}
-			if errors.Is(err, sarama.ErrClosedConsumerGroup) {
-				closed = true
-				return nil
-			}
-			return err
-		})
-	}
-	err = group.Close()
-	wg.Wait()
-	if err != nil {
-		return fmt.Errorf("leave consumer group %s: %w", GroupID(in.Topic), err)
-	}
-	return nil
+	_, closeErr := stream.GroupLoop{
+		Group: group, Name: GroupID(in.Topic), Topics: []string{in.Topic}, Handler: in,
+		Retry: in.Retry, Log: in.Log, What: "consume results",
+	}.Run(ctx)
+	stopReports()
+	<-reported
+	return closeErr
 }
 
 func (in *Ingester) reportLoop(ctx context.Context) {

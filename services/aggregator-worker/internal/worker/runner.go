@@ -13,6 +13,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/pkg/logging"
+	"github.com/boontadata/boontadata/services/aggregator-worker/internal/stream"
 )
 
 // ErrMicroBatch is reported for jobs whose preset needs the micro-batch driver.
@@ -110,57 +111,38 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	defer func() { _ = admin.Close() }() // read-only use
 
+	// The watchdog and the reports run while the group does, and stop with
+	// it, whether ctx ended or the job stopped on this worker.
+	bgCtx, stopBackground := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		r.deps.watch.run(ctx)
+		r.deps.watch.run(bgCtx)
 	}()
 	go func() {
 		defer wg.Done()
-		for err := range group.Errors() {
-			r.log.Warn("consumer group error", zap.Error(err))
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		r.reportLoop(ctx)
+		r.reportLoop(bgCtx)
 	}()
 
 	h := &handler{r: r, client: client, admin: admin}
-	// A session that ends without error (a rebalance) rejoins at once; a
-	// failed one rejoins after a backoff, which a later session resets.
-	rejoin := r.deps.retry
-	rejoin.Initial, rejoin.Max = time.Second, 30*time.Second
-	var runErr error
-	for ctx.Err() == nil && runErr == nil {
-		_ = rejoin.Do(ctx, r.log, "consume events", func() error { // an error: ctx ended
-			err := group.Consume(ctx, []string{r.topic}, h)
-			switch {
-			case err == nil || ctx.Err() != nil:
-				return nil
-			case errors.Is(err, ErrOutOfRange), errors.Is(err, sarama.ErrClosedConsumerGroup):
-				runErr = err
-				return nil
-			}
-			r.setError(err)
-			return err
-		})
-	}
+	runErr, closeErr := stream.GroupLoop{
+		Group: group, Name: r.spec.GroupID(), Topics: []string{r.topic}, Handler: h,
+		Retry: r.deps.retry, Log: r.log, What: "consume events",
+		Fatal:   func(err error) bool { return errors.Is(err, ErrOutOfRange) },
+		OnError: r.setError,
+	}.Run(ctx)
 	if runErr != nil {
 		r.setError(runErr)
 		r.log.Error("job stopped on this worker", zap.Error(runErr))
 	}
-	closeErr := group.Close() // leaves the group: its partitions move to the other workers
+	stopBackground()
 	wg.Wait()
 	r.sendReport(true)
 	if runErr != nil {
 		return runErr
 	}
-	if closeErr != nil {
-		return fmt.Errorf("leave consumer group %s: %w", r.spec.GroupID(), closeErr)
-	}
-	return nil
+	return closeErr
 }
 
 func (r *runner) setError(err error) {
