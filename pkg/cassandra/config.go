@@ -11,9 +11,6 @@ import (
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
-	"github.com/urfave/cli/v2"
-
-	"github.com/boontadata/boontadata/pkg/cliapp"
 )
 
 // Sentinel errors returned by Config.Validate.
@@ -27,9 +24,11 @@ var (
 
 var identifier = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,47}$`)
 
-// Config is the Cassandra part of every service's configuration.
+// Config is the Cassandra part of every service's configuration. It is plain
+// data: cliapp.CassandraFlags binds it to command-line flags.
 type Config struct {
-	Hosts    cli.StringSlice
+	// Hosts are the contact points; a value may hold several, comma-separated.
+	Hosts    []string
 	Port     int
 	Keyspace string
 	// Consistency of reads and writes, e.g. LOCAL_QUORUM.
@@ -53,7 +52,7 @@ type Config struct {
 // machine also running Kafka and the services answers slowly under load.
 func DefaultConfig() Config {
 	return Config{
-		Hosts:             *cli.NewStringSlice("127.0.0.1"),
+		Hosts:             []string{"127.0.0.1"},
 		Port:              9042,
 		Keyspace:          "boontadata",
 		Consistency:       "LOCAL_QUORUM",
@@ -61,69 +60,6 @@ func DefaultConfig() Config {
 		Timeout:           15 * time.Second,
 		ConnectTimeout:    15 * time.Second,
 		Retries:           5,
-	}
-}
-
-// Flags registers the configuration as command-line flags, each also read from
-// a BOONTADATA_* environment variable. The receiver holds the defaults.
-func (c *Config) Flags() []cli.Flag {
-	const cat = "Cassandra"
-	return []cli.Flag{
-		&cli.StringSliceFlag{
-			Name: "cassandra-hosts", Category: cat, EnvVars: cliapp.Env("cassandra-hosts"),
-			Value: cli.NewStringSlice(c.Hosts.Value()...), Destination: &c.Hosts,
-			Usage: "Cassandra contact points, comma-separated",
-		},
-		&cli.IntFlag{
-			Name: "cassandra-port", Category: cat, EnvVars: cliapp.Env("cassandra-port"),
-			Value: c.Port, Destination: &c.Port,
-			Usage: "CQL native transport port",
-		},
-		&cli.StringFlag{
-			Name: "cassandra-keyspace", Category: cat, EnvVars: cliapp.Env("cassandra-keyspace"),
-			Value: c.Keyspace, Destination: &c.Keyspace,
-			Usage: "keyspace of the platform's tables (created if missing)",
-		},
-		&cli.StringFlag{
-			Name: "cassandra-consistency", Category: cat, EnvVars: cliapp.Env("cassandra-consistency"),
-			Value: c.Consistency, Destination: &c.Consistency,
-			Usage: "consistency level of reads and writes (ONE, LOCAL_QUORUM, QUORUM, ...)",
-		},
-		&cli.IntFlag{
-			Name: "cassandra-replication-factor", Category: cat, EnvVars: cliapp.Env("cassandra-replication-factor"),
-			Value: c.ReplicationFactor, Destination: &c.ReplicationFactor,
-			Usage: "replication factor of the keyspace when it is created (1 on one node, 3 on a cluster)",
-		},
-		&cli.StringFlag{
-			Name: "cassandra-datacenter", Category: cat, EnvVars: cliapp.Env("cassandra-datacenter"),
-			Value: c.Datacenter, Destination: &c.Datacenter,
-			Usage: "datacenter for NetworkTopologyStrategy; empty uses SimpleStrategy",
-		},
-		&cli.StringFlag{
-			Name: "cassandra-username", Category: cat, EnvVars: cliapp.Env("cassandra-username"),
-			Value: c.Username, Destination: &c.Username,
-			Usage: "user name, when the cluster requires authentication",
-		},
-		&cli.StringFlag{
-			Name: "cassandra-password", Category: cat, EnvVars: cliapp.Env("cassandra-password"),
-			Value: c.Password, Destination: &c.Password,
-			Usage: "password, when the cluster requires authentication (prefer the environment variable)",
-		},
-		&cli.DurationFlag{
-			Name: "cassandra-timeout", Category: cat, EnvVars: cliapp.Env("cassandra-timeout"),
-			Value: c.Timeout, Destination: &c.Timeout,
-			Usage: "timeout of one request",
-		},
-		&cli.DurationFlag{
-			Name: "cassandra-connect-timeout", Category: cat, EnvVars: cliapp.Env("cassandra-connect-timeout"),
-			Value: c.ConnectTimeout, Destination: &c.ConnectTimeout,
-			Usage: "timeout of the initial connection",
-		},
-		&cli.IntFlag{
-			Name: "cassandra-retries", Category: cat, EnvVars: cliapp.Env("cassandra-retries"),
-			Value: c.Retries, Destination: &c.Retries,
-			Usage: "retries of a failed idempotent request, with exponential backoff",
-		},
 	}
 }
 
@@ -153,8 +89,19 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// HostList returns the contact points with blanks removed.
-func (c *Config) HostList() []string { return cliapp.SplitList(c.Hosts.Value()) }
+// HostList returns the contact points with each value also split at commas
+// and blanks removed.
+func (c *Config) HostList() []string {
+	var out []string
+	for _, v := range c.Hosts {
+		for _, part := range strings.Split(v, ",") {
+			if p := strings.TrimSpace(part); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
 
 func (c *Config) consistency() (gocql.Consistency, error) {
 	cons, err := gocql.ParseConsistencyWrapper(strings.ToUpper(c.Consistency))

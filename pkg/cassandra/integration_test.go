@@ -8,7 +8,6 @@ import (
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/stretchr/testify/require"
-	"github.com/urfave/cli/v2"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/boontadata/boontadata/pkg/testutil"
@@ -19,7 +18,7 @@ func integrationKeyspace(t *testing.T) (Config, *gocql.Session) {
 	t.Helper()
 	testutil.Integration(t)
 	c := DefaultConfig()
-	c.Hosts = *cli.NewStringSlice(testutil.CassandraHosts()...)
+	c.Hosts = testutil.CassandraHosts()
 	c.Keyspace = testutil.Unique("it_")
 	require.NoError(t, c.Validate())
 	log := zaptest.NewLogger(t)

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"github.com/urfave/cli/v2"
 )
 
 func TestMigrationsParse(t *testing.T) {
@@ -49,7 +48,7 @@ func TestValidate(t *testing.T) {
 		want   error
 	}{
 		{"default is valid", func(*Config) {}, nil},
-		{"no hosts", func(c *Config) { c.Hosts = *cli.NewStringSlice(" , ") }, ErrNoHosts},
+		{"no hosts", func(c *Config) { c.Hosts = []string{" , "} }, ErrNoHosts},
 		{"bad keyspace", func(c *Config) { c.Keyspace = "bad-name" }, ErrBadKeyspace},
 		{"replication 0", func(c *Config) { c.ReplicationFactor = 0 }, ErrBadReplication},
 		{"bad consistency", func(c *Config) { c.Consistency = "MOST" }, ErrBadConsistency},

@@ -8,7 +8,6 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/urfave/cli/v2"
 	"go.uber.org/zap/zaptest"
 )
 
@@ -16,7 +15,7 @@ func TestChecker(t *testing.T) {
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
 	require.NoError(t, err)
 	c := DefaultConfig()
-	c.Brokers = *cli.NewStringSlice(cluster.ListenAddrs()...)
+	c.Brokers = cluster.ListenAddrs()
 
 	k, err := NewChecker(&c, "check-test", time.Second, c.Topics.Events)
 	require.NoError(t, err)

@@ -6,12 +6,10 @@ package kafka
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/urfave/cli/v2"
-
-	"github.com/boontadata/boontadata/pkg/cliapp"
 )
 
 // MinVersion is the oldest Kafka protocol version the services speak. Kafka 4
@@ -27,9 +25,12 @@ var (
 	ErrBadTopicName   = errors.New("topic names must be non-empty and use only letters, digits, '.', '_' and '-'")
 )
 
-// Config is the Kafka part of every service's configuration.
+// Config is the Kafka part of every service's configuration. It is plain data:
+// cliapp.KafkaFlags binds it to command-line flags.
 type Config struct {
-	Brokers cli.StringSlice
+	// Brokers are the bootstrap brokers, host:port; a value may hold several,
+	// comma-separated.
+	Brokers []string
 	// Version is the Kafka protocol version to speak, as sarama parses it.
 	Version string
 	// Topics and how to create them.
@@ -66,7 +67,7 @@ type Topics struct {
 // infrastructure of scripts/infra.
 func DefaultConfig() Config {
 	return Config{
-		Brokers: *cli.NewStringSlice("127.0.0.1:9092"),
+		Brokers: []string{"127.0.0.1:9092"},
 		Version: "3.6.0",
 		Topics: Topics{
 			Events:     "boontadata-events",
@@ -90,74 +91,6 @@ func PrefixedTopics(prefix string) Topics {
 		Events: prefix + "-events", DeadLetter: prefix + "-deadletter", Jobs: prefix + "-jobs",
 		Tasks: prefix + "-tasks", Progress: prefix + "-progress", Results: prefix + "-results",
 		Watermarks: prefix + "-watermarks",
-	}
-}
-
-// Flags registers the configuration as command-line flags, each also read from
-// a BOONTADATA_* environment variable. The receiver holds the defaults.
-func (c *Config) Flags() []cli.Flag {
-	const cat = "Kafka"
-	return []cli.Flag{
-		&cli.StringSliceFlag{
-			Name: "kafka-brokers", Category: cat, EnvVars: cliapp.Env("kafka-brokers"),
-			Value: cli.NewStringSlice(c.Brokers.Value()...), Destination: &c.Brokers,
-			Usage: "Kafka bootstrap brokers, host:port, comma-separated",
-		},
-		&cli.StringFlag{
-			Name: "kafka-version", Category: cat, EnvVars: cliapp.Env("kafka-version"),
-			Value: c.Version, Destination: &c.Version,
-			Usage: "Kafka protocol version to speak (2.1.0 or newer)",
-		},
-		&cli.StringFlag{
-			Name: "events-topic", Category: cat, EnvVars: cliapp.Env("events-topic"),
-			Value: c.Topics.Events, Destination: &c.Topics.Events,
-			Usage: "topic of device events",
-		},
-		&cli.StringFlag{
-			Name: "deadletter-topic", Category: cat, EnvVars: cliapp.Env("deadletter-topic"),
-			Value: c.Topics.DeadLetter, Destination: &c.Topics.DeadLetter,
-			Usage: "topic of rejected lines and unprocessable records, with the reason",
-		},
-		&cli.StringFlag{
-			Name: "jobs-topic", Category: cat, EnvVars: cliapp.Env("jobs-topic"),
-			Value: c.Topics.Jobs, Destination: &c.Topics.Jobs,
-			Usage: "compacted control topic of job specifications",
-		},
-		&cli.StringFlag{
-			Name: "tasks-topic", Category: cat, EnvVars: cliapp.Env("tasks-topic"),
-			Value: c.Topics.Tasks, Destination: &c.Topics.Tasks,
-			Usage: "control topic of tasks from the master to the workers",
-		},
-		&cli.StringFlag{
-			Name: "progress-topic", Category: cat, EnvVars: cliapp.Env("progress-topic"),
-			Value: c.Topics.Progress, Destination: &c.Topics.Progress,
-			Usage: "control topic of worker progress reports",
-		},
-		&cli.StringFlag{
-			Name: "results-topic", Category: cat, EnvVars: cliapp.Env("results-topic"),
-			Value: c.Topics.Results, Destination: &c.Topics.Results,
-			Usage: "topic of the window results of engines under test (docs/engines.md)",
-		},
-		&cli.StringFlag{
-			Name: "watermarks-topic", Category: cat, EnvVars: cliapp.Env("watermarks-topic"),
-			Value: c.Topics.Watermarks, Destination: &c.Topics.Watermarks,
-			Usage: "control topic of the partition watermarks workers share",
-		},
-		&cli.IntFlag{
-			Name: "events-partitions", Category: cat, EnvVars: cliapp.Env("events-partitions"),
-			Value: c.Partitions, Destination: &c.Partitions,
-			Usage: "partitions of the events topic when the software creates it",
-		},
-		&cli.IntFlag{
-			Name: "kafka-replication-factor", Category: cat, EnvVars: cliapp.Env("kafka-replication-factor"),
-			Value: c.ReplicationFactor, Destination: &c.ReplicationFactor,
-			Usage: "replication factor of the topics the software creates (1 on a single broker, 3 on a cluster)",
-		},
-		&cli.DurationFlag{
-			Name: "kafka-dial-timeout", Category: cat, EnvVars: cliapp.Env("kafka-dial-timeout"),
-			Value: c.DialTimeout, Destination: &c.DialTimeout,
-			Usage: "how long to wait for a connection to a broker",
-		},
 	}
 }
 
@@ -187,8 +120,21 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// BrokerList returns the brokers with blanks removed.
-func (c *Config) BrokerList() []string { return cliapp.SplitList(c.Brokers.Value()) }
+// BrokerList returns the brokers with each value also split at commas and
+// blanks removed: "a:1, b:2" and two values give the same list.
+func (c *Config) BrokerList() []string { return splitList(c.Brokers) }
+
+func splitList(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			if p := strings.TrimSpace(part); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
 
 func validTopic(t string) bool {
 	if t == "" || len(t) > 249 || t == "." || t == ".." {

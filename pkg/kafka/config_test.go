@@ -5,7 +5,6 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/require"
-	"github.com/urfave/cli/v2"
 )
 
 func TestValidate(t *testing.T) {
@@ -15,7 +14,7 @@ func TestValidate(t *testing.T) {
 		want   error
 	}{
 		{"default is valid", func(*Config) {}, nil},
-		{"no brokers", func(c *Config) { c.Brokers = *cli.NewStringSlice(" ") }, ErrNoBrokers},
+		{"no brokers", func(c *Config) { c.Brokers = []string{" "} }, ErrNoBrokers},
 		{"old protocol", func(c *Config) { c.Version = "2.0.0" }, ErrOldVersion},
 		{"no partitions", func(c *Config) { c.Partitions = 0 }, ErrBadPartitions},
 		{"no replicas", func(c *Config) { c.ReplicationFactor = 0 }, ErrBadReplication},
@@ -38,7 +37,7 @@ func TestValidate(t *testing.T) {
 
 func TestBrokerListSplitsCommas(t *testing.T) {
 	c := DefaultConfig()
-	c.Brokers = *cli.NewStringSlice("a:1, b:2", "c:3")
+	c.Brokers = []string{"a:1, b:2", "c:3"}
 	require.Equal(t, []string{"a:1", "b:2", "c:3"}, c.BrokerList())
 }
 

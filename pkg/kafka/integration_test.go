@@ -8,7 +8,6 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/require"
-	"github.com/urfave/cli/v2"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/boontadata/boontadata/pkg/testutil"
@@ -18,7 +17,7 @@ func integrationConfig(t *testing.T) Config {
 	t.Helper()
 	testutil.Integration(t)
 	c := DefaultConfig()
-	c.Brokers = *cli.NewStringSlice(testutil.KafkaBrokers()...)
+	c.Brokers = testutil.KafkaBrokers()
 	prefix := testutil.Unique("it-")
 	c.Topics = PrefixedTopics(prefix)
 	require.NoError(t, c.Validate())

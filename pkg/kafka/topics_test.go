@@ -7,7 +7,6 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/urfave/cli/v2"
 	"go.uber.org/zap/zaptest"
 )
 
@@ -19,7 +18,7 @@ func TestProvisionIsIdempotent(t *testing.T) {
 	t.Cleanup(cluster.Close)
 
 	c := DefaultConfig()
-	c.Brokers = *cli.NewStringSlice(cluster.ListenAddrs()...)
+	c.Brokers = cluster.ListenAddrs()
 	c.Partitions = 8
 	require.NoError(t, c.Validate())
 	ctx := context.Background()

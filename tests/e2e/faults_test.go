@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 
 	"github.com/boontadata/boontadata/pkg/cassandra"
@@ -155,7 +154,7 @@ func isolatedScenario(t *testing.T, root string) []string {
 			}
 		}
 		c := cassandra.DefaultConfig()
-		c.Hosts = *cli.NewStringSlice(testutil.CassandraHosts()...)
+		c.Hosts = testutil.CassandraHosts()
 		if s, err := cassandra.NewSession(&c, zap.NewNop(), false); err == nil {
 			_ = s.Query("DROP KEYSPACE IF EXISTS " + keyspace).Exec() // best effort: names are unique anyway
 			s.Close()

@@ -24,7 +24,6 @@ import (
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/stretchr/testify/require"
-	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 
 	"github.com/boontadata/boontadata/pkg/cassandra"
@@ -270,7 +269,7 @@ func (p *platform) cql() *gocql.Session {
 		return p.session
 	}
 	c := cassandra.DefaultConfig()
-	c.Hosts = *cli.NewStringSlice(testutil.CassandraHosts()...)
+	c.Hosts = testutil.CassandraHosts()
 	c.Keyspace = p.keyspace
 	s, err := cassandra.NewSession(&c, zap.NewNop(), true)
 	require.NoError(p.t, err)

@@ -19,7 +19,7 @@ func setupCommand(kc *kafka.Config, cc *cassandra.Config) *cli.Command {
 			Name: "wait", EnvVars: cliapp.Env("setup-wait"), Value: 2 * time.Minute, Destination: &wait,
 			Usage: "how long to wait for Kafka and Cassandra to become reachable",
 		},
-	}, kc.Flags()...), cc.Flags()...)
+	}, cliapp.KafkaFlags(kc)...), cliapp.CassandraFlags(cc)...)
 	return &cli.Command{
 		Name:  "setup",
 		Usage: "create the Kafka topics and apply the Cassandra schema (idempotent)",

@@ -140,7 +140,7 @@ func (c *Config) Flags() []cli.Flag {
 			Usage: "folder of the comparator's HTML reports (RUN_ID.html, as runscenario.sh writes them): the dashboard links and serves a job's report",
 		},
 	}
-	return append(append(flags, c.Kafka.Flags()...), c.Cassandra.Flags()...)
+	return append(append(flags, cliapp.KafkaFlags(&c.Kafka)...), cliapp.CassandraFlags(&c.Cassandra)...)
 }
 
 // Validate reports the first problem of the configuration.

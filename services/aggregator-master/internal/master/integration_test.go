@@ -11,7 +11,6 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/require"
-	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -71,10 +70,10 @@ func TestIntegrationMaster(t *testing.T) {
 	testutil.Integration(t)
 	cfg := DefaultConfig()
 	prefix := testutil.Unique("itm-")
-	cfg.Kafka.Brokers = *cli.NewStringSlice(testutil.KafkaBrokers()...)
+	cfg.Kafka.Brokers = testutil.KafkaBrokers()
 	cfg.Kafka.Topics = kafka.PrefixedTopics(prefix)
 	cfg.Kafka.Partitions = 2
-	cfg.Cassandra.Hosts = *cli.NewStringSlice(testutil.CassandraHosts()...)
+	cfg.Cassandra.Hosts = testutil.CassandraHosts()
 	cfg.Cassandra.Keyspace = testutil.Unique("itm_")
 	cfg.ShutdownTimeout = 10 * time.Second
 	require.NoError(t, cfg.Validate())

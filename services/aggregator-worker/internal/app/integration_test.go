@@ -10,7 +10,6 @@ import (
 	"github.com/IBM/sarama"
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/stretchr/testify/require"
-	"github.com/urfave/cli/v2"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/boontadata/boontadata/pkg/cassandra"
@@ -32,10 +31,10 @@ func integrationSetup(t *testing.T) (worker.Config, *gocql.Session, sarama.SyncP
 	cfg := worker.DefaultConfig()
 	cfg.WorkerID = "it-worker"
 	prefix := testutil.Unique("itw-")
-	cfg.Kafka.Brokers = *cli.NewStringSlice(testutil.KafkaBrokers()...)
+	cfg.Kafka.Brokers = testutil.KafkaBrokers()
 	cfg.Kafka.Topics = kafka.PrefixedTopics(prefix)
 	cfg.Kafka.Partitions = 4
-	cfg.Cassandra.Hosts = *cli.NewStringSlice(testutil.CassandraHosts()...)
+	cfg.Cassandra.Hosts = testutil.CassandraHosts()
 	cfg.Cassandra.Keyspace = testutil.Unique("itw_")
 	require.NoError(t, cfg.Validate())
 	log := zaptest.NewLogger(t)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/require"
-	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -59,10 +58,10 @@ func TestIntegrationStartupRebalanceRepeated(t *testing.T) {
 	}
 	cfg := worker.DefaultConfig()
 	prefix := testutil.Unique("itrb-")
-	cfg.Kafka.Brokers = *cli.NewStringSlice(testutil.KafkaBrokers()...)
+	cfg.Kafka.Brokers = testutil.KafkaBrokers()
 	cfg.Kafka.Topics = kafka.PrefixedTopics(prefix)
 	cfg.Kafka.Partitions = rebalancePartitions
-	cfg.Cassandra.Hosts = *cli.NewStringSlice(testutil.CassandraHosts()...)
+	cfg.Cassandra.Hosts = testutil.CassandraHosts()
 	cfg.Cassandra.Keyspace = testutil.Unique("itrb_")
 	require.NoError(t, cfg.Validate())
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))

@@ -90,8 +90,8 @@ func (c *Config) Flags() []cli.Flag {
 		&cli.StringFlag{Name: "stop-at", EnvVars: cliapp.Env("worker-stop-at"), Value: c.StopAt, Destination: &c.StopAt,
 			Usage: "stop gracefully at this time of day, HH:MM in the machine's time zone (a planned stop)"},
 	}
-	flags = append(flags, c.Kafka.Flags()...)
-	return append(flags, c.Cassandra.Flags()...)
+	flags = append(flags, cliapp.KafkaFlags(&c.Kafka)...)
+	return append(flags, cliapp.CassandraFlags(&c.Cassandra)...)
 }
 
 // Validate reports the first problem of the configuration.

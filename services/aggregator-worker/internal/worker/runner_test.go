@@ -10,7 +10,6 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/urfave/cli/v2"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/boontadata/boontadata/pkg/job"
@@ -28,7 +27,7 @@ func outOfRangeTopic(t *testing.T, spec job.Spec) Config {
 	t.Cleanup(c.Close)
 	cfg := DefaultConfig()
 	cfg.WorkerID = "w1"
-	cfg.Kafka.Brokers = *cli.NewStringSlice(c.ListenAddrs()...)
+	cfg.Kafka.Brokers = c.ListenAddrs()
 	cfg.Kafka.Topics.Events = "events"
 	sc, err := cfg.Kafka.Sarama("test")
 	require.NoError(t, err)

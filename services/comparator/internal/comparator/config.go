@@ -88,7 +88,7 @@ func (c *Config) Flags() []cli.Flag {
 		&cli.BoolFlag{Name: "windows", Category: cat, EnvVars: cliapp.Env("windows"), Value: c.AllWindows, Destination: &c.AllWindows,
 			Usage: "text report: print the table of every window before the exceptions (--windows=false to leave it out)"},
 	}
-	return append(flags, c.Cassandra.Flags()...)
+	return append(flags, cliapp.CassandraFlags(&c.Cassandra)...)
 }
 
 // Validate reports the first problem of the configuration.

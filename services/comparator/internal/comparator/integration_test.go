@@ -65,7 +65,7 @@ func TestIntegrationReportOfAKnownRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cfg := DefaultConfig()
-	cfg.Cassandra.Hosts = *cli.NewStringSlice(testutil.CassandraHosts()...)
+	cfg.Cassandra.Hosts = testutil.CassandraHosts()
 	cfg.Cassandra.Keyspace = testutil.Unique("itcmp_")
 	log := zaptest.NewLogger(t)
 	require.NoError(t, setup.Run(ctx, setup.Options{Cassandra: &cfg.Cassandra, Wait: time.Minute}, log))

@@ -160,7 +160,7 @@ func (c *Config) Flags() []cli.Flag {
 			Name: "setup-wait", Category: cat, EnvVars: cliapp.Env("setup-wait"), Value: c.SetupWait, Destination: &c.SetupWait,
 			Usage: "how long the start waits for Kafka to create the topics",
 		},
-	}, c.Kafka.Flags()...)
+	}, cliapp.KafkaFlags(&c.Kafka)...)
 }
 
 // Validate reports the first problem of the configuration.

@@ -28,7 +28,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "sub-second retry-after", change: func(c *Config) { c.RetryAfter = 500 * time.Millisecond }, want: ErrBadRetryAfter},
 		{name: "token with space", change: func(c *Config) { c.AuthToken = "a b" }, want: ErrBadTokenFormat},
 		{name: "token ok", change: func(c *Config) { c.AuthToken = "abc.DEF-123_~" }},
-		{name: "kafka", change: func(c *Config) { c.Kafka.Brokers = *cli.NewStringSlice() }, want: kafka.ErrNoBrokers},
+		{name: "kafka", change: func(c *Config) { c.Kafka.Brokers = nil }, want: kafka.ErrNoBrokers},
 		{name: "negative rejected cap", change: func(c *Config) { c.MaxRejectedLines = -1 }, want: ErrBadRejectedCap},
 		{name: "huge rejected cap", change: func(c *Config) { c.MaxRejectedLines = MaxRejectedLinesLimit + 1 }, want: ErrBadRejectedCap},
 		{name: "no rejected line allowed", change: func(c *Config) { c.MaxRejectedLines = 0 }},

@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -30,7 +29,7 @@ func testConfig(tb testing.TB, brokers []string) Config {
 	tb.Helper()
 	cfg := DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
-	cfg.Kafka.Brokers = *cli.NewStringSlice(brokers...)
+	cfg.Kafka.Brokers = brokers
 	prefix := testutil.Unique("ingest-test-")
 	cfg.Kafka.Topics = kafka.PrefixedTopics(prefix)
 	cfg.Kafka.Partitions = 4

@@ -260,8 +260,8 @@ func (c *Config) Flags() []cli.Flag {
 		&cli.BoolFlag{Name: "dry-run", Category: out, EnvVars: cliapp.Env("dry-run"), Value: c.DryRun, Destination: &c.DryRun,
 			Usage: "generate only: print the wire lines on stdout and the counts by pattern, touch neither Kafka nor Cassandra"},
 	}
-	f = append(f, c.Kafka.Flags()...)
-	return append(f, c.Cassandra.Flags()...)
+	f = append(f, cliapp.KafkaFlags(&c.Kafka)...)
+	return append(f, cliapp.CassandraFlags(&c.Cassandra)...)
 }
 
 // Validate reports the first problem of the configuration.

@@ -16,7 +16,6 @@ import (
 	"github.com/IBM/sarama"
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/stretchr/testify/require"
-	"github.com/urfave/cli/v2"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/boontadata/boontadata/pkg/cassandra"
@@ -35,11 +34,11 @@ func integrationConfig(t *testing.T) Config {
 	c.Clock, c.StartTime, c.Seed = ClockFast, "2026-01-01T00:00:00Z", 20260101
 	c.Devices, c.Rate, c.Count = 5, 200, 20_000
 	c.Progress = ProgressOff
-	c.Kafka.Brokers = *cli.NewStringSlice(testutil.KafkaBrokers()...)
+	c.Kafka.Brokers = testutil.KafkaBrokers()
 	prefix := testutil.Unique("it-sim-")
 	c.Kafka.Topics = kafka.PrefixedTopics(prefix)
 	c.Kafka.Partitions = 4
-	c.Cassandra.Hosts = *cli.NewStringSlice(testutil.CassandraHosts()...)
+	c.Cassandra.Hosts = testutil.CassandraHosts()
 	return c
 }
 

@@ -19,7 +19,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"github.com/urfave/cli/v2"
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
@@ -279,7 +278,7 @@ func TestKafkaProducesKeyedRecordsWithHeaders(t *testing.T) {
 func newKafkaTarget(t *testing.T, cluster *kfake.Cluster, devices []string, maxPending int, retry Retry) (*Kafka, *acks, []string, *sarama.Config) {
 	t.Helper()
 	kc := kafka.DefaultConfig()
-	kc.Brokers = *cli.NewStringSlice(cluster.ListenAddrs()...)
+	kc.Brokers = cluster.ListenAddrs()
 	sc, err := kc.Sarama("simulator-test")
 	require.NoError(t, err)
 	Tune(sc)
