@@ -212,3 +212,25 @@ func (p *Probe) write(w http.ResponseWriter, code int, body map[string]any) {
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(body) // the client may be gone
 }
+
+// StopServing is how every service's HTTP server stops: not ready from now
+// on (load balancers stop sending), then the requests in flight finish
+// within ctx's deadline, past which the rest are dropped. served carries
+// the result of srv.Serve; serving says it has not been received yet. It
+// returns the errors met.
+func (p *Probe) StopServing(ctx context.Context, srv *http.Server, served <-chan error, serving bool) []error {
+	var errs []error
+	p.SetStopping()
+	deadline, _ := ctx.Deadline()
+	p.log.Info("stopping: not ready, finishing requests in flight", zap.Duration("timeout", time.Until(deadline).Round(time.Second)))
+	if err := srv.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("finish requests in flight: %w", err))
+		_ = srv.Close() // the deadline passed: drop what is left
+	}
+	if serving {
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, fmt.Errorf("http server: %w", err))
+		}
+	}
+	return errs
+}

@@ -251,17 +251,7 @@ func (m *Master) Run(ctx context.Context, ln net.Listener) error {
 	// Ordered stop, all within one deadline.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.ShutdownTimeout)
 	defer cancel()
-	m.ready.SetStopping()
-	m.log.Info("stopping: not ready, finishing requests in flight", zap.Duration("timeout", m.cfg.ShutdownTimeout))
-	if err := srv.Shutdown(sctx); err != nil {
-		errs = append(errs, fmt.Errorf("finish requests in flight: %w", err))
-		_ = srv.Close() // the deadline passed: drop what is left
-	}
-	if serving {
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			errs = append(errs, fmt.Errorf("http server: %w", err))
-		}
-	}
+	errs = append(errs, m.ready.StopServing(sctx, srv, served, serving)...)
 	stopConsuming()
 	if consuming {
 		select {

@@ -217,17 +217,7 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	// Ordered stop, all within one deadline.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.ShutdownTimeout)
 	defer cancel()
-	g.ready.SetStopping()
-	g.log.Info("stopping: not ready, finishing requests in flight", zap.Duration("timeout", g.cfg.ShutdownTimeout))
-	if err := srv.Shutdown(sctx); err != nil {
-		errs = append(errs, fmt.Errorf("finish requests in flight: %w", err))
-		_ = srv.Close() // the deadline passed: drop what is left
-	}
-	if serving {
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			errs = append(errs, fmt.Errorf("http server: %w", err))
-		}
-	}
+	errs = append(errs, g.ready.StopServing(sctx, srv, served, serving)...)
 	g.log.Info("flushing the producer")
 	g.prod.close()
 	select {
