@@ -1,12 +1,6 @@
 package job
 
-import (
-	"encoding/json"
-	"fmt"
-	"strconv"
-
-	"github.com/IBM/sarama"
-)
+import "strconv"
 
 // States of a micro-batch in the microbatches table.
 const (
@@ -41,16 +35,6 @@ type Task struct {
 // same tasks partition, hence on the same worker while it lives.
 func TaskKey(jobID string, partition int32) string {
 	return jobID + "/" + strconv.Itoa(int(partition))
-}
-
-// TaskMessage returns the record that carries a task.
-func TaskMessage(topic string, t Task) (*sarama.ProducerMessage, error) {
-	b, err := json.Marshal(t)
-	if err != nil {
-		return nil, fmt.Errorf("encode task %s/%d/%d: %w", t.JobID, t.BatchID, t.Partition, err)
-	}
-	return &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(TaskKey(t.JobID, t.Partition)),
-		Value: sarama.ByteEncoder(b)}, nil
 }
 
 // TaskAck is what a worker records once a task's results and checkpoint are

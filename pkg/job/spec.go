@@ -1,6 +1,8 @@
 // Package job is what the aggregator-master and the aggregator-workers agree on:
-// a job specification (a preset plus overrides), how it is stored and shared,
-// and the progress reports the workers send back.
+// a job specification (a preset plus overrides) and its JSON form, the engines
+// under test, the micro-batch tasks and the progress reports the workers send
+// back. It is plain data over the engine core: jobkafka carries it on Kafka and
+// jobstore keeps it in Cassandra; this package imports neither client.
 package job
 
 import (

@@ -50,7 +50,7 @@ func (c *manualClock) Add(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// fakeStore is a Store in memory that stores JSON, as job.Store does.
+// fakeStore is a Store in memory that stores JSON, as jobstore.Store does.
 type fakeStore struct {
 	mu    sync.Mutex
 	specs map[string][]byte

@@ -16,6 +16,8 @@ import (
 
 	"github.com/boontadata/boontadata/pkg/cassandra"
 	"github.com/boontadata/boontadata/pkg/job"
+	"github.com/boontadata/boontadata/pkg/job/jobkafka"
+	"github.com/boontadata/boontadata/pkg/job/jobstore"
 	"github.com/boontadata/boontadata/pkg/kafka"
 	"github.com/boontadata/boontadata/pkg/testutil"
 	"github.com/boontadata/boontadata/services/aggregator-master/internal/api"
@@ -107,10 +109,10 @@ func TestIntegrationMaster(t *testing.T) {
 	session, err := cassandra.NewSession(&cfg.Cassandra, log, true)
 	require.NoError(t, err)
 	defer session.Close()
-	fromDB, err := job.NewStore(session).Get(ctx, "it-exact")
+	fromDB, err := jobstore.New(session).Get(ctx, "it-exact")
 	require.NoError(t, err)
 	require.Equal(t, stored, fromDB)
-	_, err = job.NewStore(session).Get(ctx, "it-dstream")
+	_, err = jobstore.New(session).Get(ctx, "it-dstream")
 	require.NoError(t, err, "a micro-batch job is stored")
 
 	// On the jobs topic, as a worker reads it.
@@ -185,7 +187,7 @@ func watchFor(ctx context.Context, t *testing.T, cfg Config, log *zap.Logger, id
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var found job.Spec
-	err = job.Watch(wctx, consumer, cfg.Kafka.Topics.Jobs, log, func(s job.Spec) {
+	err = jobkafka.Watch(wctx, consumer, cfg.Kafka.Topics.Jobs, log, func(s job.Spec) {
 		if s.ID == id && s.State == state {
 			found = s
 			cancel()

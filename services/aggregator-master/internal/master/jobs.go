@@ -20,6 +20,7 @@ import (
 
 	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/job"
+	"github.com/boontadata/boontadata/pkg/job/jobkafka"
 	"github.com/boontadata/boontadata/pkg/logging"
 	"github.com/boontadata/boontadata/services/aggregator-master/internal/api"
 )
@@ -39,7 +40,7 @@ var (
 	ErrNotPublished = errors.New("job saved but not published to the workers")
 )
 
-// Store keeps job specs durably; *job.Store over Cassandra is the real one.
+// Store keeps job specs durably; *jobstore.Store over Cassandra is the real one.
 type Store interface {
 	Save(ctx context.Context, s job.Spec) error
 	Get(ctx context.Context, id string) (job.Spec, error)
@@ -59,7 +60,7 @@ type KafkaPublisher struct {
 
 // Publish sends the spec and waits for Kafka's acknowledgement.
 func (p KafkaPublisher) Publish(_ context.Context, s job.Spec) error {
-	msg, err := job.Message(p.Topic, s)
+	msg, err := jobkafka.Message(p.Topic, s)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/job"
+	"github.com/boontadata/boontadata/pkg/job/jobkafka"
 	"github.com/boontadata/boontadata/pkg/logging"
 	"github.com/boontadata/boontadata/pkg/retry"
 	"github.com/boontadata/boontadata/services/aggregator-master/internal/api"
@@ -559,7 +560,7 @@ type KafkaTasks struct {
 func (k KafkaTasks) Send(tasks []job.Task) error {
 	msgs := make([]*sarama.ProducerMessage, 0, len(tasks))
 	for _, t := range tasks {
-		m, err := job.TaskMessage(k.Topic, t)
+		m, err := jobkafka.TaskMessage(k.Topic, t)
 		if err != nil {
 			return err
 		}

@@ -10,7 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/boontadata/boontadata/pkg/cassandra"
-	"github.com/boontadata/boontadata/pkg/job"
+	"github.com/boontadata/boontadata/pkg/job/jobstore"
 	"github.com/boontadata/boontadata/pkg/probe"
 	"github.com/boontadata/boontadata/pkg/retry"
 	"github.com/boontadata/boontadata/pkg/setup"
@@ -91,7 +91,7 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *zap.Lo
 	}, closers...)
 
 	m, err := New(cfg, Deps{
-		Store:     job.NewStore(session),
+		Store:     jobstore.New(session),
 		Publisher: KafkaPublisher{Producer: producer, Topic: cfg.Kafka.Topics.Jobs},
 		Consumer:  consumer,
 		Checkers:  map[string]probe.Checker{"cassandra": probe.Cassandra(session), "kafka": probe.Kafka(checker)},

@@ -21,6 +21,7 @@ import (
 
 	"github.com/boontadata/boontadata/pkg/cassandra"
 	"github.com/boontadata/boontadata/pkg/job"
+	"github.com/boontadata/boontadata/pkg/job/jobkafka"
 	"github.com/boontadata/boontadata/pkg/kafka"
 	"github.com/boontadata/boontadata/pkg/logging"
 	"github.com/boontadata/boontadata/pkg/probe"
@@ -187,7 +188,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("worker started", zap.String("listen", a.Addr()), zap.Strings("brokers", brokers))
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan error, 1)
-	go func() { watched <- job.Watch(watchCtx, consumer, cfg.Kafka.Topics.Jobs, a.log, continuous.Apply) }()
+	go func() { watched <- jobkafka.Watch(watchCtx, consumer, cfg.Kafka.Topics.Jobs, a.log, continuous.Apply) }()
 	var runErr error
 	select {
 	case runErr = <-watched:

@@ -17,6 +17,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/engine/window"
 	"github.com/boontadata/boontadata/pkg/job"
+	"github.com/boontadata/boontadata/pkg/job/jobkafka"
 	"github.com/boontadata/boontadata/pkg/kafka"
 	"github.com/boontadata/boontadata/pkg/setup"
 	"github.com/boontadata/boontadata/pkg/testutil"
@@ -57,7 +58,7 @@ func integrationSetup(t *testing.T) (worker.Config, *gocql.Session, sarama.SyncP
 	t.Cleanup(func() { require.NoError(t, producer.Close()) })
 
 	spec := job.Spec{ID: "storm-it", RunID: "run-it", Preset: "storm"}.WithDefaults()
-	msg, err := job.Message(cfg.Kafka.Topics.Jobs, spec)
+	msg, err := jobkafka.Message(cfg.Kafka.Topics.Jobs, spec)
 	require.NoError(t, err)
 	_, _, err = producer.SendMessage(msg)
 	require.NoError(t, err)

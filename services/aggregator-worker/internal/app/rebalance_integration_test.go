@@ -19,6 +19,7 @@ import (
 
 	"github.com/boontadata/boontadata/pkg/cassandra"
 	"github.com/boontadata/boontadata/pkg/job"
+	"github.com/boontadata/boontadata/pkg/job/jobkafka"
 	"github.com/boontadata/boontadata/pkg/kafka"
 	"github.com/boontadata/boontadata/pkg/setup"
 	"github.com/boontadata/boontadata/pkg/testutil"
@@ -116,7 +117,7 @@ func TestIntegrationStartupRebalanceRepeated(t *testing.T) {
 
 func publishJob(t *testing.T, producer sarama.SyncProducer, cfg *worker.Config, spec job.Spec) {
 	t.Helper()
-	msg, err := job.Message(cfg.Kafka.Topics.Jobs, spec)
+	msg, err := jobkafka.Message(cfg.Kafka.Topics.Jobs, spec)
 	require.NoError(t, err)
 	_, _, err = producer.SendMessage(msg)
 	require.NoError(t, err)

@@ -20,6 +20,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/cassandra"
 	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/job"
+	"github.com/boontadata/boontadata/pkg/job/jobstore"
 	"github.com/boontadata/boontadata/pkg/setup"
 	"github.com/boontadata/boontadata/pkg/testutil"
 
@@ -76,7 +77,7 @@ func TestIntegrationReportOfAKnownRun(t *testing.T) {
 		session.Close()
 	})
 	insertKnownRun(ctx, t, session)
-	jobs := job.NewStore(session)
+	jobs := jobstore.New(session)
 	for _, j := range []job.Spec{
 		{ID: "it-storm", RunID: "it-run", Preset: "storm"},
 		{ID: "it-flink-event", RunID: "it-run", Preset: "flink-event"},

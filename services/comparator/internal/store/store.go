@@ -12,6 +12,7 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
 	"github.com/boontadata/boontadata/pkg/job"
+	"github.com/boontadata/boontadata/pkg/job/jobstore"
 
 	"github.com/boontadata/boontadata/services/comparator/internal/compare"
 )
@@ -44,11 +45,11 @@ FROM engine_decisions WHERE run_id = ? AND job_id = ? AND device_id = ?`
 // Store reads from a keyspace-bound session.
 type Store struct {
 	s    *gocql.Session
-	jobs *job.Store
+	jobs *jobstore.Store
 }
 
 // New returns a store over a session bound to the platform's keyspace.
-func New(s *gocql.Session) *Store { return &Store{s: s, jobs: job.NewStore(s)} }
+func New(s *gocql.Session) *Store { return &Store{s: s, jobs: jobstore.New(s)} }
 
 // LoadRun reads the run, its devices, truth and raw events, or returns
 // ErrRunNotFound.
