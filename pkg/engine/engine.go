@@ -11,17 +11,17 @@ import (
 	"github.com/boontadata/boontadata/pkg/engine/window"
 )
 
+// This file is the semantics: how a record is judged, counted and emitted,
+// and how the watermark moves. The state it works on lives in openwindow.go
+// (open windows and their aggregates) and expiry.go (ids remembered until
+// the watermark); lookahead.go is ProcessBatch, replay.go the muting of a
+// restored engine, and the tables are packages of internal/.
+
 // noTime is the watermark before any record: every window is open.
 const noTime = math.MinInt64
 
 // Engine runs one job on one partition. It is not safe for concurrent use:
 // the runtime calls it from one goroutine, which is why it needs no locks.
-//
-// This file is the semantics: how a record is judged, counted and emitted,
-// and how the watermark moves. The state it works on lives in openwindow.go
-// (open windows and their aggregates) and expiry.go (ids remembered until
-// the watermark); lookahead.go is ProcessBatch, replay.go the muting of a
-// restored engine, and the tables are in internal/.
 type Engine struct {
 	spec      Spec
 	sink      Sink
@@ -39,6 +39,7 @@ type Engine struct {
 	maxTime    int64 // highest record time seen (event and ingestion time)
 	seen       bool
 	ended      bool // EndInput: no record follows
+	advanced   bool // the last call was an Advance (Checkpoint.AfterAdvance)
 	nextOffset int64
 
 	devices, categories intern.Table
@@ -66,8 +67,6 @@ type Engine struct {
 
 	// marks: watermark of each micro-batch still needed by a restart.
 	marks []BatchMark
-	// advanced says the last call was an Advance (Checkpoint.AfterAdvance).
-	advanced bool
 	// replay is the state of a restored engine until it passes its
 	// checkpoint: muted emissions, and the marks of the batches replayed.
 	replay replay

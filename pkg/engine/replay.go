@@ -9,14 +9,14 @@ import "slices"
 // counts no decision. In micro-batch mode, batches holds the watermark each
 // replayed batch ran under, consumed as the batch's records come.
 type replay struct {
-	muted bool
+	batches []BatchMark
 	// until is Checkpoint.NextOffset: the first offset the engine had not
 	// processed when the checkpoint was taken.
 	until int64
+	muted bool
 	// afterAdvance is Checkpoint.AfterAdvance: the checkpoint followed an
 	// Advance, which the first Advance after the replayed records repeats.
 	afterAdvance bool
-	batches      []BatchMark
 }
 
 // start mutes a fresh engine restored from cp.

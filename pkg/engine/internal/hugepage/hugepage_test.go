@@ -3,13 +3,10 @@ package hugepage
 import "testing"
 
 // slot has the size of the engine's dedup slots, which divides a huge page.
-type slot struct{ a, b uint64 }
+type slot [2]uint64
 
 // odd has a size that does not divide a huge page: no alignment then.
-type odd struct {
-	a, b uint64
-	c    uint8
-}
+type odd [3]uint64
 
 func TestMakeIsZeroedAndSized(t *testing.T) {
 	for _, n := range []int{0, 1, 1000, 1 << 20, 3<<20 + 5} {
