@@ -122,12 +122,15 @@ skipped=$(grep -cE '^\s*--- SKIP' "$log" || true)
 # detector. In the full run nothing else may skip, at any depth: not a test
 # that needs the servers, not one that needs Chromium.
 if [ "$mode" = all ]; then
+  # go test -v streams a test's log as it comes, so a skip's reason is the
+  # last log line before its "--- SKIP" line ("=== RUN/CONT" lines aside).
   unexpected=$(awk '
     /^==> disruptive/ { second = 1 }
-    /^[ \t]*--- SKIP/ { name = $0; getline reason
+    /^[ \t]*--- SKIP/ {
       if (!second && reason ~ /disruptive test \(stops servers\)/) next
       if (reason ~ /allocations are counted without the race detector/) next
-      print name; print reason }' "$log")
+      print; print reason; next }
+    !/^[ \t]*(=== |--- )/ { reason = $0 }' "$log")
   if [ -n "$unexpected" ]; then
     echo "$unexpected"
     echo "test.sh: tests were skipped in the full run, where everything they need is installed and running" >&2

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -64,16 +63,11 @@ func TestDisruptiveEveryFaultOnAnExactRun(t *testing.T) {
 	require.NoError(t, err)
 	env := isolatedScenario(t, root)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "runscenario.sh"), "exact",
+	text, err := runScript(t, 8*time.Minute, env, filepath.Join(root, "scripts", "runscenario.sh"), "exact",
 		"--devices", "4", "--events-per-device", "700", "--rate", "5", "--seed", "11",
 		"--fault", "kill-worker@4", "--fault", "add-worker@16", "--fault", "kill-master@24",
 		"--fault", "pause-worker@30", "--fault", "restart-kafka@50", "--fault", "restart-cassandra@110")
-	cmd.Env = env
-	out, err := cmd.CombinedOutput()
-	text := string(out)
 	require.NoError(t, err, "runscenario.sh:\n%s", lastLines(text, 80))
 	t.Logf("runscenario.sh took %v", time.Since(start).Round(time.Second))
 

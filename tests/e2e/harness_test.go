@@ -385,3 +385,25 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// runScript runs a script of scripts/ with env (nil: the test's own) until
+// it ends or timeout passes, and returns what it printed. On timeout its
+// whole process group is stopped (the services it started in the
+// background hold its output open, so killing the script alone would leave
+// the test waiting for them) and the error says so.
+func runScript(t *testing.T, timeout time.Duration, env []string, script string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, script, args...)
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second // then the pipes close and the group is killed
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		return string(out), fmt.Errorf("%s %v did not end within %v: %w", filepath.Base(script), args, timeout, ctx.Err())
+	}
+	return string(out), err
+}

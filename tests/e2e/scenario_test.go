@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -57,10 +56,7 @@ func scenario(t *testing.T, timeout time.Duration, args ...string) report {
 	t.Helper()
 	root, err := filepath.Abs("../..")
 	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, filepath.Join(root, "scripts", "runscenario.sh"), args...).CombinedOutput()
-	text := string(out)
+	text, err := runScript(t, timeout, nil, filepath.Join(root, "scripts", "runscenario.sh"), args...)
 	require.NoError(t, err, "runscenario.sh %v:\n%s", args, lastLines(text, 80))
 	m := regexp.MustCompile(`reports: \S+\.txt\s+(\S+\.json)\s+(\S+\.html)`).FindStringSubmatch(text)
 	require.Len(t, m, 3, "report paths not printed:\n%s", lastLines(text, 10))
