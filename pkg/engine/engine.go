@@ -75,6 +75,9 @@ type Engine struct {
 	res    Result
 	dec    Decision
 	stats  Stats
+	// nextEmit is the processing time of the next emission of changed
+	// windows (EmitInterval).
+	nextEmit int64
 }
 
 // New returns an engine for one partition of a job.
@@ -307,12 +310,12 @@ func (e *Engine) advance(now int64) {
 			e.wm = now
 			e.evict(now)
 		}
-		e.emitDirty(now)
+		e.emitDue(now)
 	default:
 		// The watermark moved with the records (ScopePartition) or with
 		// SetWatermark: close what it passed, emit what changed.
 		e.evict(now)
-		e.emitDirty(now)
+		e.emitDue(now)
 	}
 	if e.spec.Dedup == DedupWithinBatch {
 		e.dedup.Clear()
@@ -562,6 +565,20 @@ func (e *Engine) emit(ow *openWindow, st *aggState, final bool, now int64) {
 	}
 	e.stats.Results++
 	e.sink.Result(&e.res)
+}
+
+// emitDue emits the changed windows at an Advance, at most once per
+// EmitInterval. Until they are emitted, the engine is not "after an
+// Advance" for its checkpoint: a restore re-emits every open window.
+func (e *Engine) emitDue(now int64) {
+	if iv := e.spec.EmitInterval.Milliseconds(); iv > 0 {
+		if now < e.nextEmit {
+			e.advanced = len(e.dirty) == 0
+			return
+		}
+		e.nextEmit = now + iv
+	}
+	e.emitDirty(now)
 }
 
 func (e *Engine) emitDirty(now int64) {

@@ -139,6 +139,13 @@ type Spec struct {
 	// EmitPerRecord (update mode) emits a window after every record that
 	// changed it instead of on the next Advance: Storm's record at a time.
 	EmitPerRecord bool
+	// EmitInterval (update mode, continuous trigger) emits a changed window
+	// at most once per this much processing time, every change in between
+	// coalesced into one revision, as Spark's processing-time trigger or
+	// Flink's ContinuousProcessingTimeTrigger do; an unchanged window is
+	// never emitted again. Final results are not delayed. 0: at every
+	// Advance (the runtime's tick).
+	EmitInterval time.Duration
 
 	Delivery Delivery
 }
@@ -227,6 +234,16 @@ func (s Spec) Validate() error {
 	}
 	if s.EmitPerRecord && s.Output != Update {
 		return bad("emit per record needs update output")
+	}
+	if s.EmitInterval != 0 {
+		switch {
+		case s.Output != Update || s.Trigger != Continuous || s.EmitPerRecord:
+			return bad("an emit interval applies to update output with a continuous trigger, not emitting per record")
+		case s.EmitInterval < 0 || s.EmitInterval%time.Millisecond != 0:
+			return bad("emit interval %v must be whole positive milliseconds", s.EmitInterval)
+		case s.EmitInterval > MaxTriggerInterval:
+			return bad("emit interval %v is beyond the bound of %v", s.EmitInterval, MaxTriggerInterval)
+		}
 	}
 	if s.Delivery != AtLeastOnce && s.Delivery != ExactlyOnce {
 		return bad("unknown delivery %d", s.Delivery)

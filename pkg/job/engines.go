@@ -94,7 +94,9 @@ func (s Spec) ContractArgs() ([]string, error) {
 		engine.DedupWithinWindow: "window", engine.DedupUntilWatermark: "watermark"}[es.Dedup]
 	trigger := es.TriggerInterval
 	if es.Trigger == engine.Continuous {
-		trigger = 200 * time.Millisecond // the continuous runtime's tick: updates at most this often
+		// Updates at most this often: the emit interval, or the continuous
+		// runtime's tick without one.
+		trigger = max(es.EmitInterval, 200*time.Millisecond)
 	}
 	args := []string{
 		"--job-id", s.ID, "--run-id", s.RunID,

@@ -78,6 +78,9 @@ type Overrides struct {
 	IdleTimeout     Duration `json:"idle_timeout,omitempty"`
 	TriggerInterval Duration `json:"trigger_interval,omitempty"`
 	DedupHorizon    Duration `json:"dedup_horizon,omitempty"`
+	// EmitInterval: update output, continuous trigger; a changed window is
+	// emitted at most once per interval.
+	EmitInterval Duration `json:"emit_interval,omitempty"`
 	// Dedup: none, batch, window or watermark.
 	Dedup string `json:"dedup,omitempty"`
 	// Output: append or update.
@@ -177,6 +180,7 @@ func (s Spec) Engine() (engine.Spec, error) {
 	set(&es.IdleTimeout, o.IdleTimeout)
 	set(&es.TriggerInterval, o.TriggerInterval)
 	set(&es.DedupHorizon, o.DedupHorizon)
+	set(&es.EmitInterval, o.EmitInterval)
 	if o.Dedup != "" {
 		d, err := ParseDedup(o.Dedup)
 		if err != nil {

@@ -110,7 +110,7 @@ func presetChoice() string {
 func submitCommand() *cli.Command {
 	var cf clientFlags
 	var s job.Spec
-	var window, slide, watermark, lateness, idle, horizon time.Duration
+	var window, slide, watermark, lateness, idle, horizon, emit time.Duration
 	const cat = "Job"
 	dur := func(name, usage string, dst *time.Duration) cli.Flag {
 		return &cli.DurationFlag{Name: name, Category: cat, EnvVars: cliapp.Env("job-" + name), Destination: dst, Usage: usage, DefaultText: "the preset's"}
@@ -129,8 +129,9 @@ func submitCommand() *cli.Command {
 		dur("slide", "window slide, for sliding windows", &slide),
 		dur("watermark", "watermark delay (bounded out-of-orderness)", &watermark),
 		dur("allowed-lateness", "how long a window stays open after the watermark passed its end", &lateness),
-		dur("idle-timeout", "processing time without records after which the watermark follows the clock", &idle),
+		dur("idle-timeout", "processing time without records after which a partition stops holding back the min watermark", &idle),
 		dur("dedup-horizon", "least time 'until watermark' dedup remembers a message id", &horizon),
+		dur("emit-interval", "update output, continuous trigger: emit a changed window at most this often, changes in between coalesced", &emit),
 		&cli.StringFlag{Name: "dedup", Category: cat, EnvVars: cliapp.Env("job-dedup"), Destination: &s.Overrides.Dedup,
 			Usage: "dedup scope: none, window or watermark", DefaultText: "the preset's"},
 		&cli.StringFlag{Name: "output", Category: cat, EnvVars: cliapp.Env("job-output"), Destination: &s.Overrides.Output,
@@ -162,6 +163,7 @@ func submitCommand() *cli.Command {
 			o := &s.Overrides
 			o.Window, o.Slide, o.Watermark = job.Duration(window), job.Duration(slide), job.Duration(watermark)
 			o.AllowedLateness, o.IdleTimeout, o.DedupHorizon = job.Duration(lateness), job.Duration(idle), job.Duration(horizon)
+			o.EmitInterval = job.Duration(emit)
 			if s.ID == "" {
 				s.ID = master.NewJobID(s.Preset)
 			}

@@ -67,6 +67,7 @@ type Semantics struct {
 	DedupHorizon    string `json:"dedup_horizon,omitempty"`
 	Output          string `json:"output"`
 	EmitPerRecord   bool   `json:"emit_per_record,omitempty"`
+	EmitInterval    string `json:"emit_interval,omitempty"`
 	Delivery        string `json:"delivery"`
 	// Engines are the engines under test that run the preset (boontadata:
 	// this project's).
@@ -121,6 +122,9 @@ func Describe(s engine.Spec) Semantics {
 	}
 	if s.Dedup == engine.DedupUntilWatermark {
 		d.DedupHorizon = s.DedupHorizon.String()
+	}
+	if s.EmitInterval > 0 {
+		d.EmitInterval = s.EmitInterval.String()
 	}
 	return d
 }

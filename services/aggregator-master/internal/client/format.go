@@ -176,6 +176,9 @@ func Semantics(s api.Semantics) string {
 	if s.EmitPerRecord {
 		out += ", emit per record"
 	}
+	if s.EmitInterval != "" {
+		out += ", updates at most every " + s.EmitInterval
+	}
 	return out
 }
 
