@@ -4,8 +4,15 @@
 # and every engine under test draining the same input. The figures go to
 # BENCHMARKS.md.
 #
-#   ./scripts/bench.sh throughput [EVENTS]   preload EVENTS (default 3000000) into a
-#                                            fresh topic, then time 2 workers draining it
+#   ./scripts/bench.sh throughput [EVENTS] [--preset P] [--emit-interval D]
+#                                            preload EVENTS (default 3000000) and the end
+#                                            of the run into a fresh topic, then time 2
+#                                            workers draining it with preset P (default
+#                                            flink-event): every record processed, the last
+#                                            window written, rows written per second
+#   ./scripts/bench.sh ceiling [ROWS]        Cassandra's own write rate with the project's
+#                                            schema and driver settings (ROWS default
+#                                            200000), beside the worker's result writer
 #   ./scripts/bench.sh latency [RATE] [SECS] the simulator live at RATE events/s in all
 #                                            (default 100000) for SECS (default 60) with
 #                                            2 workers consuming; comparator latency
@@ -26,12 +33,24 @@ root=$(repo_root)
 
 mode=${1:-}
 case "$mode" in
-  throughput|latency|drain) ;;
-  -h|--help|"") sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; [ -n "$mode" ]; exit $? ;;
+  throughput|latency|drain|ceiling) ;;
+  -h|--help|"") sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; [ -n "$mode" ]; exit $? ;;
   *) echo "bench.sh: unknown mode '$mode' (see --help)" >&2; exit 2 ;;
 esac
 
 "$root/scripts/infra/infra.sh" start all >/dev/null
+if [ "$mode" = ceiling ]; then
+  rows=${2:-200000}
+  [[ "$rows" =~ ^[0-9]+$ ]] || { echo "bench.sh: ceiling takes a number of rows, got '$rows'" >&2; exit 2; }
+  step "Cassandra's write rate: $rows rows each way, 32 writes in flight, a keyspace of its own"
+  cd "$root/services/aggregator-worker"
+  BOONTADATA_INTEGRATION=1 go test -count=1 -run '^$' -bench '^BenchmarkCassandraWrites$' -benchtime "${rows}x" ./internal/stream/ |
+    awk '/rows\/s/ { sub(/^BenchmarkCassandraWrites\//, ""); sub(/-[0-9]+$/, "", $1); printf "%-28s %10.0f rows/s\n", $1, $(NF-1) }'
+  echo "insert-one-row: single-row INSERTs into engine_results, nothing else running (the database's ceiling"
+  echo "for this schema and driver); writer-*: results as the worker writes them, two rows each (engine_results"
+  echo "and engine_result_revisions), 1000 results per flush over 10000 devices"
+  exit 0
+fi
 build_binaries
 bin="$(state_dir)/bin"
 dir="$(state_dir)/bench/$(date -u +%Y%m%d-%H%M%S)-$mode"
@@ -165,40 +184,53 @@ if [ "$mode" = drain ]; then
   echo "both workers, cumulative)."
   cat "$table"
 elif [ "$mode" = throughput ]; then
-  events=${2:-3000000}
-  step "preloading $events events (10000 devices) into $BOONTADATA_EVENTS_TOPIC"
+  events=3000000 preset=flink-event emit=()
+  shift
+  if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then events=$1; shift; fi
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --preset) preset=${2:-}; shift ;;
+      --emit-interval) emit=(--emit-interval "${2:-}"); shift ;;
+      *) echo "bench.sh: unknown throughput option '$1' (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+  done
+  step "preloading $events events (10000 devices) and the end of the run into $BOONTADATA_EVENTS_TOPIC"
   "$bin/simulator" --log-level warn --target kafka --clock fast --record none --devices 10000 --count "$events" \
     --seed 1 --run-id "$run_id" --progress off >/dev/null
   start worker-1 "$bin/aggregator-worker" run --worker-id w1 --listen 127.0.0.1:18091
   start worker-2 "$bin/aggregator-worker" run --worker-id w2 --listen 127.0.0.1:18092
-  wait_http http://127.0.0.1:18091/healthz 120 worker-1 "$dir/worker-1.log"
-  wait_http http://127.0.0.1:18092/healthz 120 worker-2 "$dir/worker-2.log"
-  # flink-event writes each window once (append): the figure is the engine's
-  # and Kafka's, not Cassandra's rate of rewriting open windows.
-  step "2 workers draining the topic (preset flink-event)"
-  end=$(( $(date +%s%3N) + 3000 ))
+  wait_http http://127.0.0.1:18091/readyz 120 worker-1 "$dir/worker-1.log"
+  wait_http http://127.0.0.1:18092/readyz 120 worker-2 "$dir/worker-2.log"
+  step "2 workers draining the topic (preset $preset${emit[*]:+, ${emit[*]}})"
   t0=$(date +%s%3N)
-  "$bin/aggregator-master" submit --preset flink-event --run-id "$run_id" --job-id "$tag-fe" >/dev/null
-  # Drained: every record processed and no lag.
+  "$bin/aggregator-master" submit --preset "$preset" "${emit[@]}" --run-id "$run_id" --job-id "$tag-job" >/dev/null
+  # Processed: every record counted and no lag. Written: the job finished by
+  # itself, every window of the run final and written.
+  t1="" deadline=$(( t0 + 1800000 ))
   while :; do
-    st=$("$bin/aggregator-master" status --json "$tag-fe" 2>/dev/null | python3 -c '
+    st=$("$bin/aggregator-master" status --json "$tag-job" 2>/dev/null | python3 -c '
 import json, sys
-p = json.load(sys.stdin)["progress"]
-print(p["records"], p["lag"], p["partitions"])' 2>/dev/null || echo "0 1 0")
-    read -r recs lag parts <<<"$st"
-    if [ "$recs" -ge "$events" ] && [ "$lag" = 0 ] && [ "$parts" = 16 ]; then break; fi
+j = json.load(sys.stdin); p = j["progress"]
+print(p["records"], p["lag"], p["partitions"], j["state"], p.get("results_written", 0))' 2>/dev/null || echo "0 1 0 unknown 0")
+    read -r recs lag parts state written <<<"$st"
+    now=$(date +%s%3N)
+    if [ -z "$t1" ] && [ "$recs" -ge "$events" ] && [ "$lag" = 0 ] && [ "$parts" = 16 ]; then t1=$now; fi
+    if [ "$state" = finished ]; then t2=$now; break; fi
+    if [ "$state" = failed ] || [ "$now" -gt "$deadline" ]; then
+      echo "bench.sh: job $tag-job is $state after $(( (now - t0) / 1000 ))s; see $dir" >&2
+      exit 1
+    fi
     sleep 0.2
   done
-  t1=$(date +%s%3N)
-  "$bin/aggregator-master" wait --settle 1s --poll 500ms --events-end "$end" --wait-timeout 20m "$tag-fe"
-  t2=$(date +%s%3N)
+  t1=${t1:-$t2}
   peak="w1 $(rss_peak "$(cat "$dir/worker-1.pid")") MiB, w2 $(rss_peak "$(cat "$dir/worker-2.pid")") MiB"
-  secs2=$(awk -v a="$t0" -v b="$t2" 'BEGIN{printf "%.1f", (b-a)/1000}')
-  echo "last window written ${secs2}s after submission (the watermark of idle partitions advances after the 10s idle timeout)"
-  secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", (b-a)/1000}')
-  rate=$(awk -v n="$events" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", n/((b-a)/1000)}')
-  echo "throughput: $events events drained in ${secs}s = $rate events/s (2 workers, from job submission, group join included, to every record processed)"
-  echo "worker peak RSS: $peak (10000 devices)"
+  awk -v n="$events" -v a="$t0" -v b="$t1" -v c="$t2" -v w="$written" -v p="$preset" 'BEGIN {
+    printf "%s: %d events, 2 workers, from job submission (group join included)\n", p, n
+    printf "  every record processed   %6.1f s  %9.0f events/s\n", (b-a)/1000, n/((b-a)/1000)
+    printf "  last window written      %6.1f s  (%.1f s after the last record)\n", (c-a)/1000, (c-b)/1000
+    printf "  results written          %d = %d rows (engine_results and engine_result_revisions), %.0f rows/s\n", w, 2*w, 2*w/((c-a)/1000) }'
+  echo "  worker peak RSS: $peak (10000 devices)"
 else
   rate=${2:-100000} secs=${3:-60}
   start worker-1 "$bin/aggregator-worker" run --worker-id w1 --listen 127.0.0.1:18091

@@ -31,6 +31,16 @@ type Task struct {
 	Watermark *int64 `json:"watermark_ms,omitempty"`
 }
 
+// WriteVersion is the Cassandra write timestamp (µs) of the task's results:
+// the batch's trigger instant with the attempt in the last three digits. A
+// later batch, or a later attempt of a batch, writes with a higher one, so a
+// stale task (its worker lost the tasks partition while it ran) can never
+// overwrite what a newer one wrote: Cassandra keeps the cell with the
+// highest timestamp, whatever the order of arrival.
+func (t Task) WriteVersion() int64 {
+	return t.BatchTime*1000 + int64(min(max(t.Attempt, 0), 999))
+}
+
 // TaskKey keys the tasks of one (job, partition): the same key lands on the
 // same tasks partition, hence on the same worker while it lives.
 func TaskKey(jobID string, partition int32) string {

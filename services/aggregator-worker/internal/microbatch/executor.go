@@ -156,6 +156,9 @@ func (e *Executor) Run(ctx context.Context, t job.Task) (job.TaskAck, error) {
 	results := int64(p.out.Results())
 	// A result's emit time is when it is written: the batch's end, when a
 	// micro-batch engine's answer becomes visible (its latency).
+	// Fenced: a stale attempt of this or an older batch never overwrites
+	// what a newer one wrote.
+	p.out.Version = t.WriteVersion()
 	if _, err := p.out.Write(ctx, e.Writer, p.spec.RunID, t.JobID, e.now().UnixMilli(), e.Retry, e.Log); err != nil {
 		return job.TaskAck{}, err
 	}

@@ -77,6 +77,7 @@ func (f *fakeStore) Ack(_ context.Context, a job.TaskAck) error {
 // fakeWriter keeps the latest row of each window, as the upsert does.
 type fakeWriter struct {
 	rows      map[string]engine.Result
+	versions  map[string]int64
 	decisions []stream.Decision
 }
 
@@ -85,9 +86,18 @@ func (f *fakeWriter) WriteDecisions(_ context.Context, _, _ string, ds []stream.
 	return nil
 }
 
-func (f *fakeWriter) Write(_ context.Context, _, _ string, rs []engine.Result) error {
+// Write keeps the row of the highest version, as Cassandra keeps the cell
+// of the highest timestamp.
+func (f *fakeWriter) Write(_ context.Context, _, _ string, rs []engine.Result, version int64) error {
+	if f.versions == nil {
+		f.versions = map[string]int64{}
+	}
 	for _, r := range rs {
-		f.rows[fmt.Sprintf("%s/%s/%d", r.DeviceID, r.Category, r.Window.Start)] = r
+		k := fmt.Sprintf("%s/%s/%d", r.DeviceID, r.Category, r.Window.Start)
+		if v, ok := f.versions[k]; ok && v > version {
+			continue
+		}
+		f.rows[k], f.versions[k] = r, version
 	}
 	return nil
 }
@@ -283,4 +293,83 @@ func TestExecutorSkipsStaleTask(t *testing.T) {
 	}
 	sort.Ints(keys)
 	require.Equal(t, []int{1, 2, 3, 4}, keys)
+}
+
+// TestExecutorStaleAttemptCannotOverwrite: worker A runs batches up to cut-1
+// and starts batch cut, then loses its tasks partition (paused past its
+// session timeout). Worker B reruns batch cut as attempt 1 and every batch
+// after it. A's attempt of batch cut then ends and writes: with the write
+// versions of job.Task.WriteVersion (Cassandra keeps the highest
+// timestamp), the rows stay those of the last batch.
+func TestExecutorStaleAttemptCannotOverwrite(t *testing.T) {
+	lines, plan := genInput()
+	spec := job.Spec{ID: "j1", Preset: "structured"}.WithDefaults()
+	tasks := tasksOf(spec, plan)
+	ctx := context.Background()
+	rd := &fakeReader{lines: lines}
+
+	var decs []decision
+	want := &fakeWriter{rows: map[string]engine.Result{}}
+	ex := newExecutor(t, rd, &fakeStore{states: map[int64]State{}}, want, &decs)
+	for _, tk := range tasks {
+		_, err := ex.Run(ctx, tk)
+		require.NoError(t, err)
+	}
+
+	reverted := 0
+	for cut := 1; cut < len(tasks)-1; cut++ {
+		w := &fakeWriter{rows: map[string]engine.Result{}}
+		st := &fakeStore{states: map[int64]State{}}
+		a := newExecutor(t, rd, st, w, &decs)
+		for _, tk := range tasks[:cut] {
+			_, err := a.Run(ctx, tk)
+			require.NoError(t, err)
+		}
+		b := newExecutor(t, rd, st, w, &decs)
+		for i, tk := range tasks[cut:] {
+			if i == 0 {
+				tk.Attempt = 1
+			}
+			_, err := b.Run(ctx, tk)
+			require.NoError(t, err)
+		}
+		late := &fakeWriter{rows: map[string]engine.Result{}}
+		a.Writer = multiWriter{w, late}
+		_, err := a.Run(ctx, tasks[cut])
+		require.NoError(t, err, "A still holds the state of the batch before: it runs the task")
+		wantAnswers := answers(want)
+		for k, a := range answers(late) {
+			if wantAnswers[k] != a {
+				reverted++ // a row the late write would have reverted
+			}
+		}
+		require.Equal(t, answers(want), answers(w), "the late attempt of batch %d changed nothing", cut)
+	}
+	require.Positive(t, reverted, "the scenario has rows a late write would revert without versions")
+}
+
+// answers are a writer's rows without their emit times (a write's time).
+func answers(w *fakeWriter) map[string]string {
+	out := map[string]string{}
+	for k, r := range w.rows {
+		out[k] = fmt.Sprintf("n=%d m1=%d m2=%g final=%v", r.Count, r.SumMeasure1, r.SumMeasure2, r.Final)
+	}
+	return out
+}
+
+// multiWriter writes to each writer.
+type multiWriter []*fakeWriter
+
+func (m multiWriter) WriteDecisions(ctx context.Context, run, job string, ds []stream.Decision) error {
+	for _, w := range m {
+		_ = w.WriteDecisions(ctx, run, job, ds)
+	}
+	return nil
+}
+
+func (m multiWriter) Write(ctx context.Context, run, job string, rs []engine.Result, version int64) error {
+	for _, w := range m {
+		_ = w.Write(ctx, run, job, rs, version)
+	}
+	return nil
 }

@@ -175,7 +175,7 @@ func (in *Ingester) ingest(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 			// that engine_results keeps the last and the revisions keep all.
 			for _, turn := range turns(rs) {
 				err := in.Retry.Do(ctx, in.Log, "write engine results", func() error {
-					return in.Writer.Write(ctx, stream.ResultsRun(k.run), k.job, turn)
+					return in.Writer.Write(ctx, stream.ResultsRun(k.run), k.job, turn, 0)
 				})
 				if err != nil {
 					return err

@@ -23,6 +23,9 @@ type Buffer struct {
 	batch     []engine.Result
 	// OnDecision, when set, sees every decision as it is made.
 	OnDecision func(*engine.Decision)
+	// Version, when positive, is the write version of the results
+	// (ResultWriter.Write).
+	Version int64
 }
 
 // NewBuffer returns an empty buffer.
@@ -75,7 +78,7 @@ func (b *Buffer) Write(ctx context.Context, w ResultWriter, runID, jobID string,
 		r.EmitTime = max(r.EmitTime, emitAtLeast)
 		b.batch = append(b.batch, r)
 	}
-	err := p.Do(ctx, log, "write results", func() error { return w.Write(ctx, run, jobID, b.batch) })
+	err := p.Do(ctx, log, "write results", func() error { return w.Write(ctx, run, jobID, b.batch, b.Version) })
 	if err != nil {
 		return 0, err
 	}

@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -14,7 +15,11 @@ import (
 // (run, job, device, category, window), so writing a result twice is harmless:
 // that is what makes replay after a crash land once.
 type ResultWriter interface {
-	Write(ctx context.Context, runID, jobID string, results []engine.Result) error
+	// Write upserts results. version, when positive, is the write's
+	// Cassandra timestamp (µs): a write never replaces one of a higher
+	// version (micro-batch fencing, job.Task.WriteVersion); 0 leaves the
+	// timestamp to the driver's clock.
+	Write(ctx context.Context, runID, jobID string, results []engine.Result, version int64) error
 	// WriteDecisions upserts decision log rows, keyed by the record's
 	// Kafka position: writing one twice is harmless.
 	WriteDecisions(ctx context.Context, runID, jobID string, ds []Decision) error
@@ -52,11 +57,40 @@ func DecisionOf(d *engine.Decision) Decision {
 type CassandraWriter struct {
 	session *gocql.Session
 	slots   chan struct{}
+	// everywhere: every node of the cluster holds every partition of the
+	// keyspace, so a batch may span devices at no coordination cost.
+	everywhere bool
 }
 
-// NewCassandraWriter returns a writer over a keyspace-bound session.
-func NewCassandraWriter(s *gocql.Session, concurrency int) *CassandraWriter {
-	return &CassandraWriter{session: s, slots: make(chan struct{}, concurrency)}
+// NewCassandraWriter returns a writer over a session bound to keyspace.
+func NewCassandraWriter(s *gocql.Session, keyspace string, concurrency int) *CassandraWriter {
+	return &CassandraWriter{session: s, slots: make(chan struct{}, concurrency), everywhere: replicatedEverywhere(s, keyspace)}
+}
+
+// replicatedEverywhere reports whether the session's keyspace has at least
+// as many replicas as the cluster has nodes (a single node, or RF 3 on three
+// nodes): then any node is a replica of every partition, and an unlogged
+// batch of several partitions costs one round trip and no forwarding. A
+// node that joins later makes such batches forward some writes, still
+// correct. Unknown metadata: false.
+func replicatedEverywhere(s *gocql.Session, keyspace string) bool {
+	hosts := s.GetHosts()
+	if len(hosts) == 0 {
+		return false
+	}
+	md, err := s.KeyspaceMetadata(keyspace)
+	if err != nil || md == nil {
+		return false
+	}
+	replicas := 0
+	for _, v := range md.StrategyOptions {
+		n, err := strconv.Atoi(fmt.Sprint(v))
+		if err != nil {
+			return false
+		}
+		replicas += n // replication_factor, or one entry per datacenter
+	}
+	return replicas >= len(hosts)
 }
 
 const (
@@ -98,6 +132,17 @@ func (w *CassandraWriter) group(ctx context.Context, n int) *writes {
 }
 
 func (g *writes) exec(stmt string, args ...any) {
+	g.run(func(ctx context.Context) error {
+		return g.w.session.Query(stmt, args...).Idempotent(true).ExecContext(ctx)
+	})
+}
+
+// batch runs b, an unlogged batch of idempotent statements.
+func (g *writes) batch(b *gocql.Batch) {
+	g.run(b.ExecContext)
+}
+
+func (g *writes) run(f func(context.Context) error) {
 	g.started++
 	select {
 	case g.w.slots <- struct{}{}:
@@ -107,7 +152,7 @@ func (g *writes) exec(stmt string, args ...any) {
 	}
 	go func() {
 		defer func() { <-g.w.slots }()
-		g.errc <- g.w.session.Query(stmt, args...).Idempotent(true).ExecContext(g.ctx)
+		g.errc <- f(g.ctx)
 	}()
 }
 
@@ -122,18 +167,56 @@ func (g *writes) wait() error {
 	return first
 }
 
-// Write upserts every result and returns the first error, after every write
-// it started has ended.
-func (w *CassandraWriter) Write(ctx context.Context, runID, jobID string, results []engine.Result) error {
+// MaxBatchStatements bounds an unlogged batch: 10 statements of result rows
+// are about 2 KB and touch at most 10 partitions, under Cassandra's
+// batch_size_warn_threshold (5 KiB) and
+// unlogged_batch_across_partitions_warn_threshold (10).
+const MaxBatchStatements = 10
+
+// Write makes every result durable and returns the first error, after every
+// write it started has ended. results hold at most one result per window
+// (Buffer keeps a window's latest; the results ingester writes several
+// answers for one window in turns): the statements of a batch share a
+// timestamp, and Cassandra settles two writes of one row with the same
+// timestamp by value, not by order.
+//
+// Statements go in unlogged batches of at most MaxBatchStatements: one round
+// trip instead of one per statement. Both tables are partitioned by (run,
+// job, device), so a device's statements go together, to the replicas of
+// one token (the session's policy is token-aware; a batch is routed by its
+// first statement). When every node holds every partition (a single node,
+// or as many replicas as nodes), a batch also takes other devices'
+// statements: there is no other replica to reach.
+func (w *CassandraWriter) Write(ctx context.Context, runID, jobID string, results []engine.Result, version int64) error {
 	g := w.group(ctx, 2*len(results))
-	exec := g.exec
+	open := make(map[string]*gocql.Batch)
 	for i := range results {
 		r := &results[i]
+		key := r.DeviceID
+		if w.everywhere {
+			key = ""
+		}
+		b := open[key]
+		if b == nil {
+			b = w.session.Batch(gocql.UnloggedBatch)
+			if version > 0 {
+				b.WithTimestamp(version)
+			}
+			open[key] = b
+		}
 		start, end, emit := time.UnixMilli(r.Window.Start), time.UnixMilli(r.Window.End), time.UnixMilli(r.EmitTime)
-		exec(upsertResult, runID, jobID, r.DeviceID, r.Category, start, end,
-			r.SumMeasure1, r.SumMeasure2, r.Count, int(r.Revision), r.Final, emit)
-		exec(insertRevision, runID, jobID, r.DeviceID, r.Category, start, int(r.Revision),
-			r.SumMeasure1, r.SumMeasure2, r.Count, emit)
+		b.Entries = append(b.Entries,
+			gocql.BatchEntry{Stmt: upsertResult, Idempotent: true, Args: []any{runID, jobID, r.DeviceID, r.Category,
+				start, end, r.SumMeasure1, r.SumMeasure2, r.Count, int(r.Revision), r.Final, emit}},
+			gocql.BatchEntry{Stmt: insertRevision, Idempotent: true, Args: []any{runID, jobID, r.DeviceID, r.Category,
+				start, int(r.Revision), r.SumMeasure1, r.SumMeasure2, r.Count, emit}})
+		if len(b.Entries) >= MaxBatchStatements {
+			g.batch(b)
+			delete(open, key)
+		}
+	}
+	for _, b := range open {
+		g.batch(b)
 	}
 	if err := g.wait(); err != nil {
 		return fmt.Errorf("write %d results of job %s: %w", len(results), jobID, err)

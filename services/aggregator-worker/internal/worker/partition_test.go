@@ -61,7 +61,7 @@ func (f *fakeWriter) WriteDecisions(_ context.Context, _, _ string, ds []stream.
 	return nil
 }
 
-func (f *fakeWriter) Write(_ context.Context, runID, jobID string, rs []engine.Result) error {
+func (f *fakeWriter) Write(_ context.Context, runID, jobID string, rs []engine.Result, _ int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++

@@ -1,0 +1,245 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/boontadata/boontadata/pkg/cassandra"
+	"github.com/boontadata/boontadata/pkg/engine"
+	"github.com/boontadata/boontadata/pkg/engine/window"
+	"github.com/boontadata/boontadata/pkg/job"
+	"github.com/boontadata/boontadata/pkg/setup"
+	"github.com/boontadata/boontadata/pkg/testutil"
+)
+
+// keyspace provisions a keyspace of its own with the project's schema and
+// returns a session on it with the project's driver settings.
+func keyspace(tb testing.TB) (*gocql.Session, string) {
+	tb.Helper()
+	testutil.Integration(tb)
+	cfg := cassandra.DefaultConfig()
+	cfg.Hosts = testutil.CassandraHosts()
+	cfg.Keyspace = testutil.Unique("itr_")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	log := zap.NewNop()
+	require.NoError(tb, setup.Run(ctx, setup.Options{Cassandra: &cfg, Wait: time.Minute}, log))
+	s, err := cassandra.NewSession(&cfg, log, true)
+	require.NoError(tb, err)
+	tb.Cleanup(func() {
+		_ = s.Query("DROP KEYSPACE IF EXISTS " + cfg.Keyspace).Exec() // best effort
+		s.Close()
+	})
+	return s, cfg.Keyspace
+}
+
+// results gives n results of devices dev-0..dev-(devices-1), one per
+// device and window in turn, from window index w0 on.
+func results(n, devices, w0 int) []engine.Result {
+	out := make([]engine.Result, n)
+	for i := range out {
+		w := int64(w0 + i/devices)
+		out[i] = engine.Result{
+			Window:   window.Window{Start: w * 5000, End: w*5000 + 5000},
+			DeviceID: fmt.Sprintf("dev-%d", i%devices), Category: "cat-1",
+			SumMeasure1: int64(i), SumMeasure2: float64(i) / 2, Count: 3, Revision: 3, EmitTime: 1_700_000_000_000,
+		}
+	}
+	return out
+}
+
+// TestIntegrationWriterBatches writes more results of a device than a
+// batch holds, among other devices' results, then a later revision of one
+// window: every row is there, engine_results holds the last revision,
+// engine_result_revisions every one. Both ways of batching: by device, and
+// across devices (this single node holds every partition).
+func TestIntegrationWriterBatches(t *testing.T) {
+	s, ks := keyspace(t)
+	w := NewCassandraWriter(s, ks, 4)
+	require.True(t, w.everywhere, "a single node with replication factor 1 holds every partition")
+	for _, everywhere := range []bool{false, true} {
+		w.everywhere = everywhere
+		jobID := fmt.Sprintf("job-%v", everywhere)
+		ctx := context.Background()
+		require.NoError(t, w.Write(ctx, "run-w", jobID, results(3*16, 3, 0), 0)) // 16 windows of 3 devices
+		require.NoError(t, w.Write(ctx, "run-w", jobID, []engine.Result{{Window: window.Window{Start: 0, End: 5000},
+			DeviceID: "dev-0", Category: "cat-1", SumMeasure1: 100, Count: 4, Revision: 4, Final: true, EmitTime: 1_700_000_000_001}}, 0))
+
+		var m1 int64
+		var final bool
+		var rev int
+		require.NoError(t, s.Query(`SELECT m1_sum, is_final, revision FROM engine_results WHERE run_id = ? AND job_id = ? AND device_id = ? AND category = ? AND window_start = ?`,
+			"run-w", jobID, "dev-0", "cat-1", time.UnixMilli(0)).Scan(&m1, &final, &rev))
+		require.Equal(t, []any{int64(100), true, 4}, []any{m1, final, rev}, "the later revision replaced the earlier")
+		for _, dev := range []string{"dev-0", "dev-1", "dev-2"} {
+			count := func(table string) int {
+				var n int
+				require.NoError(t, s.Query(`SELECT COUNT(*) FROM `+table+` WHERE run_id = ? AND job_id = ? AND device_id = ?`,
+					"run-w", jobID, dev).Scan(&n))
+				return n
+			}
+			extra := 0
+			if dev == "dev-0" {
+				extra = 1
+			}
+			require.Equal(t, 16, count("engine_results"), "%s, across devices %v", dev, everywhere)
+			require.Equal(t, 16+extra, count("engine_result_revisions"), "%s: every revision is kept", dev)
+		}
+	}
+}
+
+// TestIntegrationWriterFencesStaleVersions: a micro-batch task whose worker
+// lost its tasks partition may still write after the task's next owner
+// wrote a newer batch, or a newer attempt of the same batch. Written with
+// job.Task.WriteVersion, the stale write arrives last and changes nothing.
+func TestIntegrationWriterFencesStaleVersions(t *testing.T) {
+	s, ks := keyspace(t)
+	w := NewCassandraWriter(s, ks, 4)
+	ctx := context.Background()
+	at := func(m1 int64, final bool) []engine.Result {
+		return []engine.Result{{Window: window.Window{Start: 0, End: 5000}, DeviceID: "dev-0", Category: "cat-1",
+			SumMeasure1: m1, Count: m1, Revision: m1, Final: final, EmitTime: 1_700_000_000_000}}
+	}
+	batch := func(id, attempt int) int64 {
+		return job.Task{BatchID: int64(id), BatchTime: 1_700_000_000_000 + int64(id)*5000, Attempt: attempt}.WriteVersion()
+	}
+	read := func() (m1 int64, final bool) {
+		require.NoError(t, s.Query(`SELECT m1_sum, is_final FROM engine_results WHERE run_id = ? AND job_id = ? AND device_id = ? AND category = ? AND window_start = ?`,
+			"run-f", "job-f", "dev-0", "cat-1", time.UnixMilli(0)).Scan(&m1, &final))
+		return m1, final
+	}
+	require.NoError(t, w.Write(ctx, "run-f", "job-f", at(7, true), batch(5, 1)), "batch 5, second attempt")
+	require.NoError(t, w.Write(ctx, "run-f", "job-f", at(3, false), batch(4, 0)), "a stale batch 4")
+	require.NoError(t, w.Write(ctx, "run-f", "job-f", at(6, false), batch(5, 0)), "a stale first attempt of batch 5")
+	m1, final := read()
+	require.Equal(t, int64(7), m1, "the newest batch and attempt stays")
+	require.True(t, final)
+	require.NoError(t, w.Write(ctx, "run-f", "job-f", at(9, true), batch(6, 0)))
+	m1, _ = read()
+	require.Equal(t, int64(9), m1, "a newer batch replaces it")
+}
+
+// BenchmarkCassandraWrites measures what the database takes on this machine
+// with the project's schema and driver settings, nothing else running,
+// and what the worker's writer achieves: rows/s. Each result is two rows
+// (engine_results and engine_result_revisions). 10,000 devices, 1,000
+// results per flush as a partition's tick would give, 32 writes in flight
+// (the worker's default --write-concurrency). Run with
+// BOONTADATA_INTEGRATION=1 (scripts/bench.sh ceiling does).
+func BenchmarkCassandraWrites(b *testing.B) {
+	s, ks := keyspace(b)
+	const flush, devices, inflight = 1000, 10_000, 32
+	rowsPerSec := func(b *testing.B, rows int) {
+		b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+		b.ReportMetric(0, "ns/op")
+	}
+	// The ceiling: single-row INSERTs of engine_results, as many in flight
+	// as the writer allows, no batching.
+	b.Run("insert-one-row", func(b *testing.B) {
+		var wg sync.WaitGroup
+		next := make(chan int)
+		errs := make(chan error, inflight)
+		for range inflight {
+			wg.Go(func() {
+				for i := range next {
+					d, w := i%devices, i/devices
+					if err := s.Query(upsertResult, "run-c", "job-c", fmt.Sprintf("dev-%d", d), "cat-1",
+						time.UnixMilli(int64(w)*5000), time.UnixMilli(int64(w)*5000+5000), int64(i), 1.5, int64(3), 3, false,
+						time.UnixMilli(1_700_000_000_000)).Idempotent(true).Exec(); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		for i := range b.N {
+			select {
+			case next <- i:
+			case err := <-errs:
+				b.Fatal(err)
+			}
+		}
+		close(next)
+		wg.Wait()
+		rowsPerSec(b, b.N)
+	})
+	// Unlogged batches of MaxBatchStatements rows of as many devices
+	// (partitions): what the database takes when round trips are not the
+	// limit.
+	b.Run("insert-batch-of-partitions", func(b *testing.B) {
+		var wg sync.WaitGroup
+		next := make(chan int)
+		errs := make(chan error, inflight)
+		for range inflight {
+			wg.Go(func() {
+				for i := range next {
+					batch := s.Batch(gocql.UnloggedBatch)
+					for j := i; j < min(i+MaxBatchStatements, b.N); j++ {
+						d, w := j%devices, j/devices
+						batch.Entries = append(batch.Entries, gocql.BatchEntry{Stmt: upsertResult, Idempotent: true,
+							Args: []any{"run-c", "job-b", fmt.Sprintf("dev-%d", d), "cat-1", time.UnixMilli(int64(w) * 5000),
+								time.UnixMilli(int64(w)*5000 + 5000), int64(j), 1.5, int64(3), 3, false, time.UnixMilli(1_700_000_000_000)}})
+					}
+					if err := batch.Exec(); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		for i := 0; i < b.N; i += MaxBatchStatements {
+			select {
+			case next <- i:
+			case err := <-errs:
+				b.Fatal(err)
+			}
+		}
+		close(next)
+		wg.Wait()
+		rowsPerSec(b, b.N)
+	})
+	write := func(name string, w func(context.Context, string, string, []engine.Result) error) {
+		b.Run(name, func(b *testing.B) {
+			rows := 0
+			for i := 0; i < b.N; i += flush {
+				rs := results(min(flush, b.N-i), devices, i/devices)
+				if err := w(context.Background(), "run-"+name, "job", rs); err != nil {
+					b.Fatal(err)
+				}
+				rows += 2 * len(rs)
+			}
+			rowsPerSec(b, rows)
+		})
+	}
+	write("writer-statement-per-row", NewCassandraWriter(s, ks, inflight).writeEach)
+	byDevice := NewCassandraWriter(s, ks, inflight)
+	byDevice.everywhere = false
+	write("writer-batch-per-device", func(ctx context.Context, run, job string, rs []engine.Result) error {
+		return byDevice.Write(ctx, run, job, rs, 0)
+	})
+	write("writer-batch-any-devices", func(ctx context.Context, run, job string, rs []engine.Result) error {
+		return NewCassandraWriter(s, ks, inflight).Write(ctx, run, job, rs, 0)
+	})
+}
+
+// writeEach is the writer before batching: two statements per result, each
+// its own round trip. The benchmark keeps it beside Write.
+func (w *CassandraWriter) writeEach(ctx context.Context, runID, jobID string, results []engine.Result) error {
+	g := w.group(ctx, 2*len(results))
+	for i := range results {
+		r := &results[i]
+		start, end, emit := time.UnixMilli(r.Window.Start), time.UnixMilli(r.Window.End), time.UnixMilli(r.EmitTime)
+		g.exec(upsertResult, runID, jobID, r.DeviceID, r.Category, start, end,
+			r.SumMeasure1, r.SumMeasure2, r.Count, int(r.Revision), r.Final, emit)
+		g.exec(insertRevision, runID, jobID, r.DeviceID, r.Category, start, int(r.Revision),
+			r.SumMeasure1, r.SumMeasure2, r.Count, emit)
+	}
+	return g.wait()
+}
