@@ -105,14 +105,19 @@ echo "==> engine without race" >>"$log"
 if [ "$mode" = all ]; then
   # Tests that stop servers or kill processes run alone, one package at a time.
   step "disruptive tests (servers stopped and started)"
-  echo "==> disruptive" >>"$log"
+  {
+    echo "==> disruptive"
+    # What still runs after the first pass (nothing of the tests should).
+    uptime
+    ps -eo pid,etime,pcpu,rss,args --sort=-pcpu | cut -c1-200 | head -12
+  } >>"$log"
   BOONTADATA_DISRUPTIVE=1 go test -count=1 -p 1 -timeout "${BOONTADATA_TEST_TIMEOUT:-20m}" -v \
     -run '^TestDisruptive' "${pkgs[@]}" >>"$log" 2>&1 || rc=$?
   "$root/scripts/infra/infra.sh" start all >/dev/null || rc=1
 fi
 set -e
 # Package lines and failures only; the whole log stays in $log.
-grep -E '^(ok|FAIL|panic:|--- FAIL|\?)|^\s+--- FAIL|_test.go:[0-9]+:' "$log" | grep -vE 'no test files|no tests to run' || true
+grep -E '^(ok|FAIL|panic:|--- FAIL|--- PASS: TestDisruptive|\?)|^\s+--- FAIL|_test.go:[0-9]+:' "$log" | grep -vE 'no test files|no tests to run' || true
 # Every test and subtest counts.
 passed=$(grep -cE '^\s*--- PASS' "$log" || true)
 failed=$(grep -cE '^\s*--- FAIL' "$log" || true)
