@@ -207,16 +207,22 @@ elif [ "$mode" = throughput ]; then
   "$bin/aggregator-master" submit --preset "$preset" "${emit[@]}" --run-id "$run_id" --job-id "$tag-job" >/dev/null
   # Processed: every record counted and no lag. Written: the job finished by
   # itself, every window of the run final and written.
-  t1="" deadline=$(( t0 + 1800000 ))
+  # The job's state and its last update (when it finished) come from the
+  # master; the results written are the workers' last report before.
+  t1="" deadline=$(( t0 + 1800000 )) written=0
   while :; do
     st=$("$bin/aggregator-master" status --json "$tag-job" 2>/dev/null | python3 -c '
 import json, sys
-j = json.load(sys.stdin); p = j["progress"]
-print(p["records"], p["lag"], p["partitions"], j["state"], p.get("results_written", 0))' 2>/dev/null || echo "0 1 0 unknown 0")
-    read -r recs lag parts state written <<<"$st"
+from datetime import datetime
+j = json.load(sys.stdin); p = j["progress"]; s = j["spec"]
+print(p["records"], p["lag"], p["partitions"], s["state"], p["results_written"],
+      int(datetime.fromisoformat(s["updated_at"].replace("Z", "+00:00")).timestamp() * 1000))' 2>/dev/null ||
+      echo "0 1 0 unknown 0 0")
+    read -r recs lag parts state w updated <<<"$st"
     now=$(date +%s%3N)
+    [ "$w" -gt "$written" ] && written=$w
     if [ -z "$t1" ] && [ "$recs" -ge "$events" ] && [ "$lag" = 0 ] && [ "$parts" = 16 ]; then t1=$now; fi
-    if [ "$state" = finished ]; then t2=$now; break; fi
+    if [ "$state" = finished ]; then t2=$updated; break; fi
     if [ "$state" = failed ] || [ "$now" -gt "$deadline" ]; then
       echo "bench.sh: job $tag-job is $state after $(( (now - t0) / 1000 ))s; see $dir" >&2
       exit 1
@@ -224,6 +230,7 @@ print(p["records"], p["lag"], p["partitions"], j["state"], p.get("results_writte
     sleep 0.2
   done
   t1=${t1:-$t2}
+  [ "$t1" -le "$t2" ] || t1=$t2
   peak="w1 $(rss_peak "$(cat "$dir/worker-1.pid")") MiB, w2 $(rss_peak "$(cat "$dir/worker-2.pid")") MiB"
   awk -v n="$events" -v a="$t0" -v b="$t1" -v c="$t2" -v w="$written" -v p="$preset" 'BEGIN {
     printf "%s: %d events, 2 workers, from job submission (group join included)\n", p, n
