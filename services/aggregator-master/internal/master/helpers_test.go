@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/boontadata/boontadata/pkg/clock"
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/pkg/probe"
 )
@@ -31,24 +32,9 @@ func TestMain(m *testing.M) {
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // manualClock is a clock tests move by hand.
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type manualClock = clock.Manual
 
-func newClock() *manualClock { return &manualClock{now: t0} }
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *manualClock { return clock.NewManual(t0) }
 
 // fakeStore is a Store in memory that stores JSON, as jobstore.Store does.
 type fakeStore struct {

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/boontadata/boontadata/pkg/clock"
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/services/aggregator-master/internal/api"
 )
@@ -14,15 +15,7 @@ import (
 const MaxTrackedWorkers = 10000
 
 // Clock gives the master's time. Tests inject a manual one.
-type Clock interface {
-	Now() time.Time
-}
-
-// SystemClock is the wall clock.
-type SystemClock struct{}
-
-// Now returns time.Now().
-func (SystemClock) Now() time.Time { return time.Now() }
+type Clock = clock.Clock
 
 type workerEntry struct {
 	report   job.WorkerReport

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/boontadata/boontadata/pkg/clock"
 	"github.com/boontadata/boontadata/pkg/engine"
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/pkg/probe"
@@ -84,7 +85,7 @@ func New(cfg Config, d Deps) (*Master, error) {
 		d.Log = zap.NewNop()
 	}
 	if d.Clock == nil {
-		d.Clock = SystemClock{}
+		d.Clock = clock.System{}
 	}
 	pageTmpl, err := newPageTemplate(d.Clock.Now)
 	if err != nil {

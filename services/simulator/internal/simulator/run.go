@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/boontadata/boontadata/pkg/cassandra"
+	"github.com/boontadata/boontadata/pkg/clock"
 	"github.com/boontadata/boontadata/pkg/event"
 	"github.com/boontadata/boontadata/pkg/kafka"
 	"github.com/boontadata/boontadata/pkg/logging"
@@ -38,16 +39,13 @@ const (
 
 // Clock is the time source of a run; tests inject a fake one.
 type Clock interface {
-	Now() time.Time
+	clock.Clock
 	// Sleep waits d or until ctx ends.
 	Sleep(ctx context.Context, d time.Duration) error
 }
 
 // WallClock is the real clock.
-type WallClock struct{}
-
-// Now implements Clock.
-func (WallClock) Now() time.Time { return time.Now() }
+type WallClock struct{ clock.System }
 
 // Sleep implements Clock.
 func (WallClock) Sleep(ctx context.Context, d time.Duration) error {
