@@ -140,71 +140,54 @@ func BenchmarkCassandraWrites(b *testing.B) {
 		b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 		b.ReportMetric(0, "ns/op")
 	}
+	// inserts runs b.N row inserts, per rows rows (one statement, or one
+	// unlogged batch of rows statements), inflight at a time.
+	inserts := func(b *testing.B, job string, per int) {
+		row := func(j int) []any {
+			d, w := j%devices, int64(j/devices)
+			return []any{"run-c", job, fmt.Sprintf("dev-%d", d), "cat-1", time.UnixMilli(w * 5000),
+				time.UnixMilli(w*5000 + 5000), int64(j), 1.5, int64(3), 3, false, time.UnixMilli(1_700_000_000_000)}
+		}
+		var wg sync.WaitGroup
+		next := make(chan int)
+		errs := make(chan error, inflight)
+		for range inflight {
+			wg.Go(func() {
+				for i := range next {
+					var err error
+					if per == 1 {
+						err = s.Query(upsertResult, row(i)...).Idempotent(true).Exec()
+					} else {
+						batch := s.Batch(gocql.UnloggedBatch)
+						for j := i; j < min(i+per, b.N); j++ {
+							batch.Entries = append(batch.Entries, gocql.BatchEntry{Stmt: upsertResult, Idempotent: true, Args: row(j)})
+						}
+						err = batch.Exec()
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		for i := 0; i < b.N; i += per {
+			select {
+			case next <- i:
+			case err := <-errs:
+				b.Fatal(err)
+			}
+		}
+		close(next)
+		wg.Wait()
+		rowsPerSec(b, b.N)
+	}
 	// The ceiling: single-row INSERTs of engine_results, as many in flight
-	// as the writer allows, no batching.
-	b.Run("insert-one-row", func(b *testing.B) {
-		var wg sync.WaitGroup
-		next := make(chan int)
-		errs := make(chan error, inflight)
-		for range inflight {
-			wg.Go(func() {
-				for i := range next {
-					d, w := i%devices, i/devices
-					if err := s.Query(upsertResult, "run-c", "job-c", fmt.Sprintf("dev-%d", d), "cat-1",
-						time.UnixMilli(int64(w)*5000), time.UnixMilli(int64(w)*5000+5000), int64(i), 1.5, int64(3), 3, false,
-						time.UnixMilli(1_700_000_000_000)).Idempotent(true).Exec(); err != nil {
-						errs <- err
-						return
-					}
-				}
-			})
-		}
-		for i := range b.N {
-			select {
-			case next <- i:
-			case err := <-errs:
-				b.Fatal(err)
-			}
-		}
-		close(next)
-		wg.Wait()
-		rowsPerSec(b, b.N)
-	})
-	// Unlogged batches of MaxBatchStatements rows of as many devices
-	// (partitions): what the database takes when round trips are not the
-	// limit.
-	b.Run("insert-batch-of-partitions", func(b *testing.B) {
-		var wg sync.WaitGroup
-		next := make(chan int)
-		errs := make(chan error, inflight)
-		for range inflight {
-			wg.Go(func() {
-				for i := range next {
-					batch := s.Batch(gocql.UnloggedBatch)
-					for j := i; j < min(i+MaxBatchStatements, b.N); j++ {
-						d, w := j%devices, j/devices
-						batch.Entries = append(batch.Entries, gocql.BatchEntry{Stmt: upsertResult, Idempotent: true,
-							Args: []any{"run-c", "job-b", fmt.Sprintf("dev-%d", d), "cat-1", time.UnixMilli(int64(w) * 5000),
-								time.UnixMilli(int64(w)*5000 + 5000), int64(j), 1.5, int64(3), 3, false, time.UnixMilli(1_700_000_000_000)}})
-					}
-					if err := batch.Exec(); err != nil {
-						errs <- err
-						return
-					}
-				}
-			})
-		}
-		for i := 0; i < b.N; i += MaxBatchStatements {
-			select {
-			case next <- i:
-			case err := <-errs:
-				b.Fatal(err)
-			}
-		}
-		close(next)
-		wg.Wait()
-		rowsPerSec(b, b.N)
-	})
+	// as the writer allows, no batching; then unlogged batches of
+	// MaxBatchStatements rows of as many devices (partitions): what the
+	// database takes when round trips are not the limit.
+	b.Run("insert-one-row", func(b *testing.B) { inserts(b, "job-c", 1) })
+	b.Run("insert-batch-of-partitions", func(b *testing.B) { inserts(b, "job-b", MaxBatchStatements) })
 	write := func(name string, w func(context.Context, string, string, []engine.Result) error) {
 		b.Run(name, func(b *testing.B) {
 			rows := 0
