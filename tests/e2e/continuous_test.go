@@ -65,36 +65,43 @@ func (p *platform) produceRaw(runID string, key, value string) {
 // deadLetters returns the values and errors of the dead-letter topic.
 func (p *platform) deadLetters() map[string]string {
 	p.t.Helper()
+	out := map[string]string{}
+	eachRecord(p.t, p.prefix+"-deadletter", func(m *sarama.ConsumerMessage) {
+		out[string(m.Value)] = string(kafka.Header(m.Headers, kafka.HeaderError))
+	})
+	return out
+}
+
+// eachRecord reads every partition of topic from its start to its end.
+func eachRecord(t *testing.T, topic string, f func(*sarama.ConsumerMessage)) {
+	t.Helper()
 	c := kafka.DefaultConfig()
-	sc, err := c.Sarama("e2e-deadletter")
-	require.NoError(p.t, err)
+	sc, err := c.Sarama("e2e-read")
+	require.NoError(t, err)
 	client, err := sarama.NewClient(testutil.KafkaBrokers(), sc)
-	require.NoError(p.t, err)
+	require.NoError(t, err)
 	defer func() { _ = client.Close() }()
 	consumer, err := sarama.NewConsumerFromClient(client)
-	require.NoError(p.t, err)
+	require.NoError(t, err)
 	defer func() { _ = consumer.Close() }()
-	topic := p.prefix + "-deadletter"
 	parts, err := consumer.Partitions(topic)
-	require.NoError(p.t, err)
-	out := map[string]string{}
+	require.NoError(t, err)
 	for _, part := range parts {
 		newest, err := client.GetOffset(topic, part, sarama.OffsetNewest)
-		require.NoError(p.t, err)
+		require.NoError(t, err)
 		if newest == 0 {
 			continue
 		}
 		pc, err := consumer.ConsumePartition(topic, part, sarama.OffsetOldest)
-		require.NoError(p.t, err)
+		require.NoError(t, err)
 		for m := range pc.Messages() {
-			out[string(m.Value)] = string(kafka.Header(m.Headers, kafka.HeaderError))
+			f(m)
 			if m.Offset >= newest-1 {
 				break
 			}
 		}
 		_ = pc.Close()
 	}
-	return out
 }
 
 func TestIntegrationExactMatchesTruthAndDeadLettersPoison(t *testing.T) {
