@@ -186,3 +186,72 @@ func TestExplainFromDecisionLog(t *testing.T) {
 }
 
 const time3m = 3 * minute
+
+// TestExplainFromDecisionLogWithoutRawEvents: with --record none the
+// comparator knows the truth and the decision log, not how many copies of a
+// message were sent. A copy Flink drops as late ("late elements are dropped"
+// with zero allowed lateness: nightlies.apache.org/flink/flink-docs-stable/
+// docs/dev/datastream/operators/windows/#allowed-lateness) may be a re-send
+// of an event counted earlier, or one of several copies of an event never
+// counted: neither is a loss, and neither may be called unexplained.
+func TestExplainFromDecisionLogWithoutRawEvents(t *testing.T) {
+	tests := []struct {
+		name      string
+		build     func(f *fixture) ([]Result, []Decision)
+		wantCodes []string
+		wantIDs   []string
+		wantText  string
+	}{{
+		name: "a late re-send of a counted event, and a late event",
+		build: func(f *fixture) ([]Result, []Decision) {
+			a := f.send("d1", "c1", PatternNormal, t0+100, t0+100, 10, 1)
+			f.send("d1", "c1", PatternLate, t0+1000, t0+2*minute, 31, 4)
+			f.resend(a, t0+2*minute)
+			return []Result{result("d1", "c1", 0, 10, 1, 1, t0+11*sec)},
+				[]Decision{decide(f, "d1-1", DecisionLate, 0, t0+2*minute-5*sec), decide(f, "d1-2", DecisionLate, 0, t0+2*minute-5*sec)}
+		},
+		wantCodes: []string{CauseLateDropped}, wantIDs: []string{"d1-2"},
+		wantText: "raw events not recorded: d1-1 had a copy counted",
+	}, {
+		name: "two late copies of one event",
+		build: func(f *fixture) ([]Result, []Decision) {
+			f.send("d1", "c1", PatternNormal, t0+100, t0+100, 10, 1)
+			b := f.send("d1", "c1", PatternLate, t0+1000, t0+2*minute, 31, 4)
+			f.resend(b, t0+2*minute+sec)
+			d := decide(f, b, DecisionLate, 0, t0+2*minute-5*sec)
+			return []Result{result("d1", "c1", 0, 10, 1, 1, t0+11*sec)}, []Decision{d, d}
+		},
+		wantCodes: []string{CauseLateDropped}, wantIDs: []string{"d1-2"},
+	}, {
+		name: "an event neither counted nor decided on is still lost",
+		build: func(f *fixture) ([]Result, []Decision) {
+			f.send("d1", "c1", PatternNormal, t0+100, t0+100, 10, 1)
+			f.send("d1", "c1", PatternNormal, t0+200, t0+200, 5, 1)
+			return []Result{result("d1", "c1", 0, 10, 1, 1, t0+11*sec)}, nil
+		},
+		wantCodes: []string{CauseUnexplained},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			results, decisions := tt.build(f)
+			run := f.truth()
+			run.Raw, run.Run.Flags["record"] = nil, "none"
+			j := preset(t, "flink-event")
+			j.DecisionLog = true
+			rep := New(run, Options{M2Tolerance: DefaultM2Tolerance}).Compare(JobData{Job: j, Results: results, Decisions: decisions})
+			require.Empty(t, rep.Problem)
+			r := rowAt(t, rep, "d1", "c1", 0)
+			require.True(t, r.Exception)
+			require.Equal(t, tt.wantCodes, codes(r), "%+v", r.Causes)
+			var ids []string
+			for _, c := range r.Causes {
+				ids = append(ids, c.MessageIDs...)
+			}
+			require.ElementsMatch(t, tt.wantIDs, ids)
+			if tt.wantText != "" {
+				require.Contains(t, r.Causes[0].Text, tt.wantText)
+			}
+		})
+	}
+}
