@@ -13,6 +13,15 @@
 #   ./scripts/bench.sh ceiling [ROWS]        Cassandra's own write rate with the project's
 #                                            schema and driver settings (ROWS default
 #                                            200000), beside the worker's result writer
+#   ./scripts/bench.sh sustainable [--from R] [--step R] [--to R] [--secs S]
+#                                            the simulator live, a flink-event job per
+#                                            rate from R (default 50000) up by --step
+#                                            (50000) to --to (400000), S s each (30):
+#                                            the highest rate whose lag stays bounded
+#                                            after the warm-up (lag trend), then the
+#                                            latency at 50% and 80% of it; JSON + text
+#   ./scripts/bench.sh soak RATE [SECS]      the simulator live at RATE for SECS (600):
+#                                            worker memory every 10 s, flat or not
 #   ./scripts/bench.sh latency [RATE] [SECS] the simulator live at RATE events/s in all
 #                                            (default 100000) for SECS (default 60) with
 #                                            2 workers consuming; comparator latency
@@ -25,7 +34,8 @@
 #                                            Flink on their local clusters)
 #
 # Each run uses its own topics and keyspace (bench-*), its own ports (18080+),
-# and stops its services at the end. Kafka and Cassandra are started if needed.
+# and stops its services and drops its keyspace at the end (unless
+# BOONTADATA_BENCH_KEEP=1). Kafka and Cassandra are started if needed.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -33,8 +43,8 @@ root=$(repo_root)
 
 mode=${1:-}
 case "$mode" in
-  throughput|latency|drain|ceiling) ;;
-  -h|--help|"") sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; [ -n "$mode" ]; exit $? ;;
+  throughput|latency|drain|ceiling|sustainable|soak) ;;
+  -h|--help|"") sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; [ -n "$mode" ]; exit $? ;;
   *) echo "bench.sh: unknown mode '$mode' (see --help)" >&2; exit 2 ;;
 esac
 
@@ -66,6 +76,11 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # The run's rows would only feed Cassandra's compactions during the next
+  # measurement (BOONTADATA_BENCH_KEEP=1 keeps them, to look at with the
+  # comparator).
+  [ -n "${BOONTADATA_BENCH_KEEP:-}" ] ||
+    "$root/scripts/infra/cqlsh.sh" -e "DROP KEYSPACE IF EXISTS $BOONTADATA_CASSANDRA_KEYSPACE" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -97,7 +112,170 @@ peak_tree() {
   echo "$peak"
 }
 
-if [ "$mode" = drain ]; then
+# live_step RATE SECS JOB RUN: the simulator live at RATE events/s in all
+# (1000 devices) for SECS while JOB reads RUN; the job's lag and records are
+# sampled every second into $dir/JOB.lag ("elapsed_s lag records"), the
+# simulator's output into $dir/JOB.sim. Returns when the simulator ended.
+live_step() {
+  local rate=$1 secs=$2 id=$3 run=$4 sampler t0
+  "$bin/aggregator-master" submit --preset flink-event --run-id "$run" --job-id "$id" --start-offsets latest >/dev/null
+  # Sends start once the workers hold every partition (latest offsets: what
+  # comes before the claim is not the job's).
+  for _ in $(seq 1 300); do
+    [ "$("$bin/aggregator-master" status --json "$id" 2>/dev/null |
+      python3 -c 'import json, sys; print(json.load(sys.stdin)["progress"]["partitions"])' 2>/dev/null)" = 16 ] && break
+    sleep 0.2
+  done
+  t0=$(date +%s%3N)
+  (
+    while :; do
+      "$bin/aggregator-master" status --json "$id" 2>/dev/null | T0=$t0 python3 -c '
+import json, os, sys, time
+p = json.load(sys.stdin)["progress"]
+print("%.1f %d %d" % (time.time() - int(os.environ["T0"]) / 1000, p["lag"], p["records"]))' 2>/dev/null || true
+      sleep 1
+    done
+  ) >"$dir/$id.lag" &
+  sampler=$!
+  "$bin/simulator" --log-level warn --target kafka --clock live --record none --devices 1000 \
+    --total-rate "$rate" --duration "${secs}s" --seed 1 --run-id "$run" --progress off >"$dir/$id.sim" 2>&1 || true
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+}
+
+# lag_trend FILE RATE: over the sending (until the job's record count
+# stopped growing), after its first third (the warm-up): the slope of the
+# lag (records/s, least squares), the offered rate (records the job got per
+# second of sending) and a verdict: "bounded" when the slope is under 1% of
+# the offered rate (the lag does not grow without end: the lag-trend method
+# of scalability benchmarks), "growing" otherwise, and "generator-bound" when
+# bounded but the simulator offered under 90% of RATE (the machine's cores
+# could not generate more beside the rest).
+lag_trend() {
+  python3 - "$1" "$2" <<'PY'
+import sys
+path, rate = sys.argv[1], float(sys.argv[2])
+rows = [tuple(map(float, l.split())) for l in open(path) if len(l.split()) == 3]
+if not rows:
+    print("nan 0 unknown"); sys.exit()
+last = max(rows, key=lambda r: r[2])
+first = next((r for r in rows if r[2] > 0), last)
+sending = [r for r in rows if first[0] <= r[0] <= last[0]]
+span = last[0] - first[0]
+warm = [r for r in sending if r[0] >= first[0] + span / 3]
+if len(warm) < 3 or span <= 0:
+    print("nan 0 unknown"); sys.exit()
+n = len(warm)
+mx = sum(r[0] for r in warm) / n
+my = sum(r[1] for r in warm) / n
+sxx = sum((r[0] - mx) ** 2 for r in warm)
+slope = sum((r[0] - mx) * (r[1] - my) for r in warm) / sxx if sxx else 0.0
+offered = (last[2] + last[1]) / max(last[0] - rows[0][0], 1e-9)
+verdict = "growing" if slope >= 0.01 * offered else ("bounded" if offered >= 0.9 * rate else "generator-bound")
+print("%.0f %.0f %s" % (slope, offered, verdict))
+PY
+}
+
+if [ "$mode" = sustainable ] || [ "$mode" = soak ]; then
+  start worker-1 "$bin/aggregator-worker" run --worker-id w1 --listen 127.0.0.1:18091
+  start worker-2 "$bin/aggregator-worker" run --worker-id w2 --listen 127.0.0.1:18092
+  wait_http http://127.0.0.1:18091/readyz 120 worker-1 "$dir/worker-1.log"
+  wait_http http://127.0.0.1:18092/readyz 120 worker-2 "$dir/worker-2.log"
+fi
+if [ "$mode" = sustainable ]; then
+  from=50000 stepr=50000 to=400000 secs=30
+  shift
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --from) from=${2:-}; shift ;;
+      --step) stepr=${2:-}; shift ;;
+      --to) to=${2:-}; shift ;;
+      --secs) secs=${2:-}; shift ;;
+      *) echo "bench.sh: unknown sustainable option '$1' (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+  done
+  for v in "$from" "$stepr" "$to" "$secs"; do
+    [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: sustainable takes positive whole numbers, got '$v'" >&2; exit 2; }
+  done
+  best=0 steps=() bound="the last rate tried"
+  for (( rate = from; rate <= to; rate += stepr )); do
+    id="$tag-s$rate"
+    step "rate $rate events/s for ${secs}s (job $id)"
+    live_step "$rate" "$secs" "$id" "$run_id-s$rate"
+    read -r slope offered verdict < <(lag_trend "$dir/$id.lag" "$rate")
+    echo "  offered $offered records/s; lag slope after the warm-up: $slope records/s: $verdict"
+    steps+=("{\"rate\": $rate, \"offered_per_s\": $offered, \"lag_slope\": $slope, \"verdict\": \"$verdict\"}")
+    "$bin/aggregator-master" cancel "$id" >/dev/null 2>&1 || true
+    case "$verdict" in
+      bounded) best=$rate ;;
+      generator-bound) best=$offered; bound="the simulator: it offered $offered of $rate events/s"; break ;;
+      *) bound="the job: its lag grew at $rate events/s"; break ;;
+    esac
+  done
+  [ "$best" -gt 0 ] || { echo "bench.sh: no rate from $from on kept the lag bounded; see $dir" >&2; exit 1; }
+  lat=()
+  for pct in 50 80; do
+    rate=$(( best * pct / 100 )) id="$tag-l$pct"
+    step "latency at $pct% of $best: $rate events/s for ${secs}s (job $id)"
+    live_step "$rate" "$secs" "$id" "$run_id-l$pct"
+    "$bin/aggregator-master" wait --wait-timeout 2m "$id" >/dev/null 2>&1 || true
+    "$bin/comparator" --run "$run_id-l$pct" --job "$id" --format json --windows=false --output "$dir/$id.json" >/dev/null
+    lat+=("$(python3 - "$dir/$id.json" "$pct" "$rate" <<'PY'
+import json, sys
+l = json.load(open(sys.argv[1]))["jobs"][0]["final_latency_ms"]
+print('{"percent": %s, "rate": %s, "p50_ms": %.0f, "p95_ms": %.0f, "p99_ms": %.0f, "windows": %d}'
+      % (sys.argv[2], sys.argv[3], l["p50"], l["p95"], l["p99"], l["count"]))
+PY
+)")
+  done
+  (IFS=,; printf '{"preset": "flink-event", "workers": 2, "devices": 1000, "step_seconds": %s, "sustainable_rate": %s, "bound_by": "%s", "steps": [%s], "latency": [%s]}\n' \
+    "$secs" "$best" "$bound" "${steps[*]}" "${lat[*]}") >"$dir/sustainable.json"
+  python3 - "$dir/sustainable.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+print("\nsustainable rate (flink-event, 2 workers, lag bounded after the warm-up): %d events/s, bound by %s" % (j["sustainable_rate"], j["bound_by"]))
+for s in j["steps"]:
+    print("  asked %7d events/s: offered %7.0f/s, lag slope %6.0f records/s, %s" % (s["rate"], s["offered_per_s"], s["lag_slope"], s["verdict"]))
+for l in j["latency"]:
+    print("latency at %d%% (%d events/s): p50 %.0f ms, p95 %.0f ms, p99 %.0f ms over %d windows (emit time - window end - watermark delay)"
+          % (l["percent"], l["rate"], l["p50_ms"], l["p95_ms"], l["p99_ms"], l["windows"]))
+PY
+  echo "json: $dir/sustainable.json"
+elif [ "$mode" = soak ]; then
+  rate=${2:-} secs=${3:-600}
+  [[ "$rate" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: soak takes a rate, e.g. soak 100000 600" >&2; exit 2; }
+  [[ "$secs" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: soak takes a duration in seconds, got '$secs'" >&2; exit 2; }
+  w1=$(cat "$dir/worker-1.pid") w2=$(cat "$dir/worker-2.pid")
+  (
+    t0=$(date +%s)
+    while :; do
+      echo "$(( $(date +%s) - t0 )) $(awk '/VmRSS/ {print int($2/1024)}' "/proc/$w1/status") $(awk '/VmRSS/ {print int($2/1024)}' "/proc/$w2/status")"
+      sleep 10
+    done
+  ) >"$dir/rss.txt" &
+  rss=$!
+  step "soak: $rate events/s for ${secs}s, worker RSS every 10 s"
+  live_step "$rate" "$secs" "$tag-soak" "$run_id-soak"
+  kill "$rss" 2>/dev/null || true
+  read -r slope offered verdict < <(lag_trend "$dir/$tag-soak.lag" "$rate")
+  python3 - "$dir/rss.txt" "$offered" "$secs" "$slope" "$verdict" <<'PY'
+import json, sys
+rows = [tuple(map(int, l.split())) for l in open(sys.argv[1]) if len(l.split()) == 3]
+half = [r for r in rows if r[0] >= int(sys.argv[3]) / 2]
+print("soak at %s events/s for %s s: lag %s (slope %s records/s after the warm-up)" % (sys.argv[2], sys.argv[3], sys.argv[5], sys.argv[4]))
+print("worker RSS MiB (w1, w2), every minute:")
+for r in rows:
+    if r[0] % 60 < 10:
+        print("  %4d s  %5d  %5d" % r)
+for i, name in ((1, "w1"), (2, "w2")):
+    vals = [r[i] for r in half]
+    if vals:
+        print("%s over the second half: min %d, max %d MiB" % (name, min(vals), max(vals)))
+json.dump({"rate": int(sys.argv[2]), "seconds": int(sys.argv[3]), "rss_mib": rows}, open(sys.argv[1].replace(".txt", ".json"), "w"))
+PY
+  echo "curve: $dir/rss.txt"
+elif [ "$mode" = drain ]; then
   events=1000000 engines="" cluster=0
   shift
   if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then events=$1; shift; fi
