@@ -165,27 +165,34 @@ func TestExplainFromDecisionLog(t *testing.T) {
 			}
 			c := New(f.truth(), Options{M2Tolerance: DefaultM2Tolerance})
 			rep := c.Compare(JobData{Job: j, Results: results, Decisions: decisions})
-			require.Empty(t, rep.Problem)
-			r := rowAt(t, rep, "d1", "c1", tt.window)
-			require.True(t, r.Exception)
-			require.Equal(t, tt.wantCodes, codes(r), "%+v", r.Causes)
-			var ids []string
-			for _, c := range r.Causes {
-				ids = append(ids, c.MessageIDs...)
-			}
-			require.ElementsMatch(t, tt.wantIDs, ids)
-			for _, want := range tt.wantText {
-				found := false
-				for _, c := range r.Causes {
-					found = found || strings.Contains(c.Text, want)
-				}
-				require.True(t, found, "no cause text contains %q in %+v", want, r.Causes)
-			}
+			requireCauses(t, rep, tt.window, tt.wantCodes, tt.wantIDs, tt.wantText...)
 		})
 	}
 }
 
 const time3m = 3 * minute
+
+// requireCauses checks the exception of d1/c1's window: its cause codes, the
+// message ids they name, and that each text is in one of them.
+func requireCauses(t *testing.T, rep Report, window int64, wantCodes, wantIDs []string, texts ...string) {
+	t.Helper()
+	require.Empty(t, rep.Problem)
+	r := rowAt(t, rep, "d1", "c1", window)
+	require.True(t, r.Exception)
+	require.Equal(t, wantCodes, codes(r), "%+v", r.Causes)
+	var ids []string
+	for _, c := range r.Causes {
+		ids = append(ids, c.MessageIDs...)
+	}
+	require.ElementsMatch(t, wantIDs, ids)
+	for _, want := range texts {
+		found := false
+		for _, c := range r.Causes {
+			found = found || strings.Contains(c.Text, want)
+		}
+		require.True(t, found, "no cause text contains %q in %+v", want, r.Causes)
+	}
+}
 
 // TestExplainFromDecisionLogWithoutRawEvents: with --record none the
 // comparator knows the truth and the decision log, not how many copies of a
@@ -240,18 +247,11 @@ func TestExplainFromDecisionLogWithoutRawEvents(t *testing.T) {
 			j := preset(t, "flink-event")
 			j.DecisionLog = true
 			rep := New(run, Options{M2Tolerance: DefaultM2Tolerance}).Compare(JobData{Job: j, Results: results, Decisions: decisions})
-			require.Empty(t, rep.Problem)
-			r := rowAt(t, rep, "d1", "c1", 0)
-			require.True(t, r.Exception)
-			require.Equal(t, tt.wantCodes, codes(r), "%+v", r.Causes)
-			var ids []string
-			for _, c := range r.Causes {
-				ids = append(ids, c.MessageIDs...)
-			}
-			require.ElementsMatch(t, tt.wantIDs, ids)
+			var texts []string
 			if tt.wantText != "" {
-				require.Contains(t, r.Causes[0].Text, tt.wantText)
+				texts = append(texts, tt.wantText)
 			}
+			requireCauses(t, rep, 0, tt.wantCodes, tt.wantIDs, texts...)
 		})
 	}
 }
