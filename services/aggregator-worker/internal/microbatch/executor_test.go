@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -255,16 +256,8 @@ func TestExecutorMatchesReplayAndSurvivesTakeover(t *testing.T) {
 				var decsA, decsB []decision
 				w2 := &fakeWriter{rows: map[string]engine.Result{}}
 				st := &fakeStore{states: map[int64]State{}}
-				a := newExecutor(t, rd, st, w2, &decsA)
-				for _, tk := range tasks[:cut] {
-					_, err := a.Run(ctx, tk)
-					require.NoError(t, err)
-				}
-				b := newExecutor(t, rd, st, w2, &decsB)
-				for _, tk := range tasks[cut:] {
-					_, err := b.Run(ctx, tk)
-					require.NoError(t, err)
-				}
+				runAll(t, newExecutor(t, rd, st, w2, &decsA), tasks[:cut])
+				runAll(t, newExecutor(t, rd, st, w2, &decsB), tasks[cut:])
 				require.Equal(t, wantDecs, append(decsA, decsB...), "take-over after batch %d", cut)
 				require.Equal(t, wantRows, rows(w2), "take-over after batch %d", cut)
 			}
@@ -310,29 +303,17 @@ func TestExecutorStaleAttemptCannotOverwrite(t *testing.T) {
 
 	var decs []decision
 	want := &fakeWriter{rows: map[string]engine.Result{}}
-	ex := newExecutor(t, rd, &fakeStore{states: map[int64]State{}}, want, &decs)
-	for _, tk := range tasks {
-		_, err := ex.Run(ctx, tk)
-		require.NoError(t, err)
-	}
+	runAll(t, newExecutor(t, rd, &fakeStore{states: map[int64]State{}}, want, &decs), tasks)
 
 	reverted := 0
 	for cut := 1; cut < len(tasks)-1; cut++ {
 		w := &fakeWriter{rows: map[string]engine.Result{}}
 		st := &fakeStore{states: map[int64]State{}}
 		a := newExecutor(t, rd, st, w, &decs)
-		for _, tk := range tasks[:cut] {
-			_, err := a.Run(ctx, tk)
-			require.NoError(t, err)
-		}
-		b := newExecutor(t, rd, st, w, &decs)
-		for i, tk := range tasks[cut:] {
-			if i == 0 {
-				tk.Attempt = 1
-			}
-			_, err := b.Run(ctx, tk)
-			require.NoError(t, err)
-		}
+		runAll(t, a, tasks[:cut])
+		rerun := slices.Clone(tasks[cut:])
+		rerun[0].Attempt = 1
+		runAll(t, newExecutor(t, rd, st, w, &decs), rerun)
 		late := &fakeWriter{rows: map[string]engine.Result{}}
 		a.Writer = multiWriter{w, late}
 		_, err := a.Run(ctx, tasks[cut])
@@ -346,6 +327,15 @@ func TestExecutorStaleAttemptCannotOverwrite(t *testing.T) {
 		require.Equal(t, answers(want), answers(w), "the late attempt of batch %d changed nothing", cut)
 	}
 	require.Positive(t, reverted, "the scenario has rows a late write would revert without versions")
+}
+
+// runAll runs tasks on ex, in order, each to success.
+func runAll(t *testing.T, ex *Executor, tasks []job.Task) {
+	t.Helper()
+	for _, tk := range tasks {
+		_, err := ex.Run(context.Background(), tk)
+		require.NoError(t, err)
+	}
 }
 
 // answers are a writer's rows without their emit times (a write's time).
