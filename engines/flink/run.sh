@@ -48,8 +48,9 @@ contract flags (docs/engines.md):
   --master WHERE           local (a MiniCluster in this process) or HOST:PORT of a Flink
                            session cluster's REST endpoint, e.g. 127.0.0.1:8081 (default local)
   --checkpoint-dir DIR     checkpoints of the job go to DIR/JOB
-  --start-offsets WHERE    earliest (default) or latest: where the events topic is read from
                            (default .state/engines/flink/checkpoints)
+  --start-offsets WHERE    earliest (default) or latest: where the events topic is read from;
+                           latest is the end offsets read before the job is submitted
   --heap SIZE              JVM heap of this process, -Xms/-Xmx (default 1g)
 
 Flink job flags:

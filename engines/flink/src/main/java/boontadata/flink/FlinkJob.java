@@ -25,6 +25,7 @@ import org.apache.flink.util.OutputTag;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -33,6 +34,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -42,6 +44,7 @@ import org.slf4j.LoggerFactory;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -129,7 +132,7 @@ public final class FlinkJob {
         try (KafkaConsumer<byte[], byte[]> results = resultsWatcher(o)) {
             long t0 = System.currentTimeMillis();
             StreamExecutionEnvironment env = environment(o);
-            build(env, o, partitions, resultsPartitions(o));
+            build(env, o, partitions, resultsPartitions(o), startingOffsets(o));
             JobClient job;
             try {
                 job = env.executeAsync("boontadata " + o.jobId + " run " + o.runId);
@@ -326,8 +329,61 @@ public final class FlinkJob {
         return env;
     }
 
+    /**
+     * Where the job reads the events topic from. {@code latest} is resolved here, by the client,
+     * before the job is submitted: the Kafka source's own {@code OffsetsInitializer.latest()} is
+     * resolved by its split enumerator when the job's tasks run, which on a session cluster comes
+     * seconds after the job's RUNNING status, i.e. after the start line; the records produced in
+     * between would not be read. Offsets taken before submission are at or below the end of the
+     * topic when the start line is written, so every record produced after the start line is
+     * read.
+     */
+    private static OffsetsInitializer startingOffsets(Options o) throws Fatal {
+        if (!o.startOffsets.equals("latest")) {
+            return OffsetsInitializer.earliest();
+        }
+        Properties p = new Properties();
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, o.brokers);
+        p.put(AdminClientConfig.CLIENT_ID_CONFIG, "boontadata-flink-admin-" + o.jobId);
+        try (Admin admin = Admin.create(p)) {
+            Map<TopicPartition, OffsetSpec> want = new HashMap<>();
+            for (TopicPartitionInfo i :
+                    admin.describeTopics(List.of(o.eventsTopic))
+                            .allTopicNames()
+                            .get(20, TimeUnit.SECONDS)
+                            .get(o.eventsTopic)
+                            .partitions()) {
+                want.put(new TopicPartition(o.eventsTopic, i.partition()), OffsetSpec.latest());
+            }
+            Map<TopicPartition, Long> offsets = new HashMap<>();
+            admin.listOffsets(want)
+                    .all()
+                    .get(20, TimeUnit.SECONDS)
+                    .forEach((tp, info) -> offsets.put(tp, info.offset()));
+            LOG.info(
+                    "--start-offsets latest: the job reads {} from the end offsets it has now ({}"
+                            + " records before them skipped)",
+                    o.eventsTopic,
+                    offsets.values().stream().mapToLong(Long::longValue).sum());
+            return OffsetsInitializer.offsets(offsets);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new Fatal(
+                    "read the end offsets of " + o.eventsTopic + " (--start-offsets latest): "
+                            + rootMessage(e),
+                    e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Fatal("interrupted while reading the end offsets of " + o.eventsTopic, e);
+        }
+    }
+
     /** The DataStream job. */
-    static void build(StreamExecutionEnvironment env, Options o, int partitions, int resultsPartitions) {
+    static void build(
+            StreamExecutionEnvironment env,
+            Options o,
+            int partitions,
+            int resultsPartitions,
+            OffsetsInitializer startingOffsets) {
         Properties consumer = new Properties();
         consumer.put("partition.discovery.interval.ms", "-1"); // partitions are fixed at start
         consumer.put("client.id.prefix", "boontadata-flink-" + o.jobId);
@@ -336,10 +392,7 @@ public final class FlinkJob {
                         .setBootstrapServers(o.brokers)
                         .setTopics(o.eventsTopic)
                         .setGroupId("boontadata-flink-" + o.jobId)
-                        .setStartingOffsets(
-                                o.startOffsets.equals("latest")
-                                        ? OffsetsInitializer.latest()
-                                        : OffsetsInitializer.earliest())
+                        .setStartingOffsets(startingOffsets)
                         .setDeserializer(new EventDeserializer(o.runId))
                         .setProperties(consumer)
                         .build();

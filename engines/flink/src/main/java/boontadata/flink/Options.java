@@ -61,7 +61,7 @@ final class Options {
     String remoteHost;
     int remotePort;
     Path checkpointDir;
-    /** earliest reads the events topic from its start; latest from when the job starts. */
+    /** earliest reads the events topic from its start; latest from its end offsets at submission. */
     String startOffsets;
     int parallelism;
     long checkpointIntervalMs;
