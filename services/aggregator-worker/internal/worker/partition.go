@@ -39,6 +39,9 @@ type partition struct {
 	now    func() time.Time
 
 	recs []engine.Record
+	// ended is set when handle passed the run's end-of-run marker: the
+	// runner ticks at once instead of at the next tick.
+	ended bool
 
 	// Watermark sharing (ScopeMin, ScopeGlobal): marks go through the hub.
 	hub        *Hub
@@ -167,6 +170,7 @@ func (p *partition) handle(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 			p.eng.ProcessBatch(p.recs)
 			p.recs = p.recs[:0]
 			p.eng.EndInput(now.UnixMilli())
+			p.ended = true
 			p.log.Debug("end of run", zap.Int64(logging.KeyOffset, msg.Offset))
 		case stream.Poison:
 			p.eng.ProcessBatch(p.recs) // the records before it go first

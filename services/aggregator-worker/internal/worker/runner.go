@@ -306,6 +306,10 @@ func (h *handler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.Consu
 	ticker := time.NewTicker(r.cfg.Tick)
 	defer ticker.Stop()
 	batch := make([]*sarama.ConsumerMessage, 0, maxBatch)
+	var partEnded <-chan struct{} // nil (never ready) unless the watermark spans partitions
+	if p.shared() {
+		partEnded = r.deps.hub.endSignal()
+	}
 	for {
 		select {
 		case msg, ok := <-claim.Messages():
@@ -326,6 +330,14 @@ func (h *handler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.Consu
 			if !ok {
 				return h.finish(s, p, claim)
 			}
+			if p.ended {
+				// The end of the run's input on this partition: its last
+				// windows are written now, not at the next tick.
+				p.ended = false
+				if err := p.tick(ctx, s); err != nil {
+					return h.finish(s, p, claim)
+				}
+			}
 			if p.out.Results() >= r.cfg.MaxPending {
 				if err := p.flush(ctx, s); err != nil {
 					return h.finish(s, p, claim)
@@ -336,6 +348,13 @@ func (h *handler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.Consu
 				return h.finish(s, p, claim)
 			}
 			p.updateProgress(claim.HighWaterMarkOffset())
+		case <-partEnded:
+			// Another partition of the job reached the end of the run: the
+			// combined watermark may have moved.
+			partEnded = r.deps.hub.endSignal()
+			if err := p.tick(ctx, s); err != nil {
+				return h.finish(s, p, claim)
+			}
 		case <-ctx.Done():
 			return h.finish(s, p, claim)
 		}

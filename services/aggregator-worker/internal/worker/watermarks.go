@@ -45,6 +45,11 @@ type Hub struct {
 	mu    sync.Mutex
 	marks map[string]map[int32]engine.PartitionMark // job -> partition -> latest
 	local map[string]map[int32]*localMark           // marks this worker owns
+	// ended is closed, and replaced, when a partition's mark newly says
+	// the end of its input: the publisher sends it at once and the
+	// partitions of the jobs combine it at once, so a run's last windows
+	// do not wait for ticks.
+	ended chan struct{}
 }
 
 type localMark struct {
@@ -56,7 +61,16 @@ type localMark struct {
 // NewHub returns the hub of one worker; Publish and Consume run it.
 func NewHub(topic, workerID string, log *zap.Logger, now func() time.Time) *Hub {
 	return &Hub{topic: topic, workerID: workerID, log: log, now: now,
-		marks: map[string]map[int32]engine.PartitionMark{}, local: map[string]map[int32]*localMark{}}
+		marks: map[string]map[int32]engine.PartitionMark{}, local: map[string]map[int32]*localMark{},
+		ended: make(chan struct{})}
+}
+
+// endSignal returns a channel closed when a partition's mark next says the
+// end of its input.
+func (h *Hub) endSignal() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.ended
 }
 
 // report records the mark of a partition this worker owns.
@@ -100,6 +114,10 @@ func (h *Hub) set(jobID string, m engine.PartitionMark) {
 	if pm == nil {
 		pm = map[int32]engine.PartitionMark{}
 		h.marks[jobID] = pm
+	}
+	if m.Ended && !pm[m.Partition].Ended {
+		close(h.ended)
+		h.ended = make(chan struct{})
 	}
 	pm[m.Partition] = m
 }
@@ -145,21 +163,25 @@ func (h *Hub) take() []*sarama.ProducerMessage {
 	return msgs
 }
 
-// Publish sends the local marks that are due every interval until ctx ends.
+// Publish sends the local marks that are due every interval, and a mark
+// that newly says the end of its input at once, until ctx ends.
 func (h *Hub) Publish(ctx context.Context, p sarama.SyncProducer, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+		// Taken before take: an end reported after it wakes the next round.
+		ended := h.endSignal()
 		if msgs := h.take(); len(msgs) > 0 {
 			if err := p.SendMessages(msgs); err != nil {
 				// The next heartbeat sends them again.
 				h.log.Warn("partition watermarks not published", zap.String(logging.KeyTopic, h.topic), zap.Error(err))
 			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-ended:
 		}
 	}
 }
