@@ -111,8 +111,16 @@ func (a *App) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("connect to Kafka at %v: %w", brokers, err)
 	}
-	defer func() { _ = client.Close() }() // the producer and consumers over it close first
-	producer, err := sarama.NewSyncProducerFromClient(client)
+	defer func() { _ = client.Close() }() // the consumers over it close first
+	// The producer has a connection of its own: with one request in flight
+	// per connection (idempotence), a send over the shared client would
+	// wait behind the control topics' fetch.
+	pclient, err := sarama.NewClient(brokers, sc)
+	if err != nil {
+		return fmt.Errorf("connect to Kafka at %v: %w", brokers, err)
+	}
+	defer func() { _ = pclient.Close() }() // the producer over it closes first
+	producer, err := sarama.NewSyncProducerFromClient(pclient)
 	if err != nil {
 		return fmt.Errorf("producer: %w", err)
 	}
