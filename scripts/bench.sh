@@ -52,7 +52,7 @@ esac
 if [ "$mode" = ceiling ]; then
   rows=${2:-200000}
   [[ "$rows" =~ ^[0-9]+$ ]] || { echo "bench.sh: ceiling takes a number of rows, got '$rows'" >&2; exit 2; }
-  step "Cassandra's write rate: $rows rows each way, 32 writes in flight, a keyspace of its own"
+  step "Cassandra's write rate: $rows rows each way, the worker's default writes in flight (128), a keyspace of its own"
   cd "$root/services/aggregator-worker"
   BOONTADATA_INTEGRATION=1 go test -count=1 -run '^$' -bench '^BenchmarkCassandraWrites$' -benchtime "${rows}x" ./internal/stream/ |
     awk '/rows\/s/ { sub(/^BenchmarkCassandraWrites\//, ""); sub(/-[0-9]+$/, "", $1); printf "%-28s %10.0f rows/s\n", $1, $(NF-1) }'

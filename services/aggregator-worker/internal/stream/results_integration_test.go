@@ -130,12 +130,12 @@ func TestIntegrationWriterFencesStaleVersions(t *testing.T) {
 // with the project's schema and driver settings, nothing else running,
 // and what the worker's writer achieves: rows/s. Each result is two rows
 // (engine_results and engine_result_revisions). 10,000 devices, 1,000
-// results per flush as a partition's tick would give, 32 writes in flight
-// (the worker's default --write-concurrency). Run with
+// results per flush as a partition's tick would give, as many writes in
+// flight as the worker's default --write-concurrency. Run with
 // BOONTADATA_INTEGRATION=1 (scripts/bench.sh ceiling does).
 func BenchmarkCassandraWrites(b *testing.B) {
 	s, ks := keyspace(b)
-	const flush, devices, inflight = 1000, 10_000, 32
+	const flush, devices, inflight = 1000, 10_000, DefaultWriteConcurrency
 	rowsPerSec := func(b *testing.B, rows int) {
 		b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 		b.ReportMetric(0, "ns/op")

@@ -17,6 +17,7 @@ import (
 	"github.com/boontadata/boontadata/pkg/cassandra"
 	"github.com/boontadata/boontadata/pkg/cliapp"
 	"github.com/boontadata/boontadata/pkg/kafka"
+	"github.com/boontadata/boontadata/services/aggregator-worker/internal/stream"
 )
 
 // Errors of Config.Validate.
@@ -59,7 +60,7 @@ func DefaultConfig() Config {
 		CommitInterval:   time.Second,
 		ProgressInterval: time.Second,
 		MaxPending:       10000,
-		WriteConcurrency: 32,
+		WriteConcurrency: stream.DefaultWriteConcurrency,
 		ShutdownTimeout:  30 * time.Second,
 		Kafka:            kafka.DefaultConfig(),
 		Cassandra:        cassandra.DefaultConfig(),
