@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"time"
 
@@ -52,19 +53,44 @@ func DecisionOf(d *engine.Decision) Decision {
 }
 
 // CassandraWriter writes results to engine_results (the latest answer per
-// window) and engine_result_revisions (every revision, for latency), with a
-// bounded number of writes in flight shared by every partition of the worker.
+// window) and engine_result_revisions (every revision of the windows in
+// the revision sample, for latency), with a bounded number of writes in
+// flight shared by every partition of the worker.
 type CassandraWriter struct {
 	session *gocql.Session
 	slots   chan struct{}
 	// everywhere: every node of the cluster holds every partition of the
 	// keyspace, so a batch may span devices at no coordination cost.
 	everywhere bool
+	// sample: every revision of one window in sample goes to
+	// engine_result_revisions (1: every window).
+	sample uint32
 }
 
-// NewCassandraWriter returns a writer over a session bound to keyspace.
-func NewCassandraWriter(s *gocql.Session, keyspace string, concurrency int) *CassandraWriter {
-	return &CassandraWriter{session: s, slots: make(chan struct{}, concurrency), everywhere: replicatedEverywhere(s, keyspace)}
+// NewCassandraWriter returns a writer over a session bound to keyspace that
+// records the revisions of one window in revisionSample (1 or less: every
+// window; see InRevisionSample).
+func NewCassandraWriter(s *gocql.Session, keyspace string, concurrency, revisionSample int) *CassandraWriter {
+	return &CassandraWriter{session: s, slots: make(chan struct{}, concurrency), everywhere: replicatedEverywhere(s, keyspace),
+		sample: uint32(max(1, revisionSample))}
+}
+
+// InRevisionSample reports whether the revisions of a window are recorded
+// when one window in n is: a hash of the window's key (device, category,
+// window start), the same on every worker and at every revision, so a
+// sampled window keeps all its revisions and the latency over them is that
+// of a uniform sample of windows.
+func InRevisionSample(n uint32, deviceID, category string, windowStart int64) bool {
+	if n <= 1 {
+		return true
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(deviceID)) // a hash.Hash never fails
+	_, _ = h.Write([]byte{0})
+	_, _ = h.Write([]byte(category))
+	_, _ = h.Write([]byte{0, byte(windowStart >> 56), byte(windowStart >> 48), byte(windowStart >> 40), byte(windowStart >> 32),
+		byte(windowStart >> 24), byte(windowStart >> 16), byte(windowStart >> 8), byte(windowStart)})
+	return h.Sum32()%n == 0
 }
 
 // replicatedEverywhere reports whether the session's keyspace has at least
@@ -213,9 +239,12 @@ func (w *CassandraWriter) Write(ctx context.Context, runID, jobID string, result
 		start, end, emit := time.UnixMilli(r.Window.Start), time.UnixMilli(r.Window.End), time.UnixMilli(r.EmitTime)
 		b.Entries = append(b.Entries,
 			gocql.BatchEntry{Stmt: upsertResult, Idempotent: true, Args: []any{runID, jobID, r.DeviceID, r.Category,
-				start, end, r.SumMeasure1, r.SumMeasure2, r.Count, int(r.Revision), r.Final, emit}},
-			gocql.BatchEntry{Stmt: insertRevision, Idempotent: true, Args: []any{runID, jobID, r.DeviceID, r.Category,
-				start, int(r.Revision), r.SumMeasure1, r.SumMeasure2, r.Count, emit}})
+				start, end, r.SumMeasure1, r.SumMeasure2, r.Count, int(r.Revision), r.Final, emit}})
+		if InRevisionSample(w.sample, r.DeviceID, r.Category, r.Window.Start) {
+			b.Entries = append(b.Entries,
+				gocql.BatchEntry{Stmt: insertRevision, Idempotent: true, Args: []any{runID, jobID, r.DeviceID, r.Category,
+					start, int(r.Revision), r.SumMeasure1, r.SumMeasure2, r.Count, emit}})
+		}
 		if len(b.Entries) >= MaxBatchStatements {
 			g.batch(b)
 			delete(open, key)

@@ -62,7 +62,7 @@ func results(n, devices, w0 int) []engine.Result {
 // across devices (this single node holds every partition).
 func TestIntegrationWriterBatches(t *testing.T) {
 	s, ks := keyspace(t)
-	w := NewCassandraWriter(s, ks, 4)
+	w := NewCassandraWriter(s, ks, 4, 1)
 	require.True(t, w.everywhere, "a single node with replication factor 1 holds every partition")
 	for _, everywhere := range []bool{false, true} {
 		w.everywhere = everywhere
@@ -95,13 +95,49 @@ func TestIntegrationWriterBatches(t *testing.T) {
 	}
 }
 
+// TestIntegrationWriterRevisionSample: with one window in 4 sampled, every
+// window still has its latest answer in engine_results, and
+// engine_result_revisions holds every revision of exactly the sampled
+// windows, as InRevisionSample picks them.
+func TestIntegrationWriterRevisionSample(t *testing.T) {
+	s, ks := keyspace(t)
+	w := NewCassandraWriter(s, ks, 4, 4)
+	ctx := context.Background()
+	rs := results(4*50, 4, 0) // 50 windows of 4 devices, revision 3
+	require.NoError(t, w.Write(ctx, "run-s", "job", rs, 0))
+	later := make([]engine.Result, len(rs))
+	for i, r := range rs {
+		r.Revision, r.Final = 4, true
+		later[i] = r
+	}
+	require.NoError(t, w.Write(ctx, "run-s", "job", later, 0))
+
+	sampled := 0
+	for _, r := range rs {
+		var results, revisions int
+		require.NoError(t, s.Query(`SELECT COUNT(*) FROM engine_results WHERE run_id = ? AND job_id = ? AND device_id = ? AND category = ? AND window_start = ?`,
+			"run-s", "job", r.DeviceID, r.Category, time.UnixMilli(r.Window.Start)).Scan(&results))
+		require.NoError(t, s.Query(`SELECT COUNT(*) FROM engine_result_revisions WHERE run_id = ? AND job_id = ? AND device_id = ? AND category = ? AND window_start = ?`,
+			"run-s", "job", r.DeviceID, r.Category, time.UnixMilli(r.Window.Start)).Scan(&revisions))
+		require.Equal(t, 1, results, "every window has its answer")
+		if InRevisionSample(4, r.DeviceID, r.Category, r.Window.Start) {
+			sampled++
+			require.Equal(t, 2, revisions, "a sampled window keeps every revision")
+		} else {
+			require.Zero(t, revisions, "a window out of the sample has no revision row")
+		}
+	}
+	require.Positive(t, sampled)
+	require.Less(t, sampled, len(rs))
+}
+
 // TestIntegrationWriterFencesStaleVersions: a micro-batch task whose worker
 // lost its tasks partition may still write after the task's next owner
 // wrote a newer batch, or a newer attempt of the same batch. Written with
 // job.Task.WriteVersion, the stale write arrives last and changes nothing.
 func TestIntegrationWriterFencesStaleVersions(t *testing.T) {
 	s, ks := keyspace(t)
-	w := NewCassandraWriter(s, ks, 4)
+	w := NewCassandraWriter(s, ks, 4, 1)
 	ctx := context.Background()
 	at := func(m1 int64, final bool) []engine.Result {
 		return []engine.Result{{Window: window.Window{Start: 0, End: 5000}, DeviceID: "dev-0", Category: "cat-1",
@@ -201,14 +237,14 @@ func BenchmarkCassandraWrites(b *testing.B) {
 			rowsPerSec(b, rows)
 		})
 	}
-	write("writer-statement-per-row", NewCassandraWriter(s, ks, inflight).writeEach)
-	byDevice := NewCassandraWriter(s, ks, inflight)
+	write("writer-statement-per-row", NewCassandraWriter(s, ks, inflight, 1).writeEach)
+	byDevice := NewCassandraWriter(s, ks, inflight, 1)
 	byDevice.everywhere = false
 	write("writer-batch-per-device", func(ctx context.Context, run, job string, rs []engine.Result) error {
 		return byDevice.Write(ctx, run, job, rs, 0)
 	})
 	write("writer-batch-any-devices", func(ctx context.Context, run, job string, rs []engine.Result) error {
-		return NewCassandraWriter(s, ks, inflight).Write(ctx, run, job, rs, 0)
+		return NewCassandraWriter(s, ks, inflight, 1).Write(ctx, run, job, rs, 0)
 	})
 }
 

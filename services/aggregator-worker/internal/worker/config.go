@@ -42,6 +42,9 @@ type Config struct {
 	MaxPending int
 	// WriteConcurrency bounds the Cassandra writes in flight per worker.
 	WriteConcurrency int
+	// RevisionSample: every revision of one window in RevisionSample goes
+	// to engine_result_revisions, for latency (1: every window).
+	RevisionSample int
 	ShutdownTimeout  time.Duration
 	// RunFor and StopAt plan a graceful stop (zero: none).
 	RunFor time.Duration
@@ -61,6 +64,7 @@ func DefaultConfig() Config {
 		ProgressInterval: time.Second,
 		MaxPending:       10000,
 		WriteConcurrency: stream.DefaultWriteConcurrency,
+		RevisionSample:   1,
 		ShutdownTimeout:  30 * time.Second,
 		Kafka:            kafka.DefaultConfig(),
 		Cassandra:        cassandra.DefaultConfig(),
@@ -84,6 +88,9 @@ func (c *Config) Flags() []cli.Flag {
 			Usage: "results of one partition that trigger a write before the next tick"},
 		&cli.IntFlag{Name: "write-concurrency", EnvVars: cliapp.Env("worker-write-concurrency"), Value: c.WriteConcurrency, Destination: &c.WriteConcurrency,
 			Usage: "Cassandra writes in flight at once"},
+		&cli.IntFlag{Name: "revision-sample", EnvVars: cliapp.Env("worker-revision-sample"), Value: c.RevisionSample, Destination: &c.RevisionSample,
+			Usage: "record every revision of one window in `N` (by a hash of the window) in engine_result_revisions, for latency; 1: every window. " +
+				"Fewer rows to write in update mode; the comparator's latency is then over the sampled windows"},
 		&cli.DurationFlag{Name: "shutdown-timeout", EnvVars: cliapp.Env("worker-shutdown-timeout"), Value: c.ShutdownTimeout, Destination: &c.ShutdownTimeout,
 			Usage: "how long a graceful stop may take to write results and commit"},
 		&cli.DurationFlag{Name: "run-for", EnvVars: cliapp.Env("worker-run-for"), Value: c.RunFor, Destination: &c.RunFor,
@@ -108,7 +115,7 @@ func (c *Config) Validate() error {
 	if c.RunFor < 0 {
 		return ErrBadInterval
 	}
-	if c.MaxPending < 1 || c.WriteConcurrency < 1 {
+	if c.MaxPending < 1 || c.WriteConcurrency < 1 || c.RevisionSample < 1 {
 		return ErrBadLimit
 	}
 	if _, err := c.StopDeadline(time.Now()); err != nil {

@@ -10,8 +10,9 @@ import (
 const histogramBins = 20
 
 // latencies fills the latency fields: every revision (engine_result_revisions,
-// or engine_results when no revision was recorded) and the latest revision
-// of each window. latency = emit time − window end − watermark delay.
+// or engine_results when no revision was recorded; with a revision sample,
+// the revisions of the sampled windows) and the latest revision of each
+// window. latency = emit time − window end − watermark delay.
 func latencies(rep *Report, jd JobData, size, wm int64) {
 	ends := make(map[Key]int64, len(jd.Results))
 	var finals []int64
@@ -25,14 +26,18 @@ func latencies(rep *Report, jd JobData, size, wm int64) {
 	}
 	type sample struct{ end, ms int64 }
 	var all []sample
+	rep.ResultWindows = len(jd.Results)
 	if len(jd.Revisions) > 0 {
+		sampled := make(map[Key]struct{}, len(jd.Results))
 		for _, r := range jd.Revisions {
+			sampled[r.Key] = struct{}{}
 			end, ok := ends[r.Key]
 			if !ok {
 				end = r.WindowStart + size
 			}
 			all = append(all, sample{end: end, ms: r.EmitTime - end - wm})
 		}
+		rep.RevisionWindows = len(sampled)
 	} else {
 		for _, r := range jd.Results {
 			all = append(all, sample{end: ends[r.Key], ms: r.EmitTime - ends[r.Key] - wm})

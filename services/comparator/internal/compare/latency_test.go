@@ -93,3 +93,33 @@ func TestLatencySubtractsWatermarkDelay(t *testing.T) {
 		})
 	}
 }
+
+// With a revision sample, the latency over revisions covers the windows
+// that have revision rows, every revision of each, and says how many of
+// the windows with a result those are; the latest per window still covers
+// every window.
+func TestLatencyOverARevisionSample(t *testing.T) {
+	f := newFixture(t)
+	for w := range int64(4) {
+		f.send("d1", "c1", PatternNormal, t0+w*size+100, t0+w*size+100, 1, 1)
+	}
+	run := f.truth()
+	var results []Result
+	for w := range int64(4) {
+		results = append(results, result("d1", "c1", w, 1, 1, 1, t0+(w+1)*size+1000))
+	}
+	revisions := []Revision{ // windows 1 and 3 sampled, two revisions each
+		{Key: results[1].Key, Revision: 1, Agg: results[1].Agg, EmitTime: t0 + 2*size + 500},
+		{Key: results[1].Key, Revision: 2, Agg: results[1].Agg, EmitTime: t0 + 2*size + 1000},
+		{Key: results[3].Key, Revision: 1, Agg: results[3].Agg, EmitTime: t0 + 4*size + 500},
+		{Key: results[3].Key, Revision: 2, Agg: results[3].Agg, EmitTime: t0 + 4*size + 1000},
+	}
+	rep := New(run, Options{}).Compare(JobData{Job: preset(t, "flink-processing"), Results: results, Revisions: revisions})
+	require.Empty(t, rep.Problem)
+	require.Equal(t, 2, rep.RevisionWindows)
+	require.Equal(t, 4, rep.ResultWindows)
+	require.Equal(t, int64(4), rep.LatencyMs.Count, "every revision of the sampled windows")
+	require.Equal(t, int64(500), rep.LatencyMs.Min)
+	require.Equal(t, int64(4), rep.FinalLatencyMs.Count, "the latest of every window")
+	require.Len(t, rep.LatencySeries, 2, "the windows with revision rows")
+}

@@ -243,8 +243,13 @@ type Report struct {
 	NotFinal     int            `json:"not_final"`
 	ByCause      map[string]int `json:"by_cause"`
 	// LatencyMs is over every revision the engine emitted; FinalLatencyMs
-	// over the latest revision of each window.
+	// over the latest revision of each window. With a revision sample
+	// (aggregator-worker --revision-sample), LatencyMs is over every
+	// revision of the RevisionWindows windows that have revision rows, of
+	// the ResultWindows that have a result.
 	LatencyMs        Latency        `json:"latency_ms"`
+	RevisionWindows  int            `json:"revision_windows"`
+	ResultWindows    int            `json:"result_windows"`
 	FinalLatencyMs   Latency        `json:"final_latency_ms"`
 	LatencySeries    []LatencyPoint `json:"latency_series"`
 	LatencyHistogram []HistogramBin `json:"latency_histogram"`

@@ -226,3 +226,10 @@ func element(t *testing.T, dom, id string) string {
 	t.Helper()
 	return regexp.MustCompile(`(?s)<svg id="` + regexp.QuoteMeta(id) + `"[^>]*>.*?</svg>`).FindString(dom)
 }
+
+// The latency row over revisions says when it covers a revision sample.
+func TestRevisionLabel(t *testing.T) {
+	require.Equal(t, "every revision", revisionLabel(&compare.Report{RevisionWindows: 4, ResultWindows: 4}))
+	require.Equal(t, "every revision", revisionLabel(&compare.Report{ResultWindows: 4}), "no revision rows: engine_results")
+	require.Equal(t, "every revision of 1 of 4 windows (revision sample)", revisionLabel(&compare.Report{RevisionWindows: 1, ResultWindows: 4}))
+}

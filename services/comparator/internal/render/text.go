@@ -183,7 +183,7 @@ func textJob(w *bufio.Writer, doc Document, r *compare.Report, opts TextOptions)
 	for _, l := range []struct {
 		name string
 		v    compare.Latency
-	}{{"every revision", r.LatencyMs}, {"latest per window", r.FinalLatencyMs}} {
+	}{{revisionLabel(r), r.LatencyMs}, {"latest per window", r.FinalLatencyMs}} {
 		t.add(l.name, strconv.FormatInt(l.v.Count, 10), strconv.FormatInt(l.v.Min, 10), strconv.FormatInt(l.v.P50, 10),
 			strconv.FormatInt(l.v.P95, 10), strconv.FormatInt(l.v.P99, 10), strconv.FormatInt(l.v.P999, 10), strconv.FormatInt(l.v.Max, 10))
 	}
@@ -370,4 +370,13 @@ func conformance(w io.Writer, cf compare.Conformance, opts TextOptions) {
 	if limit < len(cf.Rows) {
 		fmt.Fprintf(w, "  … %d more (the JSON report lists them all)\n", len(cf.Rows)-limit)
 	}
+}
+
+// revisionLabel names the latency row over revisions: every revision, or,
+// with a revision sample, every revision of the windows sampled.
+func revisionLabel(r *compare.Report) string {
+	if r.RevisionWindows > 0 && r.RevisionWindows < r.ResultWindows {
+		return fmt.Sprintf("every revision of %d of %d windows (revision sample)", r.RevisionWindows, r.ResultWindows)
+	}
+	return "every revision"
 }
