@@ -44,8 +44,8 @@ type Config struct {
 	WriteConcurrency int
 	// RevisionSample: every revision of one window in RevisionSample goes
 	// to engine_result_revisions, for latency (1: every window).
-	RevisionSample int
-	ShutdownTimeout  time.Duration
+	RevisionSample  int
+	ShutdownTimeout time.Duration
 	// RunFor and StopAt plan a graceful stop (zero: none).
 	RunFor time.Duration
 	StopAt string
