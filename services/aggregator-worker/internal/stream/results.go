@@ -3,7 +3,6 @@ package stream
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"strconv"
 	"time"
 
@@ -84,13 +83,22 @@ func InRevisionSample(n uint32, deviceID, category string, windowStart int64) bo
 	if n <= 1 {
 		return true
 	}
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(deviceID)) // a hash.Hash never fails
-	_, _ = h.Write([]byte{0})
-	_, _ = h.Write([]byte(category))
-	_, _ = h.Write([]byte{0, byte(windowStart >> 56), byte(windowStart >> 48), byte(windowStart >> 40), byte(windowStart >> 32),
-		byte(windowStart >> 24), byte(windowStart >> 16), byte(windowStart >> 8), byte(windowStart)})
-	return h.Sum32()%n == 0
+	// FNV-1a over device, 0, category, 0, window start (big endian),
+	// without allocating: this runs for every result written.
+	h := uint32(2166136261)
+	mix := func(b byte) { h = (h ^ uint32(b)) * 16777619 }
+	for i := range len(deviceID) {
+		mix(deviceID[i])
+	}
+	mix(0)
+	for i := range len(category) {
+		mix(category[i])
+	}
+	mix(0)
+	for shift := 56; shift >= 0; shift -= 8 {
+		mix(byte(windowStart >> shift))
+	}
+	return h%n == 0
 }
 
 // replicatedEverywhere reports whether the session's keyspace has at least

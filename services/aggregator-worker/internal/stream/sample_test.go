@@ -1,7 +1,9 @@
 package stream
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -42,4 +44,19 @@ func TestInRevisionSample(t *testing.T) {
 		}
 	}
 	require.Less(t, same, devices, "the category and the window start are part of the key")
+}
+
+// The hash is FNV-1a of device, 0, category, 0 and the window start (big
+// endian), as hash/fnv computes it: a stable choice across versions.
+func TestInRevisionSampleIsFNV1a(t *testing.T) {
+	for i := range 200 {
+		dev, start := fmt.Sprintf("dev-%d", i), int64(i)*5000-7
+		h := fnv.New32a()
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], uint64(start))
+		_, _ = h.Write(append(append(append(append([]byte(dev), 0), "cat-2"...), 0), b[:]...))
+		for _, n := range []uint32{3, 7} {
+			require.Equal(t, h.Sum32()%n == 0, InRevisionSample(n, dev, "cat-2", start), "%s %d", dev, start)
+		}
+	}
 }

@@ -34,7 +34,6 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -128,11 +127,18 @@ public final class FlinkJob {
         if (!o.master.equals("local")) {
             checkCluster(o);
         }
-        int partitions = prepareTopics(o);
+        int partitions;
+        int resultsPartitions;
+        OffsetsInitializer startingOffsets;
+        try (Admin admin = admin(o)) {
+            partitions = prepareTopics(o, admin);
+            resultsPartitions = resultsPartitions(o, admin);
+            startingOffsets = startingOffsets(o, admin, partitions);
+        }
         try (KafkaConsumer<byte[], byte[]> results = resultsWatcher(o)) {
             long t0 = System.currentTimeMillis();
             StreamExecutionEnvironment env = environment(o);
-            build(env, o, partitions, resultsPartitions(o), startingOffsets(o));
+            build(env, o, partitions, resultsPartitions, startingOffsets);
             JobClient job;
             try {
                 job = env.executeAsync("boontadata " + o.jobId + " run " + o.runId);
@@ -195,88 +201,86 @@ public final class FlinkJob {
         }
     }
 
-    /** Events topic partitions (waiting for the topic if needed); creates the results topic. */
-    /** The partitions of the results topic (prepareTopics made sure it exists). */
-    private static int resultsPartitions(Options o) throws Exception {
-        Properties p = new Properties();
-        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, o.brokers);
-        p.put(AdminClientConfig.CLIENT_ID_CONFIG, "boontadata-flink-admin-" + o.jobId);
-        try (Admin admin = Admin.create(p)) {
-            return admin.describeTopics(List.of(o.resultsTopic))
-                    .allTopicNames()
-                    .get(20, TimeUnit.SECONDS)
-                    .get(o.resultsTopic)
-                    .partitions()
-                    .size();
-        }
-    }
-
-    private static int prepareTopics(Options o) throws Exception {
+    /** The Kafka admin client of the job's client: topics and offsets before submission. */
+    private static Admin admin(Options o) {
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, o.brokers);
         p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
         p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "15000");
         p.put(AdminClientConfig.CLIENT_ID_CONFIG, "boontadata-flink-admin-" + o.jobId);
-        try (Admin admin = Admin.create(p)) {
-            int nodes;
-            try {
-                nodes = admin.describeCluster().nodes().get(20, TimeUnit.SECONDS).size();
-            } catch (ExecutionException | TimeoutException e) {
-                throw new Fatal(
-                        "cannot reach Kafka at " + o.brokers + " (" + rootMessage(e) + "): start"
-                                + " it (scripts/infra/infra.sh start kafka) or pass --brokers",
-                        e);
-            }
-            long deadline = System.currentTimeMillis() + o.topicWaitMs;
-            int partitions = -1;
-            boolean waited = false;
-            while (partitions < 0) {
-                try {
-                    TopicDescription d =
-                            admin.describeTopics(List.of(o.eventsTopic))
-                                    .allTopicNames()
-                                    .get(20, TimeUnit.SECONDS)
-                                    .get(o.eventsTopic);
-                    partitions = d.partitions().size();
-                } catch (ExecutionException e) {
-                    if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) {
-                        throw new Fatal("describe topic " + o.eventsTopic + ": " + rootMessage(e), e);
-                    }
-                    if (System.currentTimeMillis() >= deadline) {
-                        throw new Fatal(
-                                "events topic " + o.eventsTopic + " does not exist on "
-                                        + o.brokers + " (waited " + o.topicWaitMs + " ms): start"
-                                        + " the run (the simulator creates it) or pass"
-                                        + " --events-topic");
-                    }
-                    if (!waited) {
-                        LOG.info("waiting for the events topic {} to exist", o.eventsTopic);
-                        waited = true;
-                    }
-                    Thread.sleep(500);
-                }
-            }
-            Set<String> names = admin.listTopics().names().get(20, TimeUnit.SECONDS);
-            if (!names.contains(o.resultsTopic)) {
-                short rf = (short) Math.min(3, nodes);
-                try {
-                    admin.createTopics(List.of(new NewTopic(o.resultsTopic, partitions, rf)))
-                            .all()
-                            .get(20, TimeUnit.SECONDS);
-                    LOG.info(
-                            "created the results topic {} ({} partitions, replication {})",
-                            o.resultsTopic,
-                            partitions,
-                            rf);
-                } catch (ExecutionException e) {
-                    if (!(e.getCause()
-                            instanceof org.apache.kafka.common.errors.TopicExistsException)) {
-                        throw new Fatal("create topic " + o.resultsTopic + ": " + rootMessage(e), e);
-                    }
-                }
-            }
-            return partitions;
+        return Admin.create(p);
+    }
+
+    /** The partitions of the results topic (prepareTopics made sure it exists). */
+    private static int resultsPartitions(Options o, Admin admin) throws Exception {
+        return admin.describeTopics(List.of(o.resultsTopic))
+                .allTopicNames()
+                .get(20, TimeUnit.SECONDS)
+                .get(o.resultsTopic)
+                .partitions()
+                .size();
+    }
+
+    /** Events topic partitions (waiting for the topic if needed); creates the results topic. */
+    private static int prepareTopics(Options o, Admin admin) throws Exception {
+        int nodes;
+        try {
+            nodes = admin.describeCluster().nodes().get(20, TimeUnit.SECONDS).size();
+        } catch (ExecutionException | TimeoutException e) {
+            throw new Fatal(
+                    "cannot reach Kafka at " + o.brokers + " (" + rootMessage(e) + "): start"
+                            + " it (scripts/infra/infra.sh start kafka) or pass --brokers",
+                    e);
         }
+        long deadline = System.currentTimeMillis() + o.topicWaitMs;
+        int partitions = -1;
+        boolean waited = false;
+        while (partitions < 0) {
+            try {
+                TopicDescription d =
+                        admin.describeTopics(List.of(o.eventsTopic))
+                                .allTopicNames()
+                                .get(20, TimeUnit.SECONDS)
+                                .get(o.eventsTopic);
+                partitions = d.partitions().size();
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) {
+                    throw new Fatal("describe topic " + o.eventsTopic + ": " + rootMessage(e), e);
+                }
+                if (System.currentTimeMillis() >= deadline) {
+                    throw new Fatal(
+                            "events topic " + o.eventsTopic + " does not exist on "
+                                    + o.brokers + " (waited " + o.topicWaitMs + " ms): start"
+                                    + " the run (the simulator creates it) or pass"
+                                    + " --events-topic");
+                }
+                if (!waited) {
+                    LOG.info("waiting for the events topic {} to exist", o.eventsTopic);
+                    waited = true;
+                }
+                Thread.sleep(500);
+            }
+        }
+        Set<String> names = admin.listTopics().names().get(20, TimeUnit.SECONDS);
+        if (!names.contains(o.resultsTopic)) {
+            short rf = (short) Math.min(3, nodes);
+            try {
+                admin.createTopics(List.of(new NewTopic(o.resultsTopic, partitions, rf)))
+                        .all()
+                        .get(20, TimeUnit.SECONDS);
+                LOG.info(
+                        "created the results topic {} ({} partitions, replication {})",
+                        o.resultsTopic,
+                        partitions,
+                        rf);
+            } catch (ExecutionException e) {
+                if (!(e.getCause()
+                        instanceof org.apache.kafka.common.errors.TopicExistsException)) {
+                    throw new Fatal("create topic " + o.resultsTopic + ": " + rootMessage(e), e);
+                }
+            }
+        }
+        return partitions;
     }
 
     /** A consumer of the results topic positioned at its end, before the job starts. */
@@ -338,22 +342,15 @@ public final class FlinkJob {
      * topic when the start line is written, so every record produced after the start line is
      * read.
      */
-    private static OffsetsInitializer startingOffsets(Options o) throws Fatal {
+    private static OffsetsInitializer startingOffsets(Options o, Admin admin, int partitions)
+            throws Fatal {
         if (!o.startOffsets.equals("latest")) {
             return OffsetsInitializer.earliest();
         }
-        Properties p = new Properties();
-        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, o.brokers);
-        p.put(AdminClientConfig.CLIENT_ID_CONFIG, "boontadata-flink-admin-" + o.jobId);
-        try (Admin admin = Admin.create(p)) {
+        try {
             Map<TopicPartition, OffsetSpec> want = new HashMap<>();
-            for (TopicPartitionInfo i :
-                    admin.describeTopics(List.of(o.eventsTopic))
-                            .allTopicNames()
-                            .get(20, TimeUnit.SECONDS)
-                            .get(o.eventsTopic)
-                            .partitions()) {
-                want.put(new TopicPartition(o.eventsTopic, i.partition()), OffsetSpec.latest());
+            for (int i = 0; i < partitions; i++) {
+                want.put(new TopicPartition(o.eventsTopic, i), OffsetSpec.latest());
             }
             Map<TopicPartition, Long> offsets = new HashMap<>();
             admin.listOffsets(want)
