@@ -36,6 +36,8 @@
 # Each run uses its own topics and keyspace (bench-*), its own ports (18080+),
 # and stops its services and drops its keyspace at the end (unless
 # BOONTADATA_BENCH_KEEP=1). Kafka and Cassandra are started if needed.
+# BOONTADATA_BENCH_WORKER=PATH runs another aggregator-worker binary (one built
+# from an earlier commit, to compare side by side).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -44,7 +46,7 @@ root=$(repo_root)
 mode=${1:-}
 case "$mode" in
   throughput|latency|drain|ceiling|sustainable|soak) ;;
-  -h|--help|"") sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; [ -n "$mode" ]; exit $? ;;
+  -h|--help|"") sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; [ -n "$mode" ]; exit $? ;;
   *) echo "bench.sh: unknown mode '$mode' (see --help)" >&2; exit 2 ;;
 esac
 
@@ -63,6 +65,8 @@ if [ "$mode" = ceiling ]; then
 fi
 build_binaries
 bin="$(state_dir)/bin"
+worker=${BOONTADATA_BENCH_WORKER:-$bin/aggregator-worker}
+[ -x "$worker" ] || { echo "bench.sh: BOONTADATA_BENCH_WORKER=$worker is not an executable" >&2; exit 2; }
 dir="$(state_dir)/bench/$(date -u +%Y%m%d-%H%M%S)-$mode"
 mkdir -p "$dir"
 tag="bench-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
@@ -177,8 +181,8 @@ PY
 }
 
 if [ "$mode" = sustainable ] || [ "$mode" = soak ]; then
-  start worker-1 "$bin/aggregator-worker" run --worker-id w1 --listen 127.0.0.1:18091
-  start worker-2 "$bin/aggregator-worker" run --worker-id w2 --listen 127.0.0.1:18092
+  start worker-1 "$worker" run --worker-id w1 --listen 127.0.0.1:18091
+  start worker-2 "$worker" run --worker-id w2 --listen 127.0.0.1:18092
   wait_http http://127.0.0.1:18091/readyz 120 worker-1 "$dir/worker-1.log"
   wait_http http://127.0.0.1:18092/readyz 120 worker-2 "$dir/worker-2.log"
 fi
@@ -306,8 +310,8 @@ elif [ "$mode" = drain ]; then
   step "preloading $events events (10000 devices) and the end of the run into $BOONTADATA_EVENTS_TOPIC"
   "$bin/simulator" --log-level warn --target kafka --clock fast --record none --devices 10000 --count "$events" \
     --seed 1 --run-id "$run_id" --progress off >/dev/null
-  start worker-1 "$bin/aggregator-worker" run --worker-id w1 --listen 127.0.0.1:18091
-  start worker-2 "$bin/aggregator-worker" run --worker-id w2 --listen 127.0.0.1:18092
+  start worker-1 "$worker" run --worker-id w1 --listen 127.0.0.1:18091
+  start worker-2 "$worker" run --worker-id w2 --listen 127.0.0.1:18092
   wait_http http://127.0.0.1:18091/readyz 120 worker-1 "$dir/worker-1.log"
   wait_http http://127.0.0.1:18092/readyz 120 worker-2 "$dir/worker-2.log"
   table="$dir/drain.txt"
@@ -380,8 +384,8 @@ elif [ "$mode" = throughput ]; then
   step "preloading $events events (10000 devices) and the end of the run into $BOONTADATA_EVENTS_TOPIC"
   "$bin/simulator" --log-level warn --target kafka --clock fast --record none --devices 10000 --count "$events" \
     --seed 1 --run-id "$run_id" --progress off >/dev/null
-  start worker-1 "$bin/aggregator-worker" run --worker-id w1 --listen 127.0.0.1:18091 --revision-sample "$sample"
-  start worker-2 "$bin/aggregator-worker" run --worker-id w2 --listen 127.0.0.1:18092 --revision-sample "$sample"
+  start worker-1 "$worker" run --worker-id w1 --listen 127.0.0.1:18091 --revision-sample "$sample"
+  start worker-2 "$worker" run --worker-id w2 --listen 127.0.0.1:18092 --revision-sample "$sample"
   wait_http http://127.0.0.1:18091/readyz 120 worker-1 "$dir/worker-1.log"
   wait_http http://127.0.0.1:18092/readyz 120 worker-2 "$dir/worker-2.log"
   step "2 workers draining the topic (preset $preset${emit[*]:+, ${emit[*]}}, revisions of 1 window in $sample)"
@@ -425,8 +429,8 @@ print(p["records"], p["lag"], p["partitions"], s["state"], p["results_written"],
   echo "  worker peak RSS: $peak (10000 devices)"
 else
   rate=${2:-100000} secs=${3:-60}
-  start worker-1 "$bin/aggregator-worker" run --worker-id w1 --listen 127.0.0.1:18091
-  start worker-2 "$bin/aggregator-worker" run --worker-id w2 --listen 127.0.0.1:18092
+  start worker-1 "$worker" run --worker-id w1 --listen 127.0.0.1:18091
+  start worker-2 "$worker" run --worker-id w2 --listen 127.0.0.1:18092
   wait_http http://127.0.0.1:18091/healthz 120 worker-1 "$dir/worker-1.log"
   wait_http http://127.0.0.1:18092/healthz 120 worker-2 "$dir/worker-2.log"
   "$bin/aggregator-master" submit --preset flink-event --run-id "$run_id" --job-id "$tag-fe" >/dev/null

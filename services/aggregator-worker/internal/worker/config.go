@@ -38,7 +38,8 @@ type Config struct {
 	CommitInterval time.Duration
 	// ProgressInterval is how often progress is reported to the master.
 	ProgressInterval time.Duration
-	// MaxPending results of one partition trigger a write before the tick.
+	// MaxPending results and decisions waiting in one partition trigger a
+	// write before the tick, once the write in flight ended.
 	MaxPending int
 	// WriteConcurrency bounds the Cassandra writes in flight per worker.
 	WriteConcurrency int
@@ -85,7 +86,7 @@ func (c *Config) Flags() []cli.Flag {
 		&cli.DurationFlag{Name: "progress-interval", EnvVars: cliapp.Env("worker-progress-interval"), Value: c.ProgressInterval, Destination: &c.ProgressInterval,
 			Usage: "how often progress is reported to the master"},
 		&cli.IntFlag{Name: "max-pending", EnvVars: cliapp.Env("worker-max-pending"), Value: c.MaxPending, Destination: &c.MaxPending,
-			Usage: "results of one partition that trigger a write before the next tick"},
+			Usage: "results and decisions waiting in one partition that trigger a write before the next tick (the partition waits for the write in flight)"},
 		&cli.IntFlag{Name: "write-concurrency", EnvVars: cliapp.Env("worker-write-concurrency"), Value: c.WriteConcurrency, Destination: &c.WriteConcurrency,
 			Usage: "Cassandra writes in flight at once"},
 		&cli.IntFlag{Name: "revision-sample", EnvVars: cliapp.Env("worker-revision-sample"), Value: c.RevisionSample, Destination: &c.RevisionSample,

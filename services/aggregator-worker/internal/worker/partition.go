@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -43,13 +44,25 @@ type partition struct {
 	// runner ticks at once instead of at the next tick.
 	ended bool
 
+	// One write at a time, apart from the partition's goroutine, which
+	// reads and processes on: taken holds what is being written (or failed
+	// to be, to be written again first), takenAt the offset and metadata
+	// to mark once it is written. done receives the write's outcome; due
+	// is set when a write was asked for while one was in flight.
+	taken    stream.Taken
+	takenAt  markPoint
+	held     bool // taken holds results or decisions not written yet
+	inflight bool
+	done     chan writeDone
+	cancel   context.CancelFunc
+	due      bool
+
 	// Watermark sharing (ScopeMin, ScopeGlobal): marks go through the hub.
 	hub        *Hub
 	partitions int
 	lastActive int64 // processing time of the last record of the job's run, or the claim
 
 	nextOffset int64 // after the last record handled (-1: none yet)
-	marked     int64
 	// start is the offset the claim reads from (-1: unknown): until a
 	// record comes, the lag is counted from it.
 	start int64
@@ -79,9 +92,9 @@ func newPartition(spec job.Spec, espec engine.Spec, topic string, id int32, deps
 		writer: deps.writer, now: deps.now, log: log, retry: deps.retry,
 		poison: stream.Poisoner{DLQ: deps.dlq, DeadTopic: deps.deadTopic, RejectedBy: "aggregator-worker/" + spec.ID,
 			Retry: deps.retry, Log: log, Now: deps.now},
-		nextOffset: -1, marked: -1, start: -1,
+		nextOffset: -1, start: -1,
 		hub: deps.hub, partitions: deps.partitions, lastActive: deps.now().UnixMilli(),
-		watch: deps.watch, claimed: deps.now(),
+		watch: deps.watch, claimed: deps.now(), done: make(chan writeDone, 1),
 	}
 	eng, err := engine.New(espec, id, p.out)
 	if err != nil {
@@ -200,11 +213,18 @@ func (p *partition) handle(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 	return 0, nil
 }
 
-// tick advances processing time and makes what the engine emitted durable.
-// With a watermark shared between partitions (ScopeMin, ScopeGlobal), it
-// first publishes this partition's mark and takes the combined watermark,
-// as Flink's periodic watermark emission does on its timer.
+// tick advances processing time and makes what the engine emitted durable
+// before it returns.
 func (p *partition) tick(ctx context.Context, m Marker) error {
+	p.advance()
+	return p.flush(ctx, m)
+}
+
+// advance moves processing time to now, and the watermark. With a
+// watermark shared between partitions (ScopeMin, ScopeGlobal), it first
+// publishes this partition's mark and takes the combined watermark, as
+// Flink's periodic watermark emission does on its timer.
+func (p *partition) advance() {
 	now := p.now().UnixMilli()
 	if p.shared() {
 		mark := p.eng.Mark()
@@ -215,7 +235,6 @@ func (p *partition) tick(ctx context.Context, m Marker) error {
 		p.eng.SetWatermark(p.hub.combined(p.spec.ID, p.espec.Scope, p.eng.Watermark(), p.partitions))
 	}
 	p.eng.Advance(now)
-	return p.flush(ctx, m)
 }
 
 // shared reports whether the watermark spans the partitions.
@@ -226,36 +245,158 @@ func (p *partition) shared() bool {
 
 // flush writes the pending results, retrying with backoff while ctx lasts,
 // then marks the offset the partition may commit. It never marks past a
-// result that is not written: on error nothing is marked.
+// result that is not written: on error nothing is marked, and nothing is
+// dropped.
 func (p *partition) flush(ctx context.Context, m Marker) error {
+	p.due = false
+	for {
+		if err := p.await(ctx, m); err != nil {
+			if !errors.Is(err, errWriteStopped) || ctx.Err() != nil {
+				return err
+			}
+			// The write in flight stopped with the context it started
+			// with (the session's, which ended): write it again with ctx.
+		}
+		if err := p.startWrite(ctx, m); err != nil {
+			return err
+		}
+		if !p.inflight {
+			return nil // nothing was left to write: marked
+		}
+	}
+}
+
+// write starts writing what waits, or, with a write in flight, notes that
+// the next one is due as soon as it ends (written asks for it).
+func (p *partition) write(ctx context.Context, m Marker) error {
+	if p.inflight {
+		p.due = true
+		return nil
+	}
+	return p.startWrite(ctx, m)
+}
+
+// writeNow waits for the write in flight, if any, then starts writing
+// what waits.
+func (p *partition) writeNow(ctx context.Context, m Marker) error {
+	if err := p.await(ctx, m); err != nil {
+		return err
+	}
+	p.due = false
+	return p.startWrite(ctx, m)
+}
+
+// written completes the write in flight with its outcome, then starts the
+// write that became due meanwhile.
+func (p *partition) written(ctx context.Context, d writeDone, m Marker) error {
+	if err := p.complete(d, m); err != nil {
+		return err
+	}
+	if p.due {
+		p.due = false
+		return p.startWrite(ctx, m)
+	}
+	return nil
+}
+
+// writeDone is the outcome of a write: results written, or the error and
+// whether the write's context had ended.
+type writeDone struct {
+	n       int
+	err     error
+	stopped bool
+}
+
+// errWriteStopped is returned when a write failed because its context ended.
+var errWriteStopped = errors.New("write stopped")
+
+// markPoint is an offset to mark and its commit metadata.
+type markPoint struct {
+	offset int64
+	meta   string
+	ok     bool // false: nothing handled, nothing to mark
+}
+
+// startWrite takes what the engine emitted and writes it on its own
+// goroutine, retrying while ctx lasts; the partition marks its offset when
+// the write is done (written, await). A write that failed is written again
+// first. With nothing to write, the offset is marked at once. A write must
+// not be in flight.
+func (p *partition) startWrite(ctx context.Context, m Marker) error {
 	if froze, gap := p.watch.frozeSince(p.claimed); froze || p.fenced {
 		if !p.fenced {
 			p.fenced = true
 			p.log.Warn("worker stood still past its consumer group session: this partition writes nothing more",
-				zap.Duration("stood_still", gap), zap.Int("results_dropped", p.out.Results()))
+				zap.Duration("stood_still", gap), zap.Int("results_dropped", p.out.Results()+p.taken.Results()))
 		}
 		return ErrFenced
 	}
-	n, err := p.out.Write(ctx, p.writer, p.spec.RunID, p.spec.ID, 0, p.retry, p.log)
-	if err != nil {
-		return fmt.Errorf("offset not committed: %w", err)
+	if !p.held {
+		p.out.Take(&p.taken)
+		p.takenAt = p.markPoint(p.taken.Results())
+		if p.taken.Empty() {
+			p.mark(m, p.takenAt)
+			return nil
+		}
+		p.held = true
 	}
-	if n > 0 {
-		p.mu.Lock()
-		p.snap.ResultsWritten += int64(n)
-		p.mu.Unlock()
-	}
-	p.mark(m)
+	wctx, cancel := context.WithCancel(ctx)
+	p.inflight, p.cancel = true, cancel
+	go func() {
+		n, err := p.taken.Write(wctx, p.writer, p.spec.RunID, p.spec.ID, p.retry, p.log)
+		p.done <- writeDone{n: n, err: err, stopped: err != nil && wctx.Err() != nil}
+	}()
 	return nil
 }
 
-// mark sets the offset to commit: for exactly-once effect the first offset
-// the open state still needs, with the engine checkpoint in the metadata;
-// for at-least-once the offset after the last record handled. The metadata
-// also carries the partition's tally, for its next owner.
-func (p *partition) mark(m Marker) {
+// await waits for the write in flight, if any, and completes it. When ctx
+// ends first, the write is stopped; what it did not write stays held.
+func (p *partition) await(ctx context.Context, m Marker) error {
+	if !p.inflight {
+		return nil
+	}
+	select {
+	case d := <-p.done:
+		return p.complete(d, m)
+	case <-ctx.Done():
+		p.cancel()
+		if err := p.complete(<-p.done, m); err != nil {
+			return err
+		}
+		return ctx.Err()
+	}
+}
+
+// complete takes the outcome of the write in flight: on success the
+// partition marks the offset taken with it.
+func (p *partition) complete(d writeDone, m Marker) error {
+	p.inflight = false
+	p.cancel()
+	if d.stopped {
+		return fmt.Errorf("offset not committed: %w: %w", errWriteStopped, d.err)
+	}
+	if d.err != nil {
+		return fmt.Errorf("offset not committed: %w", d.err)
+	}
+	p.held = false
+	if d.n > 0 {
+		p.mu.Lock()
+		p.snap.ResultsWritten += int64(d.n)
+		p.mu.Unlock()
+	}
+	p.mark(m, p.takenAt)
+	return nil
+}
+
+// markPoint is the offset to commit once what the engine emitted so far
+// (written of it taken to be written) is written: for exactly-once effect
+// the first offset the open state still needs, with the engine checkpoint
+// in the metadata; for at-least-once the offset after the last record
+// handled. The metadata also carries the partition's tally, for its next
+// owner.
+func (p *partition) markPoint(written int) markPoint {
 	if p.nextOffset < 0 {
-		return // nothing handled: the commit found at the claim stays
+		return markPoint{} // nothing handled: the commit found at the claim stays
 	}
 	off := p.nextOffset
 	var cm commitMeta
@@ -270,18 +411,26 @@ func (p *partition) mark(m Marker) {
 	p.mu.Lock()
 	t := p.tallyLocked(&st)
 	p.mu.Unlock()
+	t.Written += int64(written)
 	cm.Tally = &t
 	meta := ""
 	if b, err := json.Marshal(cm); err == nil {
 		meta = string(b)
 	}
+	return markPoint{offset: off, meta: meta, ok: true}
+}
+
+// mark sets the offset to commit and its metadata.
+func (p *partition) mark(m Marker, at markPoint) {
+	if !at.ok {
+		return
+	}
 	// MarkOffset only moves forward and ResetOffset only backward; both
 	// together set exactly this offset and metadata.
-	m.MarkOffset(p.topic, p.id, off, meta)
-	m.ResetOffset(p.topic, p.id, off, meta)
-	p.marked = off
+	m.MarkOffset(p.topic, p.id, at.offset, at.meta)
+	m.ResetOffset(p.topic, p.id, at.offset, at.meta)
 	p.mu.Lock()
-	p.snap.CommittedOffset = off
+	p.snap.CommittedOffset = at.offset
 	p.mu.Unlock()
 }
 
@@ -336,7 +485,7 @@ func (p *partition) updateProgress(highWatermark int64) {
 	p.snap.Late = t.Late
 	p.snap.Duplicates = t.Duplicates
 	p.snap.Placed = t.Placed
-	p.snap.Ended = t.Ended && st.OpenWindows == 0 && p.out.Results() == 0
+	p.snap.Ended = t.Ended && st.OpenWindows == 0 && p.out.Results() == 0 && !p.held
 	p.snap.ResultsEmitted = t.Results
 	p.snap.OpenWindows = st.OpenWindows
 	p.snap.OpenStates = st.OpenStates

@@ -260,3 +260,91 @@ func TestRunnerRefusesMicroBatch(t *testing.T) {
 	_, err := newRunner(&c, job.Spec{ID: "j", Preset: "dstream"}.WithDefaults(), partitionDeps{log: zaptest.NewLogger(t)}, nil)
 	require.ErrorIs(t, err, ErrMicroBatch)
 }
+
+// gateWriter holds every write of results until released.
+type gateWriter struct {
+	fakeWriter
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gateWriter) Write(ctx context.Context, runID, jobID string, rs []engine.Result, v int64) error {
+	g.entered <- struct{}{}
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.fakeWriter.Write(ctx, runID, jobID, rs, v)
+}
+
+// A write in flight does not hold the partition: the end-of-run marker read
+// meanwhile closes the last windows at once (their emit time is the
+// marker's), they are written once the write before them is, and each
+// offset is marked only after what it covers is written, in order.
+func TestPartitionReadsOnDuringAWrite(t *testing.T) {
+	p, _, _, now := newTestPartition(t, "exact", "r1")
+	g := &gateWriter{entered: make(chan struct{}, 2), release: make(chan struct{})}
+	p.writer = g
+	ctx := context.Background()
+	m := &fakeMarker{}
+	require.NoError(t, handleOne(ctx, p, record(10, fmt.Sprintf("m1|dev-1|%d|cat-1|1|1", t0), "r1")))
+	*now = now.Add(time.Second)
+	p.advance()
+	require.NoError(t, p.write(ctx, m))
+	<-g.entered // the first revision of the window is being written
+
+	require.NoError(t, handleOne(ctx, p, record(11, fmt.Sprintf("m2|dev-1|%d|cat-1|2|1", t0+100), "r1")))
+	*now = now.Add(time.Second)
+	_, err := p.handle(ctx, []*sarama.ConsumerMessage{endOfRun(12, "r1")})
+	require.NoError(t, err)
+	require.True(t, p.ended)
+	p.advance()
+	require.NoError(t, p.write(ctx, m))
+	require.True(t, p.due, "the next write waits for the one in flight")
+	require.Empty(t, m.last, "nothing is marked before the first write ends")
+	require.Equal(t, 1, p.out.Results())
+	emitted := now.UnixMilli()
+	*now = now.Add(5 * time.Second) // the write in flight takes its time
+
+	g.release <- struct{}{}
+	require.NoError(t, p.written(ctx, <-p.done, m))
+	require.Equal(t, int64(10), m.last[3].offset, "the first write covered a window still open: offset 10 is still needed")
+	require.True(t, p.inflight, "the write that became due started")
+	<-g.entered
+	g.release <- struct{}{}
+	require.NoError(t, p.written(ctx, <-p.done, m))
+	require.Equal(t, int64(12), m.last[3].offset, "all written: the engine needs no record before the marker (its checkpoint says the input ended)")
+	w := g.written[resultKey{"r1/j1/dev-1", "cat-1", t0}]
+	require.True(t, w.Final, "the end of input closed the window")
+	require.Equal(t, int64(3), w.SumMeasure1)
+	require.Equal(t, emitted, w.EmitTime, "emitted when the marker was read, not when the write before it ended")
+	p.updateProgress(13)
+	require.True(t, p.progress().Ended)
+}
+
+// A write that stopped with its context (the session ended) is written
+// again, whole, by the flush that releases the partition.
+func TestPartitionRewritesAStoppedWrite(t *testing.T) {
+	p, _, _, now := newTestPartition(t, "storm", "r1")
+	g := &gateWriter{entered: make(chan struct{}, 2), release: make(chan struct{})}
+	p.writer = g
+	m := &fakeMarker{}
+	session, end := context.WithCancel(context.Background())
+	require.NoError(t, handleOne(session, p, record(5, fmt.Sprintf("m1|dev-1|%d|cat-1|1|1", t0), "r1")))
+	*now = now.Add(time.Second)
+	p.advance()
+	require.NoError(t, p.write(session, m))
+	<-g.entered
+	end()
+	require.NoError(t, handleOne(context.Background(), p, record(6, fmt.Sprintf("m2|dev-1|%d|cat-1|2|1", t0+1), "r1")))
+
+	done := make(chan error, 1)
+	go func() { done <- p.flush(context.Background(), m) }()
+	<-g.entered // written again
+	require.Empty(t, m.last, "nothing marked while it is not written")
+	close(g.release)
+	require.NoError(t, <-done)
+	require.Equal(t, int64(7), m.last[3].offset)
+	require.Equal(t, int64(3), g.written[resultKey{"r1/j1/dev-1", "cat-1", t0}].SumMeasure1)
+}

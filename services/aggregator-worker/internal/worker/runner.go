@@ -332,27 +332,36 @@ func (h *handler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.Consu
 			}
 			if p.ended {
 				// The end of the run's input on this partition: its last
-				// windows are written now, not at the next tick.
+				// windows are emitted now, not at the next tick.
 				p.ended = false
-				if err := p.tick(ctx, s); err != nil {
+				p.advance()
+				if err := p.write(ctx, s); err != nil {
 					return h.finish(s, p, claim)
 				}
 			}
-			if p.out.Results() >= r.cfg.MaxPending {
-				if err := p.flush(ctx, s); err != nil {
+			if p.out.Len() >= r.cfg.MaxPending {
+				// Bounded memory: wait for the write in flight, if any,
+				// then write.
+				if err := p.writeNow(ctx, s); err != nil {
 					return h.finish(s, p, claim)
 				}
 			}
 		case <-ticker.C:
-			if err := p.tick(ctx, s); err != nil {
+			p.advance()
+			if err := p.write(ctx, s); err != nil {
 				return h.finish(s, p, claim)
 			}
 			p.updateProgress(claim.HighWaterMarkOffset())
+		case d := <-p.done:
+			if err := p.written(ctx, d, s); err != nil {
+				return h.finish(s, p, claim)
+			}
 		case <-partEnded:
 			// Another partition of the job reached the end of the run: the
 			// combined watermark may have moved.
 			partEnded = r.deps.hub.endSignal()
-			if err := p.tick(ctx, s); err != nil {
+			p.advance()
+			if err := p.write(ctx, s); err != nil {
 				return h.finish(s, p, claim)
 			}
 		case <-ctx.Done():
