@@ -118,8 +118,10 @@ if [ "$mode" = all ]; then
   "$root/scripts/infra/infra.sh" start all >/dev/null || rc=1
 fi
 set -e
-# Package lines and failures only; the whole log stays in $log.
-grep -E '^(ok|FAIL|panic:|--- FAIL|--- PASS: TestDisruptive|\?)|^\s+--- FAIL|_test.go:[0-9]+:' "$log" | grep -vE 'no test files|no tests to run' || true
+# Package lines and failures only (with the first line of each assertion's
+# error and message); the whole log stays in $log.
+grep -E '^(ok|FAIL|panic:|--- FAIL|--- PASS: TestDisruptive|\?)|^\s+--- FAIL|_test.go:[0-9]+:|^\s+(Error|Messages):\s' "$log" |
+  grep -vE 'no test files|no tests to run' || true
 # Every test and subtest counts.
 passed=$(grep -cE '^\s*--- PASS' "$log" || true)
 failed=$(grep -cE '^\s*--- FAIL' "$log" || true)

@@ -38,6 +38,13 @@ const (
 	// HeaderSendTime is when the device sent the batch, ms since the epoch
 	// (optional; the gateway's receive time is used when it is missing).
 	HeaderSendTime = "X-Boontadata-Send-Time"
+	// HeaderIdempotencyKey (optional; draft-ietf-httpapi-idempotency-key-header)
+	// names one request across its retries: a retry with the same key and
+	// the same body stores only what earlier attempts did not, so a resend
+	// after a 503 or a lost answer writes each line once. A key sent with
+	// another body is answered 422; a retry while an earlier attempt is in
+	// progress, 409 with Retry-After.
+	HeaderIdempotencyKey = "Idempotency-Key"
 )
 
 // Event is the JSON form of one event, with the field names of the wire format.

@@ -77,7 +77,10 @@ type Config struct {
 	RetryAfter time.Duration
 	// SetupWait bounds how long the start waits for Kafka to provision topics.
 	SetupWait time.Duration
-	Kafka     kafka.Config
+	// IdempotencyTTL is how long a request with an Idempotency-Key is
+	// remembered for its retries (idempotency.go).
+	IdempotencyTTL time.Duration
+	Kafka          kafka.Config
 }
 
 // DefaultConfig returns the defaults of every flag.
@@ -95,6 +98,7 @@ func DefaultConfig() Config {
 		ReadyInterval:    2 * time.Second,
 		RetryAfter:       time.Second,
 		SetupWait:        2 * time.Minute,
+		IdempotencyTTL:   10 * time.Minute,
 		Kafka:            kafka.DefaultConfig(),
 	}
 }
@@ -160,6 +164,10 @@ func (c *Config) Flags() []cli.Flag {
 			Name: "setup-wait", Category: cat, EnvVars: cliapp.Env("setup-wait"), Value: c.SetupWait, Destination: &c.SetupWait,
 			Usage: "how long the start waits for Kafka to create the topics",
 		},
+		&cli.DurationFlag{
+			Name: "idempotency-ttl", Category: cat, EnvVars: cliapp.Env("idempotency-ttl"), Value: c.IdempotencyTTL, Destination: &c.IdempotencyTTL,
+			Usage: "how long a request with an Idempotency-Key header is remembered: a retry with the same key and body stores only what earlier attempts did not",
+		},
 	}, cliapp.KafkaFlags(&c.Kafka)...)
 }
 
@@ -174,7 +182,7 @@ func (c *Config) Validate() error {
 		return ErrBadLineLimit
 	case c.MaxInFlight < 1:
 		return ErrBadInFlight
-	case c.ProduceTimeout <= 0 || c.ShutdownTimeout <= 0 || c.SetupWait <= 0 || c.BodyGrace <= 0:
+	case c.ProduceTimeout <= 0 || c.ShutdownTimeout <= 0 || c.SetupWait <= 0 || c.BodyGrace <= 0 || c.IdempotencyTTL <= 0:
 		return ErrBadTimeout
 	case c.ReadyInterval < 100*time.Millisecond:
 		return ErrBadReadInterval

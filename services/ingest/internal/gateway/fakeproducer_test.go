@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/require"
+
+	"github.com/boontadata/boontadata/pkg/ingestapi"
 )
 
 // fakeProducer acknowledges or fails every record at once, without Kafka:
@@ -120,19 +123,32 @@ func TestStopWithoutRequests(t *testing.T) {
 // BenchmarkGatewayFakeKafka measures the gateway alone over loopback HTTP:
 // read, parse, build records, acknowledge, answer; Kafka is out of the loop.
 func BenchmarkGatewayFakeKafka(b *testing.B) {
-	cfg := testConfig(b, []string{"127.0.0.1:1"})
-	h := startGateway(b, cfg, harnessOpts{prod: newFakeProducer(nil), checker: &fakeChecker{}})
-	body := string(benchBody(1000))
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	b.SetParallelism(2)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if a := h.post(b, body); a.status != http.StatusAccepted {
-				b.Error(a.raw)
-				return
-			}
+	for _, keyed := range []bool{false, true} {
+		name := "plain"
+		if keyed {
+			name = "idempotency-key" // what the simulator sends
 		}
-	})
-	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "events/s")
+		b.Run(name, func(b *testing.B) {
+			cfg := testConfig(b, []string{"127.0.0.1:1"})
+			h := startGateway(b, cfg, harnessOpts{prod: newFakeProducer(nil), checker: &fakeChecker{}})
+			body := string(benchBody(1000))
+			var n atomic.Int64
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			b.SetParallelism(2)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					var headers []string
+					if keyed {
+						headers = []string{ingestapi.HeaderIdempotencyKey, fmt.Sprintf("bench-%d", n.Add(1))}
+					}
+					if a := h.post(b, body, headers...); a.status != http.StatusAccepted {
+						b.Error(a.raw)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"time"
 
@@ -111,6 +112,8 @@ type Gateway struct {
 	// sem bounds the requests of /v1/events past the start of their body:
 	// being read, parsed or produced.
 	sem chan struct{}
+	// idem remembers keyed requests for their retries.
+	idem *idemCache
 	// receiving bounds the requests waiting for the start of their body.
 	receiving  chan struct{}
 	retryAfter string
@@ -146,6 +149,7 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 		metrics:    m,
 		endRun:     d.EndOfRun,
 		sem:        make(chan struct{}, cfg.MaxInFlight),
+		idem:       newIdemCache(cfg.IdempotencyTTL),
 		receiving:  make(chan struct{}, receivingPerSlot*cfg.MaxInFlight),
 		retryAfter: strconv.Itoa(int((cfg.RetryAfter + time.Second - 1) / time.Second)),
 	}
@@ -239,6 +243,8 @@ type requestMeta struct {
 	ingest   time.Time
 	sendTime int64
 	runID    string
+	// idemKey is the request's Idempotency-Key ("": none).
+	idemKey string
 }
 
 func (g *Gateway) handleEvents(w http.ResponseWriter, r *http.Request) {
@@ -322,15 +328,40 @@ func (g *Gateway) handleEvents(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.ProduceTimeout)
 	defer cancel()
+	var ent *idemEntry
+	if meta.idemKey != "" {
+		if ent, err = g.idem.entry(meta.idemKey, body, received); err != nil {
+			g.fail(w, http.StatusUnprocessableEntity, err.Error())
+			return
+		}
+		if err := ent.acquire(ctx); err != nil {
+			g.fail(w, http.StatusConflict, err.Error()+": retry later")
+			return
+		}
+		defer ent.release()
+		if ent.answer != nil {
+			// Every record was stored by an earlier attempt: its answer.
+			g.metrics.idemSkipped.Add(float64(ent.answer.Accepted + ent.answer.Rejected))
+			writeJSON(w, http.StatusAccepted, ent.answer)
+			return
+		}
+		if err := ent.settle(ctx); err != nil {
+			g.fail(w, http.StatusServiceUnavailable, "events not stored: "+err.Error()+"; retry later")
+			return
+		}
+	}
 	t := newTracker()
 	start := g.clock.Now()
-	err = g.produce(ctx, t, &b, meta)
+	err = g.produce(ctx, t, &b, meta, ent)
 	t.release(1) // the handler's hold: every record it will send is sent
 	if err == nil {
 		err = wait(ctx, t)
 	}
 	g.metrics.produceSeconds.Observe(g.clock.Now().Sub(start).Seconds())
 	if err != nil {
+		if ent != nil {
+			ent.earlier = append(ent.earlier, t) // a retry waits for what is still in flight
+		}
 		if r.Context().Err() != nil {
 			// The client hung up: its records may still be stored; it
 			// will resend and the duplicates are the engine's to drop.
@@ -349,6 +380,10 @@ func (g *Gateway) handleEvents(w http.ResponseWriter, r *http.Request) {
 	g.metrics.rejected.Add(float64(len(b.rejected)))
 	resp := ingestapi.Response{Accepted: b.accepted, Rejected: len(b.rejected)}
 	resp.Errors, resp.ErrorsOmitted = lineErrors(b.rejected)
+	if ent != nil {
+		ent.answer, ent.states = &resp, nil
+		g.idem.setHeld(ent, 0, g.clock.Now())
+	}
 	writeJSON(w, http.StatusAccepted, &resp)
 }
 
@@ -439,15 +474,56 @@ func commonHeaders(m requestMeta) []sarama.RecordHeader {
 // its valid events for the events topic, keyed by device id. Keys and values
 // point into the body (or the canonical lines of a JSON body), and the
 // headers common to all records are shared: sarama only reads them.
-func (g *Gateway) produce(ctx context.Context, t *tracker, b *batch, m requestMeta) error {
+//
+// With ent (a keyed request), record i of the request (dead letters first,
+// then events) is skipped when an earlier attempt stored it, and otherwise
+// carries a *slot that keeps its state in ent.
+func (g *Gateway) produce(ctx context.Context, t *tracker, b *batch, m requestMeta, ent *idemEntry) error {
 	common := commonHeaders(m)
-	if dl := g.deadLetters(b, common, m); len(dl) > 0 {
-		if _, err := g.prod.enqueue(ctx, t, dl); err != nil {
-			return err
+	dl := g.deadLetters(b, common, m)
+	var states []atomic.Uint32
+	if ent != nil {
+		if ent.states == nil {
+			ent.states = make([]atomic.Uint32, len(dl)+b.accepted)
+			g.idem.setHeld(ent, len(ent.states), g.clock.Now())
+		}
+		states = ent.states
+	}
+	skipped := 0
+	// keep reports whether record i is to be produced, and gives it its
+	// slot from slots (with room for it) when the request is keyed.
+	keep := func(i int, msg *sarama.ProducerMessage, slots *[]slot) bool {
+		if states == nil {
+			return true
+		}
+		if states[i].Load() == recStored {
+			skipped++
+			return false
+		}
+		*slots = append(*slots, slot{t: t, st: &states[i]})
+		msg.Metadata = &(*slots)[len(*slots)-1]
+		return true
+	}
+	if len(dl) > 0 {
+		var slots []slot
+		if states != nil {
+			slots = make([]slot, 0, len(dl))
+		}
+		kept := dl[:0]
+		for i := range dl {
+			if keep(i, &dl[i], &slots) {
+				kept = append(kept, dl[i])
+			}
+		}
+		if len(kept) > 0 {
+			if _, err := g.prod.enqueue(ctx, t, kept); err != nil {
+				return err
+			}
 		}
 	}
 	var msgs []sarama.ProducerMessage
 	var enc []sarama.ByteEncoder
+	var slots []slot
 	left := b.accepted
 	flush := func() error {
 		if err := t.waitRoom(ctx, len(msgs), windowRecords); err != nil {
@@ -455,9 +531,11 @@ func (g *Gateway) produce(ctx context.Context, t *tracker, b *batch, m requestMe
 		}
 		_, err := g.prod.enqueue(ctx, t, msgs)
 		left -= len(msgs)
-		msgs, enc = nil, nil
+		msgs, enc, slots = nil, nil, nil
 		return err
 	}
+	defer func() { g.metrics.idemSkipped.Add(float64(skipped)) }()
+	i := len(dl)
 	for value, key := range b.acceptedLines() {
 		if msgs == nil {
 			// A new chunk each time: sarama holds the previous one until
@@ -466,12 +544,19 @@ func (g *Gateway) produce(ctx context.Context, t *tracker, b *batch, m requestMe
 			// allocate twice per record.
 			n := max(min(left, chunkRecords), 1)
 			msgs, enc = make([]sarama.ProducerMessage, 0, n), make([]sarama.ByteEncoder, 0, 2*n)
+			if states != nil {
+				slots = make([]slot, 0, n)
+			}
+		}
+		msg := sarama.ProducerMessage{Topic: g.cfg.Kafka.Topics.Events, Headers: common, Timestamp: m.ingest}
+		i++
+		if !keep(i-1, &msg, &slots) {
+			left--
+			continue
 		}
 		enc = append(enc, key, value)
-		msgs = append(msgs, sarama.ProducerMessage{
-			Topic: g.cfg.Kafka.Topics.Events, Key: &enc[len(enc)-2], Value: &enc[len(enc)-1],
-			Headers: common, Timestamp: m.ingest,
-		})
+		msg.Key, msg.Value = &enc[len(enc)-2], &enc[len(enc)-1]
+		msgs = append(msgs, msg)
 		if len(msgs) == cap(msgs) {
 			if err := flush(); err != nil {
 				return err
@@ -524,6 +609,11 @@ func readMeta(r *http.Request, received time.Time) (requestMeta, error) {
 		}
 		m.sendTime = v
 	}
+	key, err := idempotencyKey(r.Header.Get(ingestapi.HeaderIdempotencyKey))
+	if err != nil {
+		return m, err
+	}
+	m.idemKey = key
 	if len(m.runID) > maxRunIDLen {
 		return m, fmt.Errorf("header %s: at most %d bytes, got %d", ingestapi.HeaderRunID, maxRunIDLen, len(m.runID))
 	}
@@ -547,7 +637,7 @@ func (g *Gateway) failBody(w http.ResponseWriter, status int, err error) {
 
 // fail answers an error of the whole request.
 func (g *Gateway) fail(w http.ResponseWriter, status int, msg string) {
-	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable || status == http.StatusConflict {
 		w.Header().Set("Retry-After", g.retryAfter)
 	}
 	writeJSON(w, status, &ingestapi.Response{Error: msg})

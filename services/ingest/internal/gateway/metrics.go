@@ -26,6 +26,7 @@ type metrics struct {
 	kafkaReachable prometheus.Gauge
 	refused        prometheus.Counter
 	slowBodies     prometheus.Counter
+	idemSkipped    prometheus.Counter
 }
 
 // newMetrics registers retries (see retry.NewCounter) with the gateway's own
@@ -69,9 +70,13 @@ func newMetrics(retries *prometheus.CounterVec) *metrics {
 			Namespace: namespace, Name: "slow_bodies_total",
 			Help: "Requests cut off (408) because their body arrived slower than --min-body-rate.",
 		}),
+		idemSkipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "idempotent_records_skipped_total",
+			Help: "Records of a retried request not produced again: an earlier attempt with the same Idempotency-Key stored them.",
+		}),
 	}
 	m.reg.MustRegister(m.requests, m.requestSeconds, m.accepted, m.rejected, m.produceSeconds,
-		m.produceErrors, m.inFlight, m.kafkaReachable, m.refused, m.slowBodies, retries,
+		m.produceErrors, m.inFlight, m.kafkaReachable, m.refused, m.slowBodies, m.idemSkipped, retries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

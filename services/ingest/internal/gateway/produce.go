@@ -100,8 +100,9 @@ type producer struct {
 	onError func(error)
 }
 
-// enqueue sends msgs, each with t as Metadata, until all are sent or the
-// deadline passes. It returns how many were sent.
+// enqueue sends msgs until all are sent or the deadline passes. Each
+// carries t as Metadata, or the *slot it already has (a record of a keyed
+// request, whose state becomes in flight). It returns how many were sent.
 func (p *producer) enqueue(ctx context.Context, t *tracker, msgs []sarama.ProducerMessage) (int, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
@@ -110,12 +111,19 @@ func (p *producer) enqueue(ctx context.Context, t *tracker, msgs []sarama.Produc
 	}
 	in := p.p.Input()
 	for i := range msgs {
-		msgs[i].Metadata = t
+		if s, ok := msgs[i].Metadata.(*slot); ok {
+			s.st.Store(recInFlight)
+		} else {
+			msgs[i].Metadata = t
+		}
 		t.add(1)
 		select {
 		case in <- &msgs[i]:
 		case <-ctx.Done():
 			t.release(1)
+			if s, ok := msgs[i].Metadata.(*slot); ok {
+				s.st.Store(recNotSent)
+			}
 			return i, fmt.Errorf("%w (%d of %d records enqueued): %w", ErrProduceTimeout, i, len(msgs), ctx.Err())
 		}
 	}
@@ -133,8 +141,12 @@ func (p *producer) drain() {
 				succ = nil
 				continue
 			}
-			if t, ok := m.Metadata.(*tracker); ok {
-				t.complete(nil)
+			switch md := m.Metadata.(type) {
+			case *tracker:
+				md.complete(nil)
+			case *slot:
+				md.st.Store(recStored) // before the tracker can be done
+				md.t.complete(nil)
 			}
 		case e, ok := <-errs:
 			if !ok {
@@ -144,8 +156,12 @@ func (p *producer) drain() {
 			if p.onError != nil {
 				p.onError(e.Err)
 			}
-			if t, ok := e.Msg.Metadata.(*tracker); ok {
-				t.complete(e.Err)
+			switch md := e.Msg.Metadata.(type) {
+			case *tracker:
+				md.complete(e.Err)
+			case *slot:
+				md.st.Store(recFailed)
+				md.t.complete(e.Err)
 			}
 		}
 	}

@@ -3,6 +3,8 @@ package target
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +55,9 @@ type hbatch struct {
 	body     []byte
 	created  time.Time
 	sendTime int64
+	// key is the batch's Idempotency-Key, the same on every attempt: the
+	// gateway stores each line once however often the batch is resent.
+	key string
 }
 
 // HTTP posts batches of lines to the ingest gateway.
@@ -132,6 +137,7 @@ func (h *HTTP) Send(ctx context.Context, s *gen.Send) error {
 func (h *HTTP) dispatchLocked(ctx context.Context) error {
 	b := h.cur
 	h.cur = nil
+	b.key = newKey()
 	if !h.opts.Live {
 		b.sendTime = b.sends[len(b.sends)-1].Slot
 	}
@@ -216,6 +222,13 @@ func (h *HTTP) deliver(b *hbatch) error {
 
 var errRetry = errors.New("retry")
 
+// newKey returns a random Idempotency-Key: 128 bits, in hex.
+func newKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
 // EndRun implements Target: the gateway's end-of-run call, retried like a
 // batch.
 func (h *HTTP) EndRun(ctx context.Context) (int, error) {
@@ -265,6 +278,7 @@ func (h *HTTP) post(b *hbatch) (ingestapi.Response, time.Duration, error) {
 	req.Header.Set("Content-Type", ingestapi.ContentTypeText)
 	req.Header.Set(ingestapi.HeaderRunID, h.opts.RunID)
 	req.Header.Set(ingestapi.HeaderSendTime, strconv.FormatInt(b.sendTime, 10))
+	req.Header.Set(ingestapi.HeaderIdempotencyKey, b.key)
 	if h.opts.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+h.opts.Token)
 	}
@@ -286,7 +300,8 @@ func (h *HTTP) post(b *hbatch) (ingestapi.Response, time.Duration, error) {
 			return r, 0, fmt.Errorf("%w: status %d with an unreadable body: %w", ErrRejected, resp.StatusCode, err)
 		}
 		return r, 0, nil
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusConflict || resp.StatusCode >= 500:
+		// 409: an earlier attempt of this batch is still in progress.
 		_ = json.Unmarshal(body, &r) // the body of an error may not be JSON
 		return r, retryAfter(resp.Header.Get("Retry-After"), h.opts.Now()),
 			fmt.Errorf("status %d %q: %w", resp.StatusCode, r.Error, errRetry)

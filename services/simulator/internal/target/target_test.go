@@ -94,13 +94,17 @@ func TestHTTPRetriesUnavailableThenAcknowledges(t *testing.T) {
 		{"503", http.StatusServiceUnavailable, ""},
 		{"429 with Retry-After", http.StatusTooManyRequests, "1"},
 		{"502", http.StatusBadGateway, ""},
+		{"409 (an earlier attempt in progress)", http.StatusConflict, "1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var calls atomic.Int32
 			var mu sync.Mutex
-			var got []string
+			var got, keys []string
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				keys = append(keys, r.Header.Get(ingestapi.HeaderIdempotencyKey))
+				mu.Unlock()
 				require.Equal(t, ingestapi.EventsPath, r.URL.Path)
 				require.Equal(t, "run-1", r.Header.Get(ingestapi.HeaderRunID))
 				require.Equal(t, ingestapi.ContentTypeText, r.Header.Get("Content-Type"))
@@ -134,8 +138,32 @@ func TestHTTPRetriesUnavailableThenAcknowledges(t *testing.T) {
 			for _, s := range a.sends {
 				require.Equal(t, int64(1_767_225_600_002), s.SendTime)
 			}
+			require.Len(t, keys, 3)
+			require.Regexp(t, `^[0-9a-f]{32}$`, keys[0])
+			require.Equal(t, []string{keys[0], keys[0], keys[0]}, keys, "every attempt of the batch carries its Idempotency-Key")
 		})
 	}
+}
+
+func TestHTTPBatchesHaveTheirOwnKeys(t *testing.T) {
+	var mu sync.Mutex
+	keys := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		keys[r.Header.Get(ingestapi.HeaderIdempotencyKey)] = true
+		mu.Unlock()
+		accept(w, r)
+	}))
+	defer srv.Close()
+	var a acks
+	h := NewHTTP(httpOptions(srv.URL), a.ack, zaptest.NewLogger(t))
+	ss := sends(12)
+	for i := range ss {
+		require.NoError(t, h.Send(context.Background(), &ss[i]))
+	}
+	require.NoError(t, h.Close(context.Background()))
+	require.Len(t, a.sends, 12)
+	require.Len(t, keys, 4, "four batches of three, four keys: a new batch is a new request")
 }
 
 func TestHTTPConnectionRefusedIsRetriedUntilTimeout(t *testing.T) {
