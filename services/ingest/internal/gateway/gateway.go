@@ -341,7 +341,7 @@ func (g *Gateway) handleEvents(w http.ResponseWriter, r *http.Request) {
 		defer ent.release()
 		if ent.answer != nil {
 			// Every record was stored by an earlier attempt: its answer.
-			g.metrics.idemSkipped.Add(float64(ent.answer.Accepted + ent.answer.Rejected))
+			g.metrics.idemSkipped.Add(float64(ent.records))
 			writeJSON(w, http.StatusAccepted, ent.answer)
 			return
 		}
@@ -363,8 +363,9 @@ func (g *Gateway) handleEvents(w http.ResponseWriter, r *http.Request) {
 			ent.earlier = append(ent.earlier, t) // a retry waits for what is still in flight
 		}
 		if r.Context().Err() != nil {
-			// The client hung up: its records may still be stored; it
-			// will resend and the duplicates are the engine's to drop.
+			// The client hung up: its records may still be stored. A
+			// resend with the same Idempotency-Key stores only the others;
+			// without one, the duplicates are the engine's to drop.
 			g.log.Debug("client went away before kafka acknowledged its records",
 				zap.Int("accepted", b.accepted), zap.Int("rejected", len(b.rejected)), zap.String(logging.KeyRunID, meta.runID))
 		} else {
@@ -484,7 +485,8 @@ func (g *Gateway) produce(ctx context.Context, t *tracker, b *batch, m requestMe
 	var states []atomic.Uint32
 	if ent != nil {
 		if ent.states == nil {
-			ent.states = make([]atomic.Uint32, len(dl)+b.accepted)
+			ent.records = len(dl) + b.accepted
+			ent.states = make([]atomic.Uint32, ent.records)
 			g.idem.setHeld(ent, len(ent.states), g.clock.Now())
 		}
 		states = ent.states
@@ -549,8 +551,9 @@ func (g *Gateway) produce(ctx context.Context, t *tracker, b *batch, m requestMe
 			}
 		}
 		msg := sarama.ProducerMessage{Topic: g.cfg.Kafka.Topics.Events, Headers: common, Timestamp: m.ingest}
+		rec := i
 		i++
-		if !keep(i-1, &msg, &slots) {
+		if !keep(rec, &msg, &slots) {
 			left--
 			continue
 		}

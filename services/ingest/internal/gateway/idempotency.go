@@ -69,8 +69,10 @@ type idemEntry struct {
 	// be in flight.
 	earlier []*tracker
 	// answer is the 202 of the attempt that stored the last records,
-	// replayed to later retries.
-	answer *ingestapi.Response
+	// replayed to later retries; records is how many records the request
+	// has (dead letters and events).
+	answer  *ingestapi.Response
+	records int
 
 	held int // len(states), as the cache counts it (under the cache's mu)
 }
