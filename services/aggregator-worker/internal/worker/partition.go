@@ -213,13 +213,6 @@ func (p *partition) handle(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 	return 0, nil
 }
 
-// tick advances processing time and makes what the engine emitted durable
-// before it returns.
-func (p *partition) tick(ctx context.Context, m Marker) error {
-	p.advance()
-	return p.flush(ctx, m)
-}
-
 // advance moves processing time to now, and the watermark. With a
 // watermark shared between partitions (ScopeMin, ScopeGlobal), it first
 // publishes this partition's mark and takes the combined watermark, as

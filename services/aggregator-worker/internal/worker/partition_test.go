@@ -348,3 +348,10 @@ func TestPartitionRewritesAStoppedWrite(t *testing.T) {
 	require.Equal(t, int64(7), m.last[3].offset)
 	require.Equal(t, int64(3), g.written[resultKey{"r1/j1/dev-1", "cat-1", t0}].SumMeasure1)
 }
+
+// tick advances processing time and makes what the engine emitted durable
+// before it returns: the runner's tick, with its write awaited.
+func (p *partition) tick(ctx context.Context, m Marker) error {
+	p.advance()
+	return p.flush(ctx, m)
+}

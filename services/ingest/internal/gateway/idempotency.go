@@ -171,13 +171,6 @@ func (c *idemCache) expireLocked(now time.Time) {
 	}
 }
 
-// len returns the number of keys remembered.
-func (c *idemCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.m)
-}
-
 // idempotencyKey returns the request's Idempotency-Key (its sf-string quotes
 // removed), or "" when there is none.
 func idempotencyKey(v string) (string, error) {

@@ -95,5 +95,5 @@ func TestIdempotencyCacheForgetsOldKeys(t *testing.T) {
 	require.NoError(t, err, "past the ttl the key is new")
 	require.NotSame(t, e, fresh)
 	require.Zero(t, c.held, "the forgotten key's records are no longer held")
-	require.Equal(t, 1, c.len())
+	require.Equal(t, 1, len(c.m))
 }
