@@ -138,22 +138,87 @@ const insertDecision = `INSERT INTO engine_decisions (run_id, job_id, device_id,
 decision, reason, category, record_time, device_time, window_start, window_end, watermark, original_offset,
 measure1, measure2, emit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-// WriteDecisions implements ResultWriter.
+// WriteDecisions implements ResultWriter. Rows go in unlogged batches, as
+// results do (Write): the decision log shares the results' partition key
+// (run, job, device). A record decided several times in one call (a
+// duplicate in several sliding windows) keeps its last decision: the rows
+// share a primary key, and statements of one batch share a timestamp, which
+// Cassandra would settle cell by cell, by value.
 func (w *CassandraWriter) WriteDecisions(ctx context.Context, runID, jobID string, ds []Decision) error {
-	g := w.group(ctx, len(ds))
+	b := w.batches(ctx, len(ds), 0)
 	for i := range ds {
 		d := &ds[i]
-		g.exec(insertDecision, runID, jobID, d.DeviceID, d.MessageID, int(d.Partition), d.Offset,
+		if i+1 < len(ds) && sameRecord(d, &ds[i+1]) {
+			continue // decided again just after: the later decision stands
+		}
+		b.add(d.DeviceID, gocql.BatchEntry{Stmt: insertDecision, Idempotent: true, Args: []any{
+			runID, jobID, d.DeviceID, d.MessageID, int(d.Partition), d.Offset,
 			d.Kind, d.Reason, d.Category, d.Time, d.DeviceTime, d.WindowStart, d.WindowEnd, d.Watermark,
-			d.OriginalOffset, d.Measure1, d.Measure2, d.Emit)
+			d.OriginalOffset, d.Measure1, d.Measure2, d.Emit}})
 	}
-	if err := g.wait(); err != nil {
+	if err := b.wait(); err != nil {
 		return fmt.Errorf("write %d decisions of job %s: %w", len(ds), jobID, err)
 	}
 	return nil
 }
 
-// writes runs statements with at most the writer's concurrency in flight.
+// sameRecord reports whether two decisions are rows of one primary key.
+func sameRecord(a, b *Decision) bool {
+	return a.Offset == b.Offset && a.Partition == b.Partition && a.DeviceID == b.DeviceID && a.MessageID == b.MessageID
+}
+
+// batcher gathers statements into unlogged batches of at most
+// MaxBatchStatements and runs each batch once it is full (wait runs the
+// rest). A device's statements go together, to the replicas of one token
+// (the session's policy is token-aware; a batch is routed by its first
+// statement). When every node holds every partition (a single node, or as
+// many replicas as nodes), a batch also takes other devices' statements:
+// there is no other replica to reach.
+type batcher struct {
+	*writes
+	open    map[string]*gocql.Batch
+	version int64
+}
+
+// batches returns a batcher for about n statements; version, when
+// positive, is every batch's timestamp (µs).
+func (w *CassandraWriter) batches(ctx context.Context, n int, version int64) *batcher {
+	return &batcher{writes: w.group(ctx, n), open: make(map[string]*gocql.Batch), version: version}
+}
+
+// add puts entries, statements of device's partition, in one batch.
+func (b *batcher) add(device string, entries ...gocql.BatchEntry) {
+	key := device
+	if b.w.everywhere {
+		key = ""
+	}
+	cur := b.open[key]
+	if cur != nil && len(cur.Entries)+len(entries) > MaxBatchStatements {
+		b.batch(cur)
+		cur = nil
+	}
+	if cur == nil {
+		cur = b.w.session.Batch(gocql.UnloggedBatch)
+		if b.version > 0 {
+			cur.WithTimestamp(b.version)
+		}
+		b.open[key] = cur
+	}
+	cur.Entries = append(cur.Entries, entries...)
+}
+
+// wait runs the batches still open, then returns the first error once
+// every batch started has ended.
+func (b *batcher) wait() error {
+	for key, cur := range b.open {
+		b.batch(cur)
+		delete(b.open, key)
+	}
+	return b.writes.wait()
+}
+
+// writes runs statements and batches with at most the writer's concurrency
+// in flight.
 type writes struct {
 	w       *CassandraWriter
 	ctx     context.Context
@@ -163,12 +228,6 @@ type writes struct {
 
 func (w *CassandraWriter) group(ctx context.Context, n int) *writes {
 	return &writes{w: w, ctx: ctx, errc: make(chan error, n)}
-}
-
-func (g *writes) exec(stmt string, args ...any) {
-	g.run(func(ctx context.Context) error {
-		return g.w.session.Query(stmt, args...).Idempotent(true).ExecContext(ctx)
-	})
 }
 
 // batch runs b, an unlogged batch of idempotent statements.
@@ -220,48 +279,24 @@ const DefaultWriteConcurrency = 128
 // timestamp, and Cassandra settles two writes of one row with the same
 // timestamp by value, not by order.
 //
-// Statements go in unlogged batches of at most MaxBatchStatements: one round
-// trip instead of one per statement. Both tables are partitioned by (run,
-// job, device), so a device's statements go together, to the replicas of
-// one token (the session's policy is token-aware; a batch is routed by its
-// first statement). When every node holds every partition (a single node,
-// or as many replicas as nodes), a batch also takes other devices'
-// statements: there is no other replica to reach.
+// Statements go in unlogged batches (batcher): one round trip instead of
+// one per statement. Both tables are partitioned by (run, job, device), so
+// a result and its revision go to the same batch.
 func (w *CassandraWriter) Write(ctx context.Context, runID, jobID string, results []engine.Result, version int64) error {
-	g := w.group(ctx, 2*len(results))
-	open := make(map[string]*gocql.Batch)
+	b := w.batches(ctx, 2*len(results), version)
 	for i := range results {
 		r := &results[i]
-		key := r.DeviceID
-		if w.everywhere {
-			key = ""
-		}
-		b := open[key]
-		if b == nil {
-			b = w.session.Batch(gocql.UnloggedBatch)
-			if version > 0 {
-				b.WithTimestamp(version)
-			}
-			open[key] = b
-		}
 		start, end, emit := time.UnixMilli(r.Window.Start), time.UnixMilli(r.Window.End), time.UnixMilli(r.EmitTime)
-		b.Entries = append(b.Entries,
-			gocql.BatchEntry{Stmt: upsertResult, Idempotent: true, Args: []any{runID, jobID, r.DeviceID, r.Category,
-				start, end, r.SumMeasure1, r.SumMeasure2, r.Count, int(r.Revision), r.Final, emit}})
-		if InRevisionSample(w.sample, r.DeviceID, r.Category, r.Window.Start) {
-			b.Entries = append(b.Entries,
-				gocql.BatchEntry{Stmt: insertRevision, Idempotent: true, Args: []any{runID, jobID, r.DeviceID, r.Category,
-					start, int(r.Revision), r.SumMeasure1, r.SumMeasure2, r.Count, emit}})
+		result := gocql.BatchEntry{Stmt: upsertResult, Idempotent: true, Args: []any{runID, jobID, r.DeviceID, r.Category,
+			start, end, r.SumMeasure1, r.SumMeasure2, r.Count, int(r.Revision), r.Final, emit}}
+		if !InRevisionSample(w.sample, r.DeviceID, r.Category, r.Window.Start) {
+			b.add(r.DeviceID, result)
+			continue
 		}
-		if len(b.Entries) >= MaxBatchStatements {
-			g.batch(b)
-			delete(open, key)
-		}
+		b.add(r.DeviceID, result, gocql.BatchEntry{Stmt: insertRevision, Idempotent: true, Args: []any{runID, jobID,
+			r.DeviceID, r.Category, start, int(r.Revision), r.SumMeasure1, r.SumMeasure2, r.Count, emit}})
 	}
-	for _, b := range open {
-		g.batch(b)
-	}
-	if err := g.wait(); err != nil {
+	if err := b.wait(); err != nil {
 		return fmt.Errorf("write %d results of job %s: %w", len(results), jobID, err)
 	}
 	return nil

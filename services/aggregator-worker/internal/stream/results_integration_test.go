@@ -95,6 +95,64 @@ func TestIntegrationWriterBatches(t *testing.T) {
 	}
 }
 
+// decisions gives n decisions of devices dev-0..dev-(devices-1) in turn,
+// each of its own record.
+func decisions(n, devices int) []Decision {
+	out := make([]Decision, n)
+	for i := range out {
+		out[i] = Decision{Kind: "duplicate_dropped", Reason: "seen_before_watermark",
+			MessageID: fmt.Sprintf("m-%d", i), DeviceID: fmt.Sprintf("dev-%d", i%devices), Category: "cat-1",
+			Partition: int32(i % 16), Offset: int64(i), Time: 1_700_000_000_000 + int64(i), DeviceTime: 1_700_000_000_000,
+			WindowStart: 0, WindowEnd: 5000, Watermark: 4000, OriginalOffset: int64(i) - 1, Emit: 1_700_000_000_100,
+			Measure1: int64(i), Measure2: 0.5}
+	}
+	return out
+}
+
+// TestIntegrationWriterDecisionBatches writes more decisions of a device
+// than a batch holds, among other devices', by device and across devices:
+// every row is there with its values. A record decided twice in a row (a
+// duplicate in two sliding windows) keeps the later decision, even where
+// the earlier one's values are greater (statements of one batch share a
+// timestamp, which Cassandra settles by value).
+func TestIntegrationWriterDecisionBatches(t *testing.T) {
+	s, ks := keyspace(t)
+	w := NewCassandraWriter(s, ks, 4, 1)
+	for _, everywhere := range []bool{false, true} {
+		w.everywhere = everywhere
+		jobID := fmt.Sprintf("job-%v", everywhere)
+		ds := decisions(3*25, 3)
+		twice := ds[len(ds)-1]
+		twice.MessageID, twice.DeviceID, twice.Partition, twice.Offset = "m-twice", "dev-0", 3, 9999
+		first, later := twice, twice
+		first.WindowStart, first.WindowEnd, first.OriginalOffset = 10_000, 15_000, 70
+		later.WindowStart, later.WindowEnd, later.OriginalOffset = 5_000, 10_000, 30
+		ds = append(ds, first, later)
+		require.NoError(t, w.WriteDecisions(context.Background(), "run-d", jobID, ds))
+
+		for _, dev := range []string{"dev-0", "dev-1", "dev-2"} {
+			var n int
+			require.NoError(t, s.Query(`SELECT COUNT(*) FROM engine_decisions WHERE run_id = ? AND job_id = ? AND device_id = ?`,
+				"run-d", jobID, dev).Scan(&n))
+			want := 25
+			if dev == "dev-0" {
+				want++
+			}
+			require.Equal(t, want, n, "%s, across devices %v", dev, everywhere)
+		}
+		var kind, reason, cat string
+		var offset, m1 int64
+		require.NoError(t, s.Query(`SELECT decision, reason, category, kafka_offset, measure1 FROM engine_decisions
+WHERE run_id = ? AND job_id = ? AND device_id = ? AND message_id = ?`, "run-d", jobID, "dev-1", "m-31").Scan(&kind, &reason, &cat, &offset, &m1))
+		require.Equal(t, []any{"duplicate_dropped", "seen_before_watermark", "cat-1", int64(31), int64(31)},
+			[]any{kind, reason, cat, offset, m1})
+		var start, end, orig int64
+		require.NoError(t, s.Query(`SELECT window_start, window_end, original_offset FROM engine_decisions
+WHERE run_id = ? AND job_id = ? AND device_id = ? AND message_id = ?`, "run-d", jobID, "dev-0", "m-twice").Scan(&start, &end, &orig))
+		require.Equal(t, []int64{5_000, 10_000, 30}, []int64{start, end, orig}, "the later decision of the record stands")
+	}
+}
+
 // TestIntegrationWriterRevisionSample: with one window in 4 sampled, every
 // window still has its latest answer in engine_results, and
 // engine_result_revisions holds every revision of exactly the sampled
@@ -246,6 +304,37 @@ func BenchmarkCassandraWrites(b *testing.B) {
 	write("writer-batch-any-devices", func(ctx context.Context, run, job string, rs []engine.Result) error {
 		return NewCassandraWriter(s, ks, inflight, 1).Write(ctx, run, job, rs, 0)
 	})
+	// The decision log: one row per record dropped or placed, 1,000 per
+	// flush over the same devices.
+	decide := func(name string, w func(context.Context, string, string, []Decision) error) {
+		b.Run(name, func(b *testing.B) {
+			for i := 0; i < b.N; i += flush {
+				ds := decisions(min(flush, b.N-i), devices)
+				for j := range ds {
+					ds[j].MessageID = fmt.Sprintf("m-%d", i+j)
+				}
+				if err := w(context.Background(), "run-"+name, "job", ds); err != nil {
+					b.Fatal(err)
+				}
+			}
+			rowsPerSec(b, b.N)
+		})
+	}
+	decide("decisions-statement-per-row", NewCassandraWriter(s, ks, inflight, 1).writeDecisionsEach)
+	decide("decisions-batch-any-devices", NewCassandraWriter(s, ks, inflight, 1).WriteDecisions)
+}
+
+// writeDecisionsEach is the decision log's writer before batching: one
+// statement per row, each its own round trip.
+func (w *CassandraWriter) writeDecisionsEach(ctx context.Context, runID, jobID string, ds []Decision) error {
+	g := w.group(ctx, len(ds))
+	for i := range ds {
+		d := &ds[i]
+		g.exec(insertDecision, runID, jobID, d.DeviceID, d.MessageID, int(d.Partition), d.Offset,
+			d.Kind, d.Reason, d.Category, d.Time, d.DeviceTime, d.WindowStart, d.WindowEnd, d.Watermark,
+			d.OriginalOffset, d.Measure1, d.Measure2, d.Emit)
+	}
+	return g.wait()
 }
 
 // writeEach is the writer before batching: two statements per result, each
@@ -261,4 +350,12 @@ func (w *CassandraWriter) writeEach(ctx context.Context, runID, jobID string, re
 			r.SumMeasure1, r.SumMeasure2, r.Count, emit)
 	}
 	return g.wait()
+}
+
+// exec runs one statement, with the writes in flight bounded as the
+// writer's batches are.
+func (g *writes) exec(stmt string, args ...any) {
+	g.run(func(ctx context.Context) error {
+		return g.w.session.Query(stmt, args...).Idempotent(true).ExecContext(ctx)
+	})
 }
