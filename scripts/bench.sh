@@ -60,7 +60,8 @@ if [ "$mode" = ceiling ]; then
     awk '/rows\/s/ { sub(/^BenchmarkCassandraWrites\//, ""); sub(/-[0-9]+$/, "", $1); printf "%-28s %10.0f rows/s\n", $1, $(NF-1) }'
   echo "insert-one-row: single-row INSERTs into engine_results, nothing else running (the database's ceiling"
   echo "for this schema and driver); writer-*: results as the worker writes them, two rows each (engine_results"
-  echo "and engine_result_revisions), 1000 results per flush over 10000 devices"
+  echo "and engine_result_revisions), 1000 results per flush over 10000 devices; decisions-*: the decision log"
+  echo "(engine_decisions), one row per record dropped, 1000 per flush, per statement (before) and batched (now)"
   exit 0
 fi
 build_binaries
@@ -395,18 +396,20 @@ elif [ "$mode" = throughput ]; then
   # itself, every window of the run final and written.
   # The job's state and its last update (when it finished) come from the
   # master; the results written are the workers' last report before.
-  t1="" deadline=$(( t0 + 1800000 )) written=0
+  t1="" deadline=$(( t0 + 1800000 )) written=0 decided=0
   while :; do
     st=$("$bin/aggregator-master" status --json "$tag-job" 2>/dev/null | python3 -c '
 import json, sys
 from datetime import datetime
 j = json.load(sys.stdin); p = j["progress"]; s = j["spec"]
 print(p["records"], p["lag"], p["partitions"], s["state"], p["results_written"],
-      int(datetime.fromisoformat(s["updated_at"].replace("Z", "+00:00")).timestamp() * 1000))' 2>/dev/null ||
-      echo "0 1 0 unknown 0 0")
-    read -r recs lag parts state w updated <<<"$st"
+      int(datetime.fromisoformat(s["updated_at"].replace("Z", "+00:00")).timestamp() * 1000),
+      p["late"] + p["duplicates"])' 2>/dev/null ||
+      echo "0 1 0 unknown 0 0 0")
+    read -r recs lag parts state w updated dec <<<"$st"
     now=$(date +%s%3N)
     [ "$w" -gt "$written" ] && written=$w
+    [ "$dec" -gt "$decided" ] && decided=$dec
     if [ -z "$t1" ] && [ "$recs" -ge "$events" ] && [ "$lag" = 0 ] && [ "$parts" = 16 ]; then t1=$now; fi
     if [ "$state" = finished ]; then t2=$updated; break; fi
     if [ "$state" = failed ] || [ "$now" -gt "$deadline" ]; then
@@ -418,15 +421,22 @@ print(p["records"], p["lag"], p["partitions"], s["state"], p["results_written"],
   t1=${t1:-$t2}
   [ "$t1" -le "$t2" ] || t1=$t2
   peak="w1 $(rss_peak "$(cat "$dir/worker-1.pid")") MiB, w2 $(rss_peak "$(cat "$dir/worker-2.pid")") MiB"
-  awk -v n="$events" -v a="$t0" -v b="$t1" -v c="$t2" -v w="$written" -v p="$preset" -v s="$sample" 'BEGIN {
+  awk -v n="$events" -v a="$t0" -v b="$t1" -v c="$t2" -v w="$written" -v d="$decided" -v p="$preset" -v s="$sample" 'BEGIN {
     printf "%s: %d events, 2 workers, from job submission (group join included)\n", p, n
     printf "  every record processed   %6.1f s  %9.0f events/s\n", (b-a)/1000, n/((b-a)/1000)
     printf "  last window written      %6.1f s  (%.1f s after the last record)\n", (c-a)/1000, (c-b)/1000
+    rows = (s == 1) ? 2*w : w+w/s
     if (s == 1)
-      printf "  results written          %d = %d rows (engine_results and engine_result_revisions), %.0f rows/s\n", w, 2*w, 2*w/((c-a)/1000)
+      printf "  results written          %d = %d rows (engine_results and engine_result_revisions), %.0f rows/s\n", w, rows, rows/((c-a)/1000)
     else
-      printf "  results written          %d = about %d rows (engine_results, and engine_result_revisions for 1 window in %d), %.0f rows/s\n", w, w+w/s, s, (w+w/s)/((c-a)/1000) }'
+      printf "  results written          %d = about %d rows (engine_results, and engine_result_revisions for 1 window in %d), %.0f rows/s\n", w, rows, s, rows/((c-a)/1000)
+    printf "  decision log             %d rows (late and duplicate records); %.0f rows/s with the results\n", d, (rows+d)/((c-a)/1000) }'
   echo "  worker peak RSS: $peak (10000 devices)"
+  # The first worker to join claims every partition and hands half over when
+  # the second joins; a partition handed over after a commit is rebuilt from
+  # its checkpoint by replaying what it read, which costs seconds.
+  handed=$(grep -h '"msg":"partitions claimed"' "$dir"/worker-*.log | grep -o '"checkpoints":[0-9]*' | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }')
+  echo "  partitions claimed from a checkpoint (handed over at the start-up rebalance): $handed"
 else
   rate=${2:-100000} secs=${3:-60}
   start worker-1 "$worker" run --worker-id w1 --listen 127.0.0.1:18091
