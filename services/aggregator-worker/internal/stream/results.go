@@ -64,6 +64,8 @@ type CassandraWriter struct {
 	// sample: every revision of one window in sample goes to
 	// engine_result_revisions (1: every window).
 	sample uint32
+	// batchStatements bounds a batch (MaxBatchStatements).
+	batchStatements int
 }
 
 // NewCassandraWriter returns a writer over a session bound to keyspace that
@@ -71,7 +73,7 @@ type CassandraWriter struct {
 // window; see InRevisionSample).
 func NewCassandraWriter(s *gocql.Session, keyspace string, concurrency, revisionSample int) *CassandraWriter {
 	return &CassandraWriter{session: s, slots: make(chan struct{}, concurrency), everywhere: replicatedEverywhere(s, keyspace),
-		sample: uint32(max(1, revisionSample))}
+		sample: uint32(max(1, revisionSample)), batchStatements: MaxBatchStatements}
 }
 
 // InRevisionSample reports whether the revisions of a window are recorded
@@ -193,7 +195,7 @@ func (b *batcher) add(device string, entries ...gocql.BatchEntry) {
 		key = ""
 	}
 	cur := b.open[key]
-	if cur != nil && len(cur.Entries)+len(entries) > MaxBatchStatements {
+	if cur != nil && len(cur.Entries)+len(entries) > b.w.batchStatements {
 		b.batch(cur)
 		cur = nil
 	}
@@ -260,10 +262,13 @@ func (g *writes) wait() error {
 	return first
 }
 
-// MaxBatchStatements bounds an unlogged batch: 10 statements of result rows
-// are about 2 KB and touch at most 10 partitions, under Cassandra's
-// batch_size_warn_threshold (5 KiB) and
-// unlogged_batch_across_partitions_warn_threshold (10).
+// MaxBatchStatements bounds an unlogged batch: 10 statements touch at most
+// 10 partitions, and 10 rows of results or decisions are 2–5 KB, under
+// Cassandra's unlogged_batch_across_partitions_warn_threshold (10) and
+// batch_size_warn_threshold (5 KiB), with which it warns about a batch of
+// several partitions (BatchStatement.verifyBatchType, verifyBatchSize).
+// TestIntegrationWriterStaysUnderBatchWarnings checks it against the
+// server's log.
 const MaxBatchStatements = 10
 
 // DefaultWriteConcurrency is the writes in flight per worker by default

@@ -1,8 +1,13 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -151,6 +156,73 @@ WHERE run_id = ? AND job_id = ? AND device_id = ? AND message_id = ?`, "run-d", 
 WHERE run_id = ? AND job_id = ? AND device_id = ? AND message_id = ?`, "run-d", jobID, "dev-0", "m-twice").Scan(&start, &end, &orig))
 		require.Equal(t, []int64{5_000, 10_000, 30}, []int64{start, end, orig}, "the later decision of the record stands")
 	}
+}
+
+// TestIntegrationWriterStaysUnderBatchWarnings writes results and
+// decisions with long identifiers (a 64-character job id, 36-character
+// device and message ids, 24-character categories) through the writer, by
+// device and across devices, in a keyspace of its own: Cassandra's log has
+// no warning about a batch of that keyspace. The same rows in batches of
+// three times MaxBatchStatements, in another keyspace, are warned about:
+// the check sees warnings. It reads the log of the server scripts/infra
+// runs (the driver does not pass on a warning about a batch that
+// succeeded).
+func TestIntegrationWriterStaysUnderBatchWarnings(t *testing.T) {
+	logPath := cassandraLog(t)
+	long := func(prefix string, n int) string { return prefix + strings.Repeat("x", n-len(prefix)) }
+	rows := func() ([]engine.Result, []Decision) {
+		rs := results(2000, 300, 0)
+		ds := decisions(2000, 300)
+		for i := range rs {
+			rs[i].DeviceID = long(rs[i].DeviceID+"-", 36)
+			rs[i].Category = long("category-", 24)
+		}
+		for i := range ds {
+			ds[i].DeviceID = long(ds[i].DeviceID+"-", 36)
+			ds[i].MessageID = long(ds[i].MessageID+"-", 36)
+			ds[i].Category = long("category-", 24)
+		}
+		return rs, ds
+	}
+	jobID := long("job-", 64)
+	write := func(s *gocql.Session, ks string, limit int) {
+		for _, everywhere := range []bool{false, true} {
+			w := NewCassandraWriter(s, ks, 16, 1)
+			w.everywhere, w.batchStatements = everywhere, limit
+			rs, ds := rows()
+			run := fmt.Sprintf("run-%v", everywhere)
+			require.NoError(t, w.Write(context.Background(), run, jobID, rs, 0))
+			require.NoError(t, w.WriteDecisions(context.Background(), run, jobID, ds))
+		}
+	}
+	s, ks := keyspace(t)
+	write(s, ks, MaxBatchStatements)
+	s3, ks3 := keyspace(t)
+	write(s3, ks3, 3*MaxBatchStatements)
+	require.Eventually(t, func() bool { return batchWarnings(t, logPath, ks3) > 0 }, 10*time.Second, 100*time.Millisecond,
+		"batches of 3×MaxBatchStatements across devices are over Cassandra's 5 KiB: %s has no warning about them", logPath)
+	require.Zero(t, batchWarnings(t, logPath, ks), "batches of at most MaxBatchStatements: Cassandra warned (%s)", logPath)
+}
+
+// cassandraLog returns the log of the Cassandra that scripts/infra runs,
+// or skips the test when it runs none (another server).
+func cassandraLog(t *testing.T) string {
+	t.Helper()
+	testutil.Integration(t)
+	out, err := exec.Command(testutil.InfraScript(t), "status", "cassandra").CombinedOutput()
+	if m := regexp.MustCompile(`running .* log=(\S+)`).FindSubmatch(out); err == nil && m != nil {
+		return string(m[1])
+	}
+	t.Skipf("no Cassandra of scripts/infra running, whose log the test reads (%v): %s", err, out)
+	return ""
+}
+
+// batchWarnings counts Cassandra's warnings about batches of keyspace ks.
+func batchWarnings(t *testing.T, logPath, ks string) int {
+	t.Helper()
+	b, err := os.ReadFile(logPath)
+	require.NoError(t, err)
+	return bytes.Count(b, []byte("Batch for ["+ks+"."))
 }
 
 // TestIntegrationWriterRevisionSample: with one window in 4 sampled, every
