@@ -102,7 +102,7 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	// The shared client reads control topics only (job specs, partition
-	// watermarks, engines' results): small, and waited on. A fetch returns
+	// watermarks): small, and waited on. A fetch returns
 	// after 50 ms at most, so that a partition watermark published by
 	// another worker is applied at the next tick, not half a second later.
 	sc.Consumer.MaxWaitTime = 50 * time.Millisecond
@@ -134,6 +134,16 @@ func (a *App) Run(ctx context.Context) error {
 		return fmt.Errorf("consumer: %w", err)
 	}
 	defer func() { _ = consumer.Close() }() // reads the jobs and watermarks topics only
+	// The results ingestion's consumer group has a connection of its own
+	// too: the broker holds a JoinGroup until the group's rebalance ends
+	// (seconds, when a worker starts or stops), and with one request in
+	// flight per connection the job specs and the watermarks would wait
+	// behind it.
+	rclient, err := sarama.NewClient(brokers, sc)
+	if err != nil {
+		return fmt.Errorf("connect to Kafka at %v: %w", brokers, err)
+	}
+	defer func() { _ = rclient.Close() }() // the ingestion's group over it closes first
 	dlq := stream.SyncProducer{P: producer}
 
 	report := func(rep job.WorkerReport) {
@@ -179,7 +189,7 @@ func (a *App) Run(ctx context.Context) error {
 			return microbatch.Run(ctx, microbatch.Env{WorkerID: cfg.WorkerID, Kafka: &cfg.Kafka, Session: session,
 				Writer: writer, DLQ: dlq, Retry: policy, Log: a.log})
 		}},
-		{"results ingestion", func(ctx context.Context) error { return ingester.Run(ctx, client) }},
+		{"results ingestion", func(ctx context.Context) error { return ingester.Run(ctx, rclient) }},
 	}
 	failed := make(chan error, len(parts))
 	var wg sync.WaitGroup
