@@ -37,7 +37,9 @@
 # and stops its services and drops its keyspace at the end (unless
 # BOONTADATA_BENCH_KEEP=1). Kafka and Cassandra are started if needed.
 # BOONTADATA_BENCH_WORKER=PATH runs another aggregator-worker binary (one built
-# from an earlier commit, to compare side by side).
+# from an earlier commit, to compare side by side); BOONTADATA_BENCH_MASTER=PATH
+# another aggregator-master for the master's service (its commands stay this
+# tree's).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -46,7 +48,7 @@ root=$(repo_root)
 mode=${1:-}
 case "$mode" in
   throughput|latency|drain|ceiling|sustainable|soak) ;;
-  -h|--help|"") sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; [ -n "$mode" ]; exit $? ;;
+  -h|--help|"") sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; [ -n "$mode" ]; exit $? ;;
   *) echo "bench.sh: unknown mode '$mode' (see --help)" >&2; exit 2 ;;
 esac
 
@@ -68,6 +70,8 @@ build_binaries
 bin="$(state_dir)/bin"
 worker=${BOONTADATA_BENCH_WORKER:-$bin/aggregator-worker}
 [ -x "$worker" ] || { echo "bench.sh: BOONTADATA_BENCH_WORKER=$worker is not an executable" >&2; exit 2; }
+master=${BOONTADATA_BENCH_MASTER:-$bin/aggregator-master}
+[ -x "$master" ] || { echo "bench.sh: BOONTADATA_BENCH_MASTER=$master is not an executable" >&2; exit 2; }
 dir="$(state_dir)/bench/$(date -u +%Y%m%d-%H%M%S)-$mode"
 mkdir -p "$dir"
 tag="bench-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
@@ -99,7 +103,7 @@ rss_peak() { # PID: peak resident memory in MiB
   awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "?"
 }
 
-start master "$bin/aggregator-master" serve --listen 127.0.0.1:18090
+start master "$master" serve --listen 127.0.0.1:18090
 wait_http "$master_url/readyz" 120 master "$dir/master.log"
 run_id="$tag-run"
 

@@ -66,27 +66,36 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *zap.Lo
 	if err != nil {
 		return closeListener(err)
 	}
+	// Two connections: one request is in flight per connection, and the
+	// progress consumer's fetch waits up to its MaxWaitTime for records;
+	// on a connection of their own, the job specs, the micro-batch tasks
+	// and the offsets they are planned from do not wait behind it.
 	client, err := sarama.NewClient(cfg.Kafka.BrokerList(), sc)
 	if err != nil {
 		return closeListener(fmt.Errorf("connect to Kafka at %v: %w", cfg.Kafka.BrokerList(), err))
 	}
+	cclient, err := sarama.NewClient(cfg.Kafka.BrokerList(), sc)
+	if err != nil {
+		return closeListener(errors.Join(fmt.Errorf("connect to Kafka at %v: %w", cfg.Kafka.BrokerList(), err), client.Close()))
+	}
 	producer, err := sarama.NewSyncProducerFromClient(client)
 	if err != nil {
-		return closeListener(errors.Join(fmt.Errorf("create Kafka producer: %w", err), client.Close()))
+		return closeListener(errors.Join(fmt.Errorf("create Kafka producer: %w", err), cclient.Close(), client.Close()))
 	}
-	consumer, err := sarama.NewConsumerFromClient(client)
+	consumer, err := sarama.NewConsumerFromClient(cclient)
 	if err != nil {
-		return closeListener(errors.Join(fmt.Errorf("create Kafka consumer: %w", err), producer.Close(), client.Close()))
+		return closeListener(errors.Join(fmt.Errorf("create Kafka consumer: %w", err), producer.Close(), cclient.Close(), client.Close()))
 	}
 	checker, err := NewKafkaChecker(&cfg.Kafka)
 	if err != nil {
-		return closeListener(errors.Join(err, consumer.Close(), producer.Close(), client.Close()))
+		return closeListener(errors.Join(err, consumer.Close(), producer.Close(), cclient.Close(), client.Close()))
 	}
 	// Before the session: the Kafka clients close first.
 	closers = append([]func() error{
 		wrapClose("close progress consumer", consumer.Close),
 		wrapClose("close jobs producer", producer.Close),
 		wrapClose("close readiness client", checker.Close),
+		wrapClose("close progress client", cclient.Close),
 		wrapClose("close Kafka client", client.Close),
 	}, closers...)
 
