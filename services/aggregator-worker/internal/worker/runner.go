@@ -102,8 +102,11 @@ func (r *runner) run(ctx context.Context) error {
 		return fmt.Errorf("partitions of %s: %w", r.topic, err)
 	}
 	r.deps.partitions = len(parts)
-	// Past this, the group may have evicted this worker (no heartbeat).
-	r.deps.watch = newFreezeWatch(sc.Consumer.Group.Session.Timeout-sc.Consumer.Group.Heartbeat.Interval, r.deps.now)
+	// Past this, the group may have evicted this worker (no heartbeat): the
+	// last heartbeat before a freeze may be an interval old, and may have
+	// waited behind a fetch on the connection it shares.
+	g := sc.Consumer.Group
+	r.deps.watch = newFreezeWatch(g.Session.Timeout-g.Heartbeat.Interval-sc.Consumer.MaxWaitTime, r.deps.now)
 	if r.deps.hub != nil {
 		defer r.deps.hub.forget(r.spec.ID)
 	}
