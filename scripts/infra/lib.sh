@@ -544,8 +544,28 @@ stop_proc() {
       kill -KILL $left 2>/dev/null || true
     fi
   fi
+  wait_ports_closed "$proc"
   rm -f "$(pid_file "$proc")"
   say "${proc}: stopped after $((waited / 2))s"
+}
+
+# wait_ports_closed PROC: waits, at most STOP_TIMEOUT, until no port of PROC
+# listens. A process's command line reads empty as soon as its main thread
+# has released its memory, while the sockets it shares with its other
+# threads close only when the last thread exits: without this wait, a start
+# right after a stop (restart-cassandra under load) could find the ports
+# still taken and give up.
+wait_ports_closed() {
+  local proc="$1" port deadline=$((SECONDS + STOP_TIMEOUT))
+  while read -r port; do
+    while port_listening "$port"; do
+      if ((SECONDS >= deadline)); then
+        warn "${proc}: port ${port} still listening ${STOP_TIMEOUT}s after the process ended"
+        return 0
+      fi
+      sleep 0.2
+    done
+  done < <(hook "$(proc_server "$proc")" ports "$proc")
 }
 
 # stops every process of SERVER, in reverse start order (workers before their master)
