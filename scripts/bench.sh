@@ -60,10 +60,12 @@ if [ "$mode" = ceiling ]; then
   cd "$root/services/aggregator-worker"
   BOONTADATA_INTEGRATION=1 go test -count=1 -run '^$' -bench '^BenchmarkCassandraWrites$' -benchtime "${rows}x" ./internal/stream/ |
     awk '/rows\/s/ { sub(/^BenchmarkCassandraWrites\//, ""); sub(/-[0-9]+$/, "", $1); printf "%-28s %10.0f rows/s\n", $1, $(NF-1) }'
-  echo "insert-one-row: single-row INSERTs into engine_results, nothing else running (the database's ceiling"
-  echo "for this schema and driver); writer-*: results as the worker writes them, two rows each (engine_results"
-  echo "and engine_result_revisions), 1000 results per flush over 10000 devices; decisions-*: the decision log"
-  echo "(engine_decisions), one row per record dropped, 1000 per flush, per statement (before) and batched (now)"
+  echo "insert-one-row: single-row INSERTs of results, nothing else running (the database's ceiling for this"
+  echo "schema and driver); insert-batch-of-devices: batches of 10 rows of 10 devices, one partition each (the"
+  echo "tables before buckets); insert-batch-of-bucket: batches of 100 rows of one bucket's partition; writer-*:"
+  echo "results as the worker writes them, two rows each (result and revision), 1000 results per flush over"
+  echo "10000 devices, by device (before) and by bucket (now); decisions-*: the decision log, one row per record"
+  echo "dropped, 1000 per flush, by device (before) and by bucket (now)"
   exit 0
 fi
 build_binaries
@@ -98,6 +100,18 @@ start() { # NAME ARGS...
   "$@" >"$dir/$name.log" 2>&1 &
   pids+=($!)
   echo $! >"$dir/$name.pid"
+}
+cpu_ticks() { # PID: CPU time used so far (user + system, clock ticks)
+  awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+# cpu_of NAME...: the CPU ticks of each of the processes the throughput mode
+# accounts for (Cassandra, Kafka, the two workers), space-separated.
+cpu_of() {
+  local pids=("$(cat "$(state_dir)/infra/cassandra/cassandra.pid" 2>/dev/null)"
+    "$(cat "$(state_dir)/infra/kafka/kafka.pid" 2>/dev/null)"
+    "$(cat "$dir/worker-1.pid")" "$(cat "$dir/worker-2.pid")") p out=()
+  for p in "${pids[@]}"; do out+=("$(cpu_ticks "${p:-0}")"); done
+  echo "${out[*]}"
 }
 rss_peak() { # PID: peak resident memory in MiB
   awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "?"
@@ -394,13 +408,16 @@ elif [ "$mode" = throughput ]; then
   wait_http http://127.0.0.1:18091/readyz 120 worker-1 "$dir/worker-1.log"
   wait_http http://127.0.0.1:18092/readyz 120 worker-2 "$dir/worker-2.log"
   step "2 workers draining the topic (preset $preset${emit[*]:+, ${emit[*]}}, revisions of 1 window in $sample)"
+  cpu0=$(cpu_of)
   t0=$(date +%s%3N)
   "$bin/aggregator-master" submit --preset "$preset" "${emit[@]}" --run-id "$run_id" --job-id "$tag-job" >/dev/null
   # Processed: every record counted and no lag. Written: the job finished by
   # itself, every window of the run final and written.
   # The job's state and its last update (when it finished) come from the
-  # master; the results written are the workers' last report before.
-  t1="" deadline=$(( t0 + 1800000 )) written=0 decided=0
+  # master; the results written are the workers' reports, which go on for
+  # 3 s after the job finished (a partition's last report may come after
+  # the master saw the end).
+  t1="" deadline=$(( t0 + 1800000 )) written=0 decided=0 after=""
   while :; do
     st=$("$bin/aggregator-master" status --json "$tag-job" 2>/dev/null | python3 -c '
 import json, sys
@@ -415,7 +432,11 @@ print(p["records"], p["lag"], p["partitions"], s["state"], p["results_written"],
     [ "$w" -gt "$written" ] && written=$w
     [ "$dec" -gt "$decided" ] && decided=$dec
     if [ -z "$t1" ] && [ "$recs" -ge "$events" ] && [ "$lag" = 0 ] && [ "$parts" = 16 ]; then t1=$now; fi
-    if [ "$state" = finished ]; then t2=$updated; break; fi
+    if [ "$state" = finished ]; then
+      [ -n "$after" ] || { cpu2=$(cpu_of); now_finished=$now; }
+      t2=$updated after=${after:-$now}
+      [ $(( now - after )) -lt 3000 ] || break
+    fi
     if [ "$state" = failed ] || [ "$now" -gt "$deadline" ]; then
       echo "bench.sh: job $tag-job is $state after $(( (now - t0) / 1000 ))s; see $dir" >&2
       exit 1
@@ -431,11 +452,18 @@ print(p["records"], p["lag"], p["partitions"], s["state"], p["results_written"],
     printf "  last window written      %6.1f s  (%.1f s after the last record)\n", (c-a)/1000, (c-b)/1000
     rows = (s == 1) ? 2*w : w+w/s
     if (s == 1)
-      printf "  results written          %d = %d rows (engine_results and engine_result_revisions), %.0f rows/s\n", w, rows, rows/((c-a)/1000)
+      printf "  results written          %d = %d rows (results and their revisions), %.0f rows/s\n", w, rows, rows/((c-a)/1000)
     else
-      printf "  results written          %d = about %d rows (engine_results, and engine_result_revisions for 1 window in %d), %.0f rows/s\n", w, rows, s, rows/((c-a)/1000)
+      printf "  results written          %d = about %d rows (results, and the revisions of 1 window in %d), %.0f rows/s\n", w, rows, s, rows/((c-a)/1000)
     printf "  decision log             %d rows (late and duplicate records); %.0f rows/s with the results\n", d, (rows+d)/((c-a)/1000) }'
   echo "  worker peak RSS: $peak (10000 devices)"
+  # CPU from the submission until the job was seen finished, against what
+  # the machine's cores had in that time.
+  awk -v a="$cpu0" -v b="$cpu2" -v hz="$(getconf CLK_TCK)" -v cores="$(nproc)" -v t="$(( now_finished - t0 ))" 'BEGIN {
+    split(a, x, " "); split(b, y, " ")
+    for (i = 1; i <= 4; i++) c[i] = (y[i] - x[i]) / hz
+    printf "  CPU used                 Cassandra %.1f s, Kafka %.1f s, workers %.1f s + %.1f s, of %.1f s (%d cores)\n",
+      c[1], c[2], c[3], c[4], cores * t / 1000, cores }'
   # The first worker to join claims every partition and hands half over when
   # the second joins; a partition handed over after a commit is rebuilt from
   # its checkpoint by replaying what it read, which costs seconds.

@@ -49,6 +49,7 @@ func TestIntegrationMigrateTwiceIsNoOp(t *testing.T) {
 	tablesBefore := tables(t, s, c.Keyspace)
 	require.Contains(t, tablesBefore, "raw_events")
 	require.Contains(t, tablesBefore, "engine_results")
+	require.Contains(t, tablesBefore, "engine_results_by_bucket")
 
 	again, err := Migrate(ctx, s, &c, zaptest.NewLogger(t))
 	require.NoError(t, err)

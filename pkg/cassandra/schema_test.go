@@ -1,6 +1,7 @@
 package cassandra
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -65,5 +66,21 @@ func TestValidate(t *testing.T) {
 			}
 			require.ErrorIs(t, err, tt.want)
 		})
+	}
+}
+
+func TestResultBucketSpreadsDevices(t *testing.T) {
+	// FNV-1a 32 of "a" is 0xe40c292c (the reference value of the FNV test
+	// suite); 0xe40c292c % 64 = 44.
+	require.Equal(t, 44, ResultBucket("a"))
+	seen := make(map[int]int)
+	for i := range 10_000 {
+		b := ResultBucket(fmt.Sprintf("device-%d", i))
+		require.True(t, b >= 0 && b < ResultBuckets)
+		seen[b]++
+	}
+	require.Len(t, seen, ResultBuckets, "10,000 devices use every bucket")
+	for b, n := range seen {
+		require.Greater(t, n, 10_000/ResultBuckets/2, "bucket %d holds %d devices", b, n)
 	}
 }

@@ -326,8 +326,8 @@ func (p *platform) results(runID, jobID string) (map[windowKey]aggregate, error)
 	s := p.cql()
 	out := map[windowKey]aggregate{}
 	for _, dev := range p.devices(runID) {
-		iter := s.Query(`SELECT category, window_start, m1_sum, m2_sum, event_count FROM engine_results WHERE run_id = ? AND job_id = ? AND device_id = ?`,
-			runID, jobID, dev).Iter()
+		iter := s.Query(`SELECT category, window_start, m1_sum, m2_sum, event_count FROM engine_results_by_bucket
+WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ?`, runID, jobID, cassandra.ResultBucket(dev), dev).Iter()
 		var (
 			cat   string
 			start time.Time

@@ -95,7 +95,7 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	defer session.Close()
-	writer := stream.NewCassandraWriter(session, cfg.Cassandra.Keyspace, cfg.WriteConcurrency, cfg.RevisionSample)
+	writer := stream.NewCassandraWriter(session, cfg.WriteConcurrency, cfg.RevisionSample)
 
 	sc, err := cfg.Kafka.Sarama("aggregator-worker-" + cfg.WorkerID)
 	if err != nil {

@@ -67,8 +67,9 @@ func integrationSetup(t *testing.T) (worker.Config, *gocql.Session, sarama.SyncP
 
 // m1Sums reads the m1 sum and count of each window of a device of storm-it.
 func m1Sums(session *gocql.Session, device string) (map[int64][2]int64, error) {
-	iter := session.Query(`SELECT window_start, m1_sum, event_count FROM engine_results WHERE run_id = ? AND job_id = ? AND device_id = ? AND category = ?`,
-		"run-it", "storm-it", device, "cat-1").Iter()
+	iter := session.Query(`SELECT window_start, m1_sum, event_count FROM engine_results_by_bucket
+WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ? AND category = ?`,
+		"run-it", "storm-it", cassandra.ResultBucket(device), device, "cat-1").Iter()
 	var (
 		start time.Time
 		m1, n int64
@@ -135,7 +136,7 @@ func TestIntegrationWorkerAggregatesAJob(t *testing.T) {
 }
 
 // TestIntegrationResultsOfAnEngineUnderTestAreIngested: lines of the engine
-// contract on the results topic become rows of engine_results; a line that
+// contract on the results topic become rows of engine_results_by_bucket; a line that
 // does not parse goes to the dead-letter topic; the end line is reported to
 // the master as the job's end, after the results before it are written.
 func TestIntegrationResultsOfAnEngineUnderTestAreIngested(t *testing.T) {
@@ -204,12 +205,13 @@ func TestIntegrationResultsOfAnEngineUnderTestAreIngested(t *testing.T) {
 
 	var m1, n int64
 	var final bool
-	require.NoError(t, session.Query(`SELECT m1_sum, event_count, is_final FROM engine_results WHERE run_id = ? AND job_id = ? AND device_id = ?`,
-		"run-it", "spark-it", "dev-0").ScanContext(ctx, &m1, &n, &final))
+	key := []any{"run-it", "spark-it", cassandra.ResultBucket("dev-0"), "dev-0"}
+	require.NoError(t, session.Query(`SELECT m1_sum, event_count, is_final FROM engine_results_by_bucket
+WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ?`, key...).ScanContext(ctx, &m1, &n, &final))
 	require.Equal(t, []any{int64(7), int64(4), true}, []any{m1, n, final}, "the latest revision, written before the end was reported")
 	var revisions int
-	require.NoError(t, session.Query(`SELECT COUNT(*) FROM engine_result_revisions WHERE run_id = ? AND job_id = ? AND device_id = ?`,
-		"run-it", "spark-it", "dev-0").ScanContext(ctx, &revisions))
+	require.NoError(t, session.Query(`SELECT COUNT(*) FROM engine_result_revisions_by_bucket
+WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ?`, key...).ScanContext(ctx, &revisions))
 	require.Equal(t, 2, revisions)
 
 	var reasons []string

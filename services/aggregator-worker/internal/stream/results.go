@@ -3,11 +3,11 @@ package stream
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
+	"github.com/boontadata/boontadata/pkg/cassandra"
 	"github.com/boontadata/boontadata/pkg/engine"
 )
 
@@ -51,28 +51,26 @@ func DecisionOf(d *engine.Decision) Decision {
 	}
 }
 
-// CassandraWriter writes results to engine_results (the latest answer per
-// window) and engine_result_revisions (every revision of the windows in
-// the revision sample, for latency), with a bounded number of writes in
-// flight shared by every partition of the worker.
+// CassandraWriter writes results to engine_results_by_bucket (the latest
+// answer per window) and engine_result_revisions_by_bucket (every revision
+// of the windows in the revision sample, for latency), and the decision log
+// to engine_decisions_by_bucket, with a bounded number of writes in flight
+// shared by every partition of the worker.
 type CassandraWriter struct {
 	session *gocql.Session
 	slots   chan struct{}
-	// everywhere: every node of the cluster holds every partition of the
-	// keyspace, so a batch may span devices at no coordination cost.
-	everywhere bool
 	// sample: every revision of one window in sample goes to
-	// engine_result_revisions (1: every window).
+	// engine_result_revisions_by_bucket (1: every window).
 	sample uint32
 	// batchStatements bounds a batch (MaxBatchStatements).
 	batchStatements int
 }
 
-// NewCassandraWriter returns a writer over a session bound to keyspace that
-// records the revisions of one window in revisionSample (1 or less: every
-// window; see InRevisionSample).
-func NewCassandraWriter(s *gocql.Session, keyspace string, concurrency, revisionSample int) *CassandraWriter {
-	return &CassandraWriter{session: s, slots: make(chan struct{}, concurrency), everywhere: replicatedEverywhere(s, keyspace),
+// NewCassandraWriter returns a writer over a session that records the
+// revisions of one window in revisionSample (1 or less: every window; see
+// InRevisionSample).
+func NewCassandraWriter(s *gocql.Session, concurrency, revisionSample int) *CassandraWriter {
+	return &CassandraWriter{session: s, slots: make(chan struct{}, concurrency),
 		sample: uint32(max(1, revisionSample)), batchStatements: MaxBatchStatements}
 }
 
@@ -103,49 +101,22 @@ func InRevisionSample(n uint32, deviceID, category string, windowStart int64) bo
 	return h%n == 0
 }
 
-// replicatedEverywhere reports whether the session's keyspace has at least
-// as many replicas as the cluster has nodes (a single node, or RF 3 on three
-// nodes): then any node is a replica of every partition, and an unlogged
-// batch of several partitions costs one round trip and no forwarding. A
-// node that joins later makes such batches forward some writes, still
-// correct. Unknown metadata: false.
-func replicatedEverywhere(s *gocql.Session, keyspace string) bool {
-	hosts := s.GetHosts()
-	if len(hosts) == 0 {
-		return false
-	}
-	md, err := s.KeyspaceMetadata(keyspace)
-	if err != nil || md == nil {
-		return false
-	}
-	replicas := 0
-	for _, v := range md.StrategyOptions {
-		n, err := strconv.Atoi(fmt.Sprint(v))
-		if err != nil {
-			return false
-		}
-		replicas += n // replication_factor, or one entry per datacenter
-	}
-	return replicas >= len(hosts)
-}
-
 const (
-	upsertResult = `INSERT INTO engine_results (run_id, job_id, device_id, category, window_start, window_end,
-m1_sum, m2_sum, event_count, revision, is_final, emit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	insertRevision = `INSERT INTO engine_result_revisions (run_id, job_id, device_id, category, window_start, revision,
-m1_sum, m2_sum, event_count, emit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	upsertResult = `INSERT INTO engine_results_by_bucket (run_id, job_id, bucket, device_id, category, window_start, window_end,
+m1_sum, m2_sum, event_count, revision, is_final, emit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertRevision = `INSERT INTO engine_result_revisions_by_bucket (run_id, job_id, bucket, device_id, category, window_start, revision,
+m1_sum, m2_sum, event_count, emit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
-const insertDecision = `INSERT INTO engine_decisions (run_id, job_id, device_id, message_id, kafka_partition, kafka_offset,
-decision, reason, category, record_time, device_time, window_start, window_end, watermark, original_offset,
-measure1, measure2, emit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertDecision = `INSERT INTO engine_decisions_by_bucket (run_id, job_id, bucket, device_id, message_id, kafka_partition,
+kafka_offset, decision, reason, category, record_time, device_time, window_start, window_end, watermark, original_offset,
+measure1, measure2, emit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-// WriteDecisions implements ResultWriter. Rows go in unlogged batches, as
-// results do (Write): the decision log shares the results' partition key
-// (run, job, device). A record decided several times in one call (a
-// duplicate in several sliding windows) keeps its last decision: the rows
-// share a primary key, and statements of one batch share a timestamp, which
-// Cassandra would settle cell by cell, by value.
+// WriteDecisions implements ResultWriter. Rows go in unlogged batches of
+// one bucket each, as results do (Write). A record decided several times
+// in one call (a duplicate in several sliding windows) keeps its last
+// decision: the rows share a primary key, and statements of one batch
+// share a timestamp, which Cassandra would settle cell by cell, by value.
 func (w *CassandraWriter) WriteDecisions(ctx context.Context, runID, jobID string, ds []Decision) error {
 	b := w.batches(ctx, len(ds), 0)
 	for i := range ds {
@@ -153,8 +124,9 @@ func (w *CassandraWriter) WriteDecisions(ctx context.Context, runID, jobID strin
 		if i+1 < len(ds) && sameRecord(d, &ds[i+1]) {
 			continue // decided again just after: the later decision stands
 		}
-		b.add(d.DeviceID, gocql.BatchEntry{Stmt: insertDecision, Idempotent: true, Args: []any{
-			runID, jobID, d.DeviceID, d.MessageID, int(d.Partition), d.Offset,
+		bucket := cassandra.ResultBucket(d.DeviceID)
+		b.add(bucket, gocql.BatchEntry{Stmt: insertDecision, Idempotent: true, Args: []any{
+			runID, jobID, bucket, d.DeviceID, d.MessageID, int(d.Partition), d.Offset,
 			d.Kind, d.Reason, d.Category, d.Time, d.DeviceTime, d.WindowStart, d.WindowEnd, d.Watermark,
 			d.OriginalOffset, d.Measure1, d.Measure2, d.Emit}})
 	}
@@ -169,32 +141,26 @@ func sameRecord(a, b *Decision) bool {
 	return a.Offset == b.Offset && a.Partition == b.Partition && a.DeviceID == b.DeviceID && a.MessageID == b.MessageID
 }
 
-// batcher gathers statements into unlogged batches of at most
-// MaxBatchStatements and runs each batch once it is full (wait runs the
-// rest). A device's statements go together, to the replicas of one token
-// (the session's policy is token-aware; a batch is routed by its first
-// statement). When every node holds every partition (a single node, or as
-// many replicas as nodes), a batch also takes other devices' statements:
-// there is no other replica to reach.
+// batcher gathers statements into unlogged batches of one bucket (one
+// partition of each table, and so one mutation: Cassandra groups a batch's
+// updates by partition key) and at most MaxBatchStatements, and runs each
+// batch once it is full (wait runs the rest). The session's policy is
+// token-aware: a batch goes to a replica of its partition.
 type batcher struct {
 	*writes
-	open    map[string]*gocql.Batch
+	open    map[int]*gocql.Batch
 	version int64
 }
 
 // batches returns a batcher for about n statements; version, when
 // positive, is every batch's timestamp (µs).
 func (w *CassandraWriter) batches(ctx context.Context, n int, version int64) *batcher {
-	return &batcher{writes: w.group(ctx, n), open: make(map[string]*gocql.Batch), version: version}
+	return &batcher{writes: w.group(ctx, n), open: make(map[int]*gocql.Batch), version: version}
 }
 
-// add puts entries, statements of device's partition, in one batch.
-func (b *batcher) add(device string, entries ...gocql.BatchEntry) {
-	key := device
-	if b.w.everywhere {
-		key = ""
-	}
-	cur := b.open[key]
+// add puts entries, statements of bucket's partition, in one batch.
+func (b *batcher) add(bucket int, entries ...gocql.BatchEntry) {
+	cur := b.open[bucket]
 	if cur != nil && len(cur.Entries)+len(entries) > b.w.batchStatements {
 		b.batch(cur)
 		cur = nil
@@ -204,7 +170,7 @@ func (b *batcher) add(device string, entries ...gocql.BatchEntry) {
 		if b.version > 0 {
 			cur.WithTimestamp(b.version)
 		}
-		b.open[key] = cur
+		b.open[bucket] = cur
 	}
 	cur.Entries = append(cur.Entries, entries...)
 }
@@ -262,14 +228,13 @@ func (g *writes) wait() error {
 	return first
 }
 
-// MaxBatchStatements bounds an unlogged batch: 10 statements touch at most
-// 10 partitions, and 10 rows of results or decisions are 2–5 KB, under
-// Cassandra's unlogged_batch_across_partitions_warn_threshold (10) and
-// batch_size_warn_threshold (5 KiB), with which it warns about a batch of
-// several partitions (BatchStatement.verifyBatchType, verifyBatchSize).
-// TestIntegrationWriterStaysUnderBatchWarnings checks it against the
-// server's log.
-const MaxBatchStatements = 10
+// MaxBatchStatements bounds an unlogged batch of one partition: 100 rows
+// of results or decisions are 10–30 KB, one mutation. Cassandra's
+// batch_size_warn_threshold and unlogged_batch_across_partitions_warn_threshold
+// apply to batches of several partitions only (BatchStatement.verifyBatchSize
+// returns at once for one mutation, verifyBatchType likewise);
+// TestIntegrationWriterStaysUnderBatchWarnings checks the server's log.
+const MaxBatchStatements = 100
 
 // DefaultWriteConcurrency is the writes in flight per worker by default
 // (--write-concurrency): a partition's flush is a few dozen batches, and
@@ -284,22 +249,24 @@ const DefaultWriteConcurrency = 128
 // timestamp, and Cassandra settles two writes of one row with the same
 // timestamp by value, not by order.
 //
-// Statements go in unlogged batches (batcher): one round trip instead of
-// one per statement. Both tables are partitioned by (run, job, device), so
-// a result and its revision go to the same batch.
+// Statements go in unlogged batches (batcher): one round trip and one
+// partition mutation instead of one per statement. Both tables are
+// partitioned by (run, job, bucket), so a result and its revision go to the
+// same batch, and so do the other devices of the bucket.
 func (w *CassandraWriter) Write(ctx context.Context, runID, jobID string, results []engine.Result, version int64) error {
 	b := w.batches(ctx, 2*len(results), version)
 	for i := range results {
 		r := &results[i]
 		start, end, emit := time.UnixMilli(r.Window.Start), time.UnixMilli(r.Window.End), time.UnixMilli(r.EmitTime)
-		result := gocql.BatchEntry{Stmt: upsertResult, Idempotent: true, Args: []any{runID, jobID, r.DeviceID, r.Category,
+		bucket := cassandra.ResultBucket(r.DeviceID)
+		result := gocql.BatchEntry{Stmt: upsertResult, Idempotent: true, Args: []any{runID, jobID, bucket, r.DeviceID, r.Category,
 			start, end, r.SumMeasure1, r.SumMeasure2, r.Count, int(r.Revision), r.Final, emit}}
 		if !InRevisionSample(w.sample, r.DeviceID, r.Category, r.Window.Start) {
-			b.add(r.DeviceID, result)
+			b.add(bucket, result)
 			continue
 		}
-		b.add(r.DeviceID, result, gocql.BatchEntry{Stmt: insertRevision, Idempotent: true, Args: []any{runID, jobID,
-			r.DeviceID, r.Category, start, int(r.Revision), r.SumMeasure1, r.SumMeasure2, r.Count, emit}})
+		b.add(bucket, result, gocql.BatchEntry{Stmt: insertRevision, Idempotent: true, Args: []any{runID, jobID,
+			bucket, r.DeviceID, r.Category, start, int(r.Revision), r.SumMeasure1, r.SumMeasure2, r.Count, emit}})
 	}
 	if err := b.wait(); err != nil {
 		return fmt.Errorf("write %d results of job %s: %w", len(results), jobID, err)

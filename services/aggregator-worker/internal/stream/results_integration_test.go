@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -62,42 +63,53 @@ func results(n, devices, w0 int) []engine.Result {
 
 // TestIntegrationWriterBatches writes more results of a device than a
 // batch holds, among other devices' results, then a later revision of one
-// window: every row is there, engine_results holds the last revision,
-// engine_result_revisions every one. Both ways of batching: by device, and
-// across devices (this single node holds every partition).
+// window: every row is there, engine_results_by_bucket holds the last
+// revision, engine_result_revisions_by_bucket every one. dev-0 and another
+// device share a bucket, so their rows go in the same batches.
 func TestIntegrationWriterBatches(t *testing.T) {
-	s, ks := keyspace(t)
-	w := NewCassandraWriter(s, ks, 4, 1)
-	require.True(t, w.everywhere, "a single node with replication factor 1 holds every partition")
-	for _, everywhere := range []bool{false, true} {
-		w.everywhere = everywhere
-		jobID := fmt.Sprintf("job-%v", everywhere)
-		ctx := context.Background()
-		require.NoError(t, w.Write(ctx, "run-w", jobID, results(3*16, 3, 0), 0)) // 16 windows of 3 devices
-		require.NoError(t, w.Write(ctx, "run-w", jobID, []engine.Result{{Window: window.Window{Start: 0, End: 5000},
-			DeviceID: "dev-0", Category: "cat-1", SumMeasure1: 100, Count: 4, Revision: 4, Final: true, EmitTime: 1_700_000_000_001}}, 0))
-
-		var m1 int64
-		var final bool
-		var rev int
-		require.NoError(t, s.Query(`SELECT m1_sum, is_final, revision FROM engine_results WHERE run_id = ? AND job_id = ? AND device_id = ? AND category = ? AND window_start = ?`,
-			"run-w", jobID, "dev-0", "cat-1", time.UnixMilli(0)).Scan(&m1, &final, &rev))
-		require.Equal(t, []any{int64(100), true, 4}, []any{m1, final, rev}, "the later revision replaced the earlier")
-		for _, dev := range []string{"dev-0", "dev-1", "dev-2"} {
-			count := func(table string) int {
-				var n int
-				require.NoError(t, s.Query(`SELECT COUNT(*) FROM `+table+` WHERE run_id = ? AND job_id = ? AND device_id = ?`,
-					"run-w", jobID, dev).Scan(&n))
-				return n
-			}
-			extra := 0
-			if dev == "dev-0" {
-				extra = 1
-			}
-			require.Equal(t, 16, count("engine_results"), "%s, across devices %v", dev, everywhere)
-			require.Equal(t, 16+extra, count("engine_result_revisions"), "%s: every revision is kept", dev)
+	s, _ := keyspace(t)
+	w := NewCassandraWriter(s, 4, 1)
+	w.batchStatements = 10
+	other := 1
+	for cassandra.ResultBucket(fmt.Sprintf("dev-%d", other)) != cassandra.ResultBucket("dev-0") {
+		other++
+	}
+	devices := []string{"dev-0", "dev-1", "dev-2", fmt.Sprintf("dev-%d", other)}
+	ctx := context.Background()
+	var rs []engine.Result
+	for _, r := range results(16*(other+1), other+1, 0) { // 16 windows of each device
+		if slices.Contains(devices, r.DeviceID) {
+			rs = append(rs, r)
 		}
 	}
+	require.NoError(t, w.Write(ctx, "run-w", "job", rs, 0))
+	require.NoError(t, w.Write(ctx, "run-w", "job", []engine.Result{{Window: window.Window{Start: 0, End: 5000},
+		DeviceID: "dev-0", Category: "cat-1", SumMeasure1: 100, Count: 4, Revision: 4, Final: true, EmitTime: 1_700_000_000_001}}, 0))
+
+	var m1 int64
+	var final bool
+	var rev int
+	require.NoError(t, s.Query(`SELECT m1_sum, is_final, revision FROM engine_results_by_bucket
+WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ? AND category = ? AND window_start = ?`,
+		"run-w", "job", cassandra.ResultBucket("dev-0"), "dev-0", "cat-1", time.UnixMilli(0)).Scan(&m1, &final, &rev))
+	require.Equal(t, []any{int64(100), true, 4}, []any{m1, final, rev}, "the later revision replaced the earlier")
+	for _, dev := range devices {
+		extra := 0
+		if dev == "dev-0" {
+			extra = 1
+		}
+		require.Equal(t, 16, countRows(t, s, "engine_results_by_bucket", "run-w", "job", dev), dev)
+		require.Equal(t, 16+extra, countRows(t, s, "engine_result_revisions_by_bucket", "run-w", "job", dev), "%s: every revision is kept", dev)
+	}
+}
+
+// countRows counts a device's rows of a job in one of the *_by_bucket tables.
+func countRows(t *testing.T, s *gocql.Session, table, runID, jobID, device string) int {
+	t.Helper()
+	var n int
+	require.NoError(t, s.Query(`SELECT COUNT(*) FROM `+table+` WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ?`,
+		runID, jobID, cassandra.ResultBucket(device), device).Scan(&n))
+	return n
 }
 
 // decisions gives n decisions of devices dev-0..dev-(devices-1) in turn,
@@ -115,93 +127,89 @@ func decisions(n, devices int) []Decision {
 }
 
 // TestIntegrationWriterDecisionBatches writes more decisions of a device
-// than a batch holds, among other devices', by device and across devices:
-// every row is there with its values. A record decided twice in a row (a
-// duplicate in two sliding windows) keeps the later decision, even where
-// the earlier one's values are greater (statements of one batch share a
-// timestamp, which Cassandra settles by value).
+// than a batch holds, among other devices': every row is there with its
+// values. A record decided twice in a row (a duplicate in two sliding
+// windows) keeps the later decision, even where the earlier one's values
+// are greater (statements of one batch share a timestamp, which Cassandra
+// settles by value).
 func TestIntegrationWriterDecisionBatches(t *testing.T) {
-	s, ks := keyspace(t)
-	w := NewCassandraWriter(s, ks, 4, 1)
-	for _, everywhere := range []bool{false, true} {
-		w.everywhere = everywhere
-		jobID := fmt.Sprintf("job-%v", everywhere)
-		ds := decisions(3*25, 3)
-		twice := ds[len(ds)-1]
-		twice.MessageID, twice.DeviceID, twice.Partition, twice.Offset = "m-twice", "dev-0", 3, 9999
-		first, later := twice, twice
-		first.WindowStart, first.WindowEnd, first.OriginalOffset = 10_000, 15_000, 70
-		later.WindowStart, later.WindowEnd, later.OriginalOffset = 5_000, 10_000, 30
-		ds = append(ds, first, later)
-		require.NoError(t, w.WriteDecisions(context.Background(), "run-d", jobID, ds))
+	s, _ := keyspace(t)
+	w := NewCassandraWriter(s, 4, 1)
+	w.batchStatements = 10
+	ds := decisions(3*25, 3)
+	twice := ds[len(ds)-1]
+	twice.MessageID, twice.DeviceID, twice.Partition, twice.Offset = "m-twice", "dev-0", 3, 9999
+	first, later := twice, twice
+	first.WindowStart, first.WindowEnd, first.OriginalOffset = 10_000, 15_000, 70
+	later.WindowStart, later.WindowEnd, later.OriginalOffset = 5_000, 10_000, 30
+	ds = append(ds, first, later)
+	require.NoError(t, w.WriteDecisions(context.Background(), "run-d", "job", ds))
 
-		for _, dev := range []string{"dev-0", "dev-1", "dev-2"} {
-			var n int
-			require.NoError(t, s.Query(`SELECT COUNT(*) FROM engine_decisions WHERE run_id = ? AND job_id = ? AND device_id = ?`,
-				"run-d", jobID, dev).Scan(&n))
-			want := 25
-			if dev == "dev-0" {
-				want++
-			}
-			require.Equal(t, want, n, "%s, across devices %v", dev, everywhere)
+	for _, dev := range []string{"dev-0", "dev-1", "dev-2"} {
+		want := 25
+		if dev == "dev-0" {
+			want++
 		}
-		var kind, reason, cat string
-		var offset, m1 int64
-		require.NoError(t, s.Query(`SELECT decision, reason, category, kafka_offset, measure1 FROM engine_decisions
-WHERE run_id = ? AND job_id = ? AND device_id = ? AND message_id = ?`, "run-d", jobID, "dev-1", "m-31").Scan(&kind, &reason, &cat, &offset, &m1))
-		require.Equal(t, []any{"duplicate_dropped", "seen_before_watermark", "cat-1", int64(31), int64(31)},
-			[]any{kind, reason, cat, offset, m1})
-		var start, end, orig int64
-		require.NoError(t, s.Query(`SELECT window_start, window_end, original_offset FROM engine_decisions
-WHERE run_id = ? AND job_id = ? AND device_id = ? AND message_id = ?`, "run-d", jobID, "dev-0", "m-twice").Scan(&start, &end, &orig))
-		require.Equal(t, []int64{5_000, 10_000, 30}, []int64{start, end, orig}, "the later decision of the record stands")
+		require.Equal(t, want, countRows(t, s, "engine_decisions_by_bucket", "run-d", "job", dev), dev)
 	}
+	var kind, reason, cat string
+	var offset, m1 int64
+	require.NoError(t, s.Query(`SELECT decision, reason, category, kafka_offset, measure1 FROM engine_decisions_by_bucket
+WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ? AND message_id = ?`,
+		"run-d", "job", cassandra.ResultBucket("dev-1"), "dev-1", "m-31").Scan(&kind, &reason, &cat, &offset, &m1))
+	require.Equal(t, []any{"duplicate_dropped", "seen_before_watermark", "cat-1", int64(31), int64(31)},
+		[]any{kind, reason, cat, offset, m1})
+	var start, end, orig int64
+	require.NoError(t, s.Query(`SELECT window_start, window_end, original_offset FROM engine_decisions_by_bucket
+WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ? AND message_id = ?`,
+		"run-d", "job", cassandra.ResultBucket("dev-0"), "dev-0", "m-twice").Scan(&start, &end, &orig))
+	require.Equal(t, []int64{5_000, 10_000, 30}, []int64{start, end, orig}, "the later decision of the record stands")
 }
 
 // TestIntegrationWriterStaysUnderBatchWarnings writes results and
 // decisions with long identifiers (a 64-character job id, 36-character
-// device and message ids, 24-character categories) through the writer, by
-// device and across devices, in a keyspace of its own: Cassandra's log has
-// no warning about a batch of that keyspace. The same rows in batches of
-// three times MaxBatchStatements, in another keyspace, are warned about:
-// the check sees warnings. It reads the log of the server scripts/infra
-// runs (the driver does not pass on a warning about a batch that
-// succeeded).
+// device and message ids, 24-character categories) through the writer, in
+// a keyspace of its own: its batches of MaxBatchStatements rows of one
+// partition are 10–30 KB, and Cassandra's log has no warning about a batch
+// of that keyspace. The same results in batches of 30 partitions, in
+// another keyspace, are warned about: the check sees warnings. It reads the
+// log of the server scripts/infra runs (the driver does not pass on a
+// warning about a batch that succeeded).
 func TestIntegrationWriterStaysUnderBatchWarnings(t *testing.T) {
 	logPath := cassandraLog(t)
 	long := func(prefix string, n int) string { return prefix + strings.Repeat("x", n-len(prefix)) }
-	rows := func() ([]engine.Result, []Decision) {
-		rs := results(2000, 300, 0)
-		ds := decisions(2000, 300)
-		for i := range rs {
-			rs[i].DeviceID = long(rs[i].DeviceID+"-", 36)
-			rs[i].Category = long("category-", 24)
-		}
-		for i := range ds {
-			ds[i].DeviceID = long(ds[i].DeviceID+"-", 36)
-			ds[i].MessageID = long(ds[i].MessageID+"-", 36)
-			ds[i].Category = long("category-", 24)
-		}
-		return rs, ds
+	rs := results(2000, 300, 0)
+	ds := decisions(2000, 300)
+	for i := range rs {
+		rs[i].DeviceID = long(rs[i].DeviceID+"-", 36)
+		rs[i].Category = long("category-", 24)
+	}
+	for i := range ds {
+		ds[i].DeviceID = long(ds[i].DeviceID+"-", 36)
+		ds[i].MessageID = long(ds[i].MessageID+"-", 36)
+		ds[i].Category = long("category-", 24)
 	}
 	jobID := long("job-", 64)
-	write := func(s *gocql.Session, ks string, limit int) {
-		for _, everywhere := range []bool{false, true} {
-			w := NewCassandraWriter(s, ks, 16, 1)
-			w.everywhere, w.batchStatements = everywhere, limit
-			rs, ds := rows()
-			run := fmt.Sprintf("run-%v", everywhere)
-			require.NoError(t, w.Write(context.Background(), run, jobID, rs, 0))
-			require.NoError(t, w.WriteDecisions(context.Background(), run, jobID, ds))
+	s, ks := keyspace(t)
+	w := NewCassandraWriter(s, 16, 1)
+	require.NoError(t, w.Write(context.Background(), "run", jobID, rs, 0))
+	require.NoError(t, w.WriteDecisions(context.Background(), "run", jobID, ds))
+
+	s30, ks30 := keyspace(t)
+	buckets := map[int]bool{}
+	batch := s30.Batch(gocql.UnloggedBatch)
+	for _, r := range rs {
+		if b := cassandra.ResultBucket(r.DeviceID); !buckets[b] && len(buckets) < 30 {
+			buckets[b] = true
+			batch.Entries = append(batch.Entries, gocql.BatchEntry{Stmt: upsertResult, Args: []any{"run", jobID, b, r.DeviceID,
+				r.Category, time.UnixMilli(r.Window.Start), time.UnixMilli(r.Window.End), r.SumMeasure1, r.SumMeasure2, r.Count,
+				int(r.Revision), r.Final, time.UnixMilli(r.EmitTime)}})
 		}
 	}
-	s, ks := keyspace(t)
-	write(s, ks, MaxBatchStatements)
-	s3, ks3 := keyspace(t)
-	write(s3, ks3, 3*MaxBatchStatements)
-	require.Eventually(t, func() bool { return batchWarnings(t, logPath, ks3) > 0 }, 10*time.Second, 100*time.Millisecond,
-		"batches of 3×MaxBatchStatements across devices are over Cassandra's 5 KiB: %s has no warning about them", logPath)
-	require.Zero(t, batchWarnings(t, logPath, ks), "batches of at most MaxBatchStatements: Cassandra warned (%s)", logPath)
+	require.NoError(t, batch.Exec())
+	require.Eventually(t, func() bool { return batchWarnings(t, logPath, ks30) > 0 }, 10*time.Second, 100*time.Millisecond,
+		"a batch of 30 partitions is over Cassandra's 5 KiB: %s has no warning about it", logPath)
+	require.Zero(t, batchWarnings(t, logPath, ks), "the writer's batches: Cassandra warned (%s)", logPath)
 }
 
 // cassandraLog returns the log of the Cassandra that scripts/infra runs,
@@ -226,12 +234,12 @@ func batchWarnings(t *testing.T, logPath, ks string) int {
 }
 
 // TestIntegrationWriterRevisionSample: with one window in 4 sampled, every
-// window still has its latest answer in engine_results, and
-// engine_result_revisions holds every revision of exactly the sampled
+// window still has its latest answer in engine_results_by_bucket, and
+// engine_result_revisions_by_bucket holds every revision of exactly the sampled
 // windows, as InRevisionSample picks them.
 func TestIntegrationWriterRevisionSample(t *testing.T) {
-	s, ks := keyspace(t)
-	w := NewCassandraWriter(s, ks, 4, 4)
+	s, _ := keyspace(t)
+	w := NewCassandraWriter(s, 4, 4)
 	ctx := context.Background()
 	rs := results(4*50, 4, 0) // 50 windows of 4 devices, revision 3
 	require.NoError(t, w.Write(ctx, "run-s", "job", rs, 0))
@@ -245,10 +253,11 @@ func TestIntegrationWriterRevisionSample(t *testing.T) {
 	sampled := 0
 	for _, r := range rs {
 		var results, revisions int
-		require.NoError(t, s.Query(`SELECT COUNT(*) FROM engine_results WHERE run_id = ? AND job_id = ? AND device_id = ? AND category = ? AND window_start = ?`,
-			"run-s", "job", r.DeviceID, r.Category, time.UnixMilli(r.Window.Start)).Scan(&results))
-		require.NoError(t, s.Query(`SELECT COUNT(*) FROM engine_result_revisions WHERE run_id = ? AND job_id = ? AND device_id = ? AND category = ? AND window_start = ?`,
-			"run-s", "job", r.DeviceID, r.Category, time.UnixMilli(r.Window.Start)).Scan(&revisions))
+		key := []any{"run-s", "job", cassandra.ResultBucket(r.DeviceID), r.DeviceID, r.Category, time.UnixMilli(r.Window.Start)}
+		require.NoError(t, s.Query(`SELECT COUNT(*) FROM engine_results_by_bucket
+WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ? AND category = ? AND window_start = ?`, key...).Scan(&results))
+		require.NoError(t, s.Query(`SELECT COUNT(*) FROM engine_result_revisions_by_bucket
+WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ? AND category = ? AND window_start = ?`, key...).Scan(&revisions))
 		require.Equal(t, 1, results, "every window has its answer")
 		if InRevisionSample(4, r.DeviceID, r.Category, r.Window.Start) {
 			sampled++
@@ -266,8 +275,8 @@ func TestIntegrationWriterRevisionSample(t *testing.T) {
 // wrote a newer batch, or a newer attempt of the same batch. Written with
 // job.Task.WriteVersion, the stale write arrives last and changes nothing.
 func TestIntegrationWriterFencesStaleVersions(t *testing.T) {
-	s, ks := keyspace(t)
-	w := NewCassandraWriter(s, ks, 4, 1)
+	s, _ := keyspace(t)
+	w := NewCassandraWriter(s, 4, 1)
 	ctx := context.Background()
 	at := func(m1 int64, final bool) []engine.Result {
 		return []engine.Result{{Window: window.Window{Start: 0, End: 5000}, DeviceID: "dev-0", Category: "cat-1",
@@ -277,8 +286,9 @@ func TestIntegrationWriterFencesStaleVersions(t *testing.T) {
 		return job.Task{BatchID: int64(id), BatchTime: 1_700_000_000_000 + int64(id)*5000, Attempt: attempt}.WriteVersion()
 	}
 	read := func() (m1 int64, final bool) {
-		require.NoError(t, s.Query(`SELECT m1_sum, is_final FROM engine_results WHERE run_id = ? AND job_id = ? AND device_id = ? AND category = ? AND window_start = ?`,
-			"run-f", "job-f", "dev-0", "cat-1", time.UnixMilli(0)).Scan(&m1, &final))
+		require.NoError(t, s.Query(`SELECT m1_sum, is_final FROM engine_results_by_bucket
+WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ? AND category = ? AND window_start = ?`,
+			"run-f", "job-f", cassandra.ResultBucket("dev-0"), "dev-0", "cat-1", time.UnixMilli(0)).Scan(&m1, &final))
 		return m1, final
 	}
 	require.NoError(t, w.Write(ctx, "run-f", "job-f", at(7, true), batch(5, 1)), "batch 5, second attempt")
@@ -295,38 +305,79 @@ func TestIntegrationWriterFencesStaleVersions(t *testing.T) {
 // BenchmarkCassandraWrites measures what the database takes on this machine
 // with the project's schema and driver settings, nothing else running,
 // and what the worker's writer achieves: rows/s. Each result is two rows
-// (engine_results and engine_result_revisions). 10,000 devices, 1,000
-// results per flush as a partition's tick would give, as many writes in
-// flight as the worker's default --write-concurrency. Run with
-// BOONTADATA_INTEGRATION=1 (scripts/bench.sh ceiling does).
+// (a result and its revision). 10,000 devices, 1,000 results per flush as a
+// partition's tick would give, as many writes in flight as the worker's
+// default --write-concurrency. Beside the writer, the writer before results
+// went by bucket (writeByDevice: the tables of one partition per device,
+// batches of 10 statements of any devices). Run with BOONTADATA_INTEGRATION=1
+// (scripts/bench.sh ceiling does).
 func BenchmarkCassandraWrites(b *testing.B) {
-	s, ks := keyspace(b)
+	s, _ := keyspace(b)
 	const flush, devices, inflight = 1000, 10_000, DefaultWriteConcurrency
 	rowsPerSec := func(b *testing.B, rows int) {
 		b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 		b.ReportMetric(0, "ns/op")
 	}
-	// inserts runs b.N row inserts, per rows rows (one statement, or one
-	// unlogged batch of rows statements), inflight at a time.
-	inserts := func(b *testing.B, job string, per int) {
+	// inserts runs b.N row inserts of results, in unlogged batches of up
+	// to per rows (1: a statement each), inflight at a time. bucketed: into
+	// engine_results_by_bucket, a batch holding one bucket's rows; else into
+	// engine_results, a batch holding per devices' rows.
+	inserts := func(b *testing.B, job string, per int, bucketed bool) {
 		row := func(j int) []any {
-			d, w := j%devices, int64(j/devices)
-			return []any{"run-c", job, fmt.Sprintf("dev-%d", d), "cat-1", time.UnixMilli(w * 5000),
+			d, w := fmt.Sprintf("dev-%d", j%devices), int64(j/devices)
+			args := []any{"run-c", job, d, "cat-1", time.UnixMilli(w * 5000),
 				time.UnixMilli(w*5000 + 5000), int64(j), 1.5, int64(3), 3, false, time.UnixMilli(1_700_000_000_000)}
+			if bucketed {
+				args = slices.Insert(args, 2, any(cassandra.ResultBucket(d)))
+			}
+			return args
+		}
+		stmt := upsertResult
+		if !bucketed {
+			stmt = upsertResultByDevice
+		}
+		var groups [][]int // the rows of each statement or batch
+		if bucketed {
+			byBucket := make([][]int, cassandra.ResultBuckets)
+			for j := range b.N {
+				k := cassandra.ResultBucket(fmt.Sprintf("dev-%d", j%devices))
+				byBucket[k] = append(byBucket[k], j)
+			}
+			// Bucket after bucket in turn, as a flush of many devices
+			// spreads over them (not one partition's batches all at once).
+			for i := 0; len(groups) == 0 || i < b.N; i += per {
+				n := len(groups)
+				for _, rows := range byBucket {
+					if i < len(rows) {
+						groups = append(groups, rows[i:min(i+per, len(rows))])
+					}
+				}
+				if len(groups) == n {
+					break
+				}
+			}
+		} else {
+			for i := 0; i < b.N; i += per {
+				g := make([]int, 0, per)
+				for j := i; j < min(i+per, b.N); j++ {
+					g = append(g, j)
+				}
+				groups = append(groups, g)
+			}
 		}
 		var wg sync.WaitGroup
-		next := make(chan int)
+		next := make(chan []int)
 		errs := make(chan error, inflight)
 		for range inflight {
 			wg.Go(func() {
-				for i := range next {
+				for g := range next {
 					var err error
-					if per == 1 {
-						err = s.Query(upsertResult, row(i)...).Idempotent(true).Exec()
+					if len(g) == 1 {
+						err = s.Query(stmt, row(g[0])...).Idempotent(true).Exec()
 					} else {
 						batch := s.Batch(gocql.UnloggedBatch)
-						for j := i; j < min(i+per, b.N); j++ {
-							batch.Entries = append(batch.Entries, gocql.BatchEntry{Stmt: upsertResult, Idempotent: true, Args: row(j)})
+						for _, j := range g {
+							batch.Entries = append(batch.Entries, gocql.BatchEntry{Stmt: stmt, Idempotent: true, Args: row(j)})
 						}
 						err = batch.Exec()
 					}
@@ -337,9 +388,10 @@ func BenchmarkCassandraWrites(b *testing.B) {
 				}
 			})
 		}
-		for i := 0; i < b.N; i += per {
+		b.ResetTimer()
+		for _, g := range groups {
 			select {
-			case next <- i:
+			case next <- g:
 			case err := <-errs:
 				b.Fatal(err)
 			}
@@ -348,12 +400,14 @@ func BenchmarkCassandraWrites(b *testing.B) {
 		wg.Wait()
 		rowsPerSec(b, b.N)
 	}
-	// The ceiling: single-row INSERTs of engine_results, as many in flight
-	// as the writer allows, no batching; then unlogged batches of
-	// MaxBatchStatements rows of as many devices (partitions): what the
-	// database takes when round trips are not the limit.
-	b.Run("insert-one-row", func(b *testing.B) { inserts(b, "job-c", 1) })
-	b.Run("insert-batch-of-partitions", func(b *testing.B) { inserts(b, "job-b", MaxBatchStatements) })
+	// The ceiling: single-row INSERTs, as many in flight as the writer
+	// allows, no batching; unlogged batches of 10 rows of as many devices
+	// (one partition each, the tables before buckets); unlogged batches of
+	// MaxBatchStatements rows of one bucket: what the database takes when
+	// round trips are not the limit, one way and the other.
+	b.Run("insert-one-row", func(b *testing.B) { inserts(b, "job-c", 1, true) })
+	b.Run("insert-batch-of-devices", func(b *testing.B) { inserts(b, "job-b", 10, false) })
+	b.Run("insert-batch-of-bucket", func(b *testing.B) { inserts(b, "job-k", MaxBatchStatements, true) })
 	write := func(name string, w func(context.Context, string, string, []engine.Result) error) {
 		b.Run(name, func(b *testing.B) {
 			rows := 0
@@ -367,14 +421,9 @@ func BenchmarkCassandraWrites(b *testing.B) {
 			rowsPerSec(b, rows)
 		})
 	}
-	write("writer-statement-per-row", NewCassandraWriter(s, ks, inflight, 1).writeEach)
-	byDevice := NewCassandraWriter(s, ks, inflight, 1)
-	byDevice.everywhere = false
-	write("writer-batch-per-device", func(ctx context.Context, run, job string, rs []engine.Result) error {
-		return byDevice.Write(ctx, run, job, rs, 0)
-	})
-	write("writer-batch-any-devices", func(ctx context.Context, run, job string, rs []engine.Result) error {
-		return NewCassandraWriter(s, ks, inflight, 1).Write(ctx, run, job, rs, 0)
+	write("writer-by-device", NewCassandraWriter(s, inflight, 1).writeByDevice)
+	write("writer-by-bucket", func(ctx context.Context, run, job string, rs []engine.Result) error {
+		return NewCassandraWriter(s, inflight, 1).Write(ctx, run, job, rs, 0)
 	})
 	// The decision log: one row per record dropped or placed, 1,000 per
 	// flush over the same devices.
@@ -392,42 +441,73 @@ func BenchmarkCassandraWrites(b *testing.B) {
 			rowsPerSec(b, b.N)
 		})
 	}
-	decide("decisions-statement-per-row", NewCassandraWriter(s, ks, inflight, 1).writeDecisionsEach)
-	decide("decisions-batch-any-devices", NewCassandraWriter(s, ks, inflight, 1).WriteDecisions)
+	decide("decisions-by-device", NewCassandraWriter(s, inflight, 1).writeDecisionsByDevice)
+	decide("decisions-by-bucket", NewCassandraWriter(s, inflight, 1).WriteDecisions)
 }
 
-// writeDecisionsEach is the decision log's writer before batching: one
-// statement per row, each its own round trip.
-func (w *CassandraWriter) writeDecisionsEach(ctx context.Context, runID, jobID string, ds []Decision) error {
-	g := w.group(ctx, len(ds))
-	for i := range ds {
-		d := &ds[i]
-		g.exec(insertDecision, runID, jobID, d.DeviceID, d.MessageID, int(d.Partition), d.Offset,
-			d.Kind, d.Reason, d.Category, d.Time, d.DeviceTime, d.WindowStart, d.WindowEnd, d.Watermark,
-			d.OriginalOffset, d.Measure1, d.Measure2, d.Emit)
+// The statements of the tables of one partition per device (migrations
+// 0001 and 0004), which the writer wrote before the *_by_bucket tables.
+const (
+	upsertResultByDevice = `INSERT INTO engine_results (run_id, job_id, device_id, category, window_start, window_end,
+m1_sum, m2_sum, event_count, revision, is_final, emit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertRevisionByDevice = `INSERT INTO engine_result_revisions (run_id, job_id, device_id, category, window_start, revision,
+m1_sum, m2_sum, event_count, emit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertDecisionByDevice = `INSERT INTO engine_decisions (run_id, job_id, device_id, message_id, kafka_partition, kafka_offset,
+decision, reason, category, record_time, device_time, window_start, window_end, watermark, original_offset,
+measure1, measure2, emit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+// byDevice gathers statements into unlogged batches of 10 of any devices,
+// as the writer did on a single node before the *_by_bucket tables.
+type byDevice struct {
+	*writes
+	cur *gocql.Batch
+}
+
+func (b *byDevice) add(entries ...gocql.BatchEntry) {
+	if b.cur != nil && len(b.cur.Entries)+len(entries) > 10 {
+		b.batch(b.cur)
+		b.cur = nil
 	}
-	return g.wait()
+	if b.cur == nil {
+		b.cur = b.w.session.Batch(gocql.UnloggedBatch)
+	}
+	b.cur.Entries = append(b.cur.Entries, entries...)
 }
 
-// writeEach is the writer before batching: two statements per result, each
-// its own round trip. The benchmark keeps it beside Write.
-func (w *CassandraWriter) writeEach(ctx context.Context, runID, jobID string, results []engine.Result) error {
-	g := w.group(ctx, 2*len(results))
+func (b *byDevice) wait() error {
+	if b.cur != nil {
+		b.batch(b.cur)
+	}
+	return b.writes.wait()
+}
+
+// writeByDevice is the writer before the *_by_bucket tables, on a single
+// node: a result and its revision in engine_results and
+// engine_result_revisions, batches of 10 statements of any devices.
+func (w *CassandraWriter) writeByDevice(ctx context.Context, runID, jobID string, results []engine.Result) error {
+	b := &byDevice{writes: w.group(ctx, 2*len(results))}
 	for i := range results {
 		r := &results[i]
 		start, end, emit := time.UnixMilli(r.Window.Start), time.UnixMilli(r.Window.End), time.UnixMilli(r.EmitTime)
-		g.exec(upsertResult, runID, jobID, r.DeviceID, r.Category, start, end,
-			r.SumMeasure1, r.SumMeasure2, r.Count, int(r.Revision), r.Final, emit)
-		g.exec(insertRevision, runID, jobID, r.DeviceID, r.Category, start, int(r.Revision),
-			r.SumMeasure1, r.SumMeasure2, r.Count, emit)
+		b.add(gocql.BatchEntry{Stmt: upsertResultByDevice, Idempotent: true, Args: []any{runID, jobID, r.DeviceID, r.Category,
+			start, end, r.SumMeasure1, r.SumMeasure2, r.Count, int(r.Revision), r.Final, emit}},
+			gocql.BatchEntry{Stmt: insertRevisionByDevice, Idempotent: true, Args: []any{runID, jobID,
+				r.DeviceID, r.Category, start, int(r.Revision), r.SumMeasure1, r.SumMeasure2, r.Count, emit}})
 	}
-	return g.wait()
+	return b.wait()
 }
 
-// exec runs one statement, with the writes in flight bounded as the
-// writer's batches are.
-func (g *writes) exec(stmt string, args ...any) {
-	g.run(func(ctx context.Context) error {
-		return g.w.session.Query(stmt, args...).Idempotent(true).ExecContext(ctx)
-	})
+// writeDecisionsByDevice is the decision log's writer before the
+// *_by_bucket tables, on a single node.
+func (w *CassandraWriter) writeDecisionsByDevice(ctx context.Context, runID, jobID string, ds []Decision) error {
+	b := &byDevice{writes: w.group(ctx, len(ds))}
+	for i := range ds {
+		d := &ds[i]
+		b.add(gocql.BatchEntry{Stmt: insertDecisionByDevice, Idempotent: true, Args: []any{
+			runID, jobID, d.DeviceID, d.MessageID, int(d.Partition), d.Offset,
+			d.Kind, d.Reason, d.Category, d.Time, d.DeviceTime, d.WindowStart, d.WindowEnd, d.Watermark,
+			d.OriginalOffset, d.Measure1, d.Measure2, d.Emit}})
+	}
+	return b.wait()
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,8 +62,16 @@ type itResult struct {
 	emitMs int64
 }
 
+// TestIntegrationReportOfAKnownRun reports on a run whose results are in
+// the *_by_bucket tables, then on the same run with its results in the
+// tables of one partition per device of jobs written before them.
 func TestIntegrationReportOfAKnownRun(t *testing.T) {
 	testutil.Integration(t)
+	t.Run("by bucket", func(t *testing.T) { reportOfAKnownRun(t, true) })
+	t.Run("by device", func(t *testing.T) { reportOfAKnownRun(t, false) })
+}
+
+func reportOfAKnownRun(t *testing.T, bucketed bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cfg := DefaultConfig()
@@ -90,16 +99,26 @@ func TestIntegrationReportOfAKnownRun(t *testing.T) {
 	// storm counts the re-send; flink-event drops the late event (its
 	// decision log says so) and has not emitted window 2 yet; exact is
 	// right, window 2 not final yet.
-	insertResults(ctx, t, session, "it-storm", []itResult{{0, 40, 5.25, 3, true, 1000}, {1, 61, 7, 2, true, 2000}, {2, 5, 0.5, 1, true, 3000}})
-	insertResults(ctx, t, session, "it-flink-event", []itResult{{0, 30, 3.75, 2, true, 6000}, {1, 30, 3, 1, true, 7000}})
+	insertResults(ctx, t, session, bucketed, "it-storm", "d1", []itResult{{0, 40, 5.25, 3, true, 1000}, {1, 61, 7, 2, true, 2000}, {2, 5, 0.5, 1, true, 3000}})
+	insertResults(ctx, t, session, bucketed, "it-flink-event", "d1", []itResult{{0, 30, 3.75, 2, true, 6000}, {1, 30, 3, 1, true, 7000}})
 	// The watermark other devices of a fleet moved past window 1 when d1-4
 	// came, 2m13s late.
-	require.NoError(t, session.Query(`INSERT INTO engine_decisions (run_id, job_id, device_id, message_id, kafka_partition, kafka_offset,
+	decision := []any{"it-run", "it-flink-event", "d1", "d1-4", 0, int64(5),
+		compare.DecisionLate, engine.ReasonWindowClosed.String(), "c1", t0 + 6000, t0 + 6000, t0 + 5000, t0 + 10000, t0 + 134000, int64(-1),
+		int64(31), 4.0, t0 + 139000}
+	table := "engine_decisions"
+	if bucketed {
+		table += "_by_bucket (bucket, "
+		decision = append([]any{cassandra.ResultBucket("d1")}, decision...)
+	} else {
+		table += " ("
+	}
+	require.NoError(t, session.Query(`INSERT INTO `+table+`run_id, job_id, device_id, message_id, kafka_partition, kafka_offset,
 decision, reason, category, record_time, device_time, window_start, window_end, watermark, original_offset, measure1, measure2, emit_time)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, "it-run", "it-flink-event", "d1", "d1-4", 0, int64(5),
-		compare.DecisionLate, engine.ReasonWindowClosed.String(), "c1", t0+6000, t0+6000, t0+5000, t0+10000, t0+134000, int64(-1),
-		int64(31), 4.0, t0+139000).ExecContext(ctx))
-	insertResults(ctx, t, session, "it-exact", []itResult{{0, 30, 3.75, 2, true, 10500}, {1, 61, 7, 2, true, 11000}, {2, 5, 0.5, 1, false, 10200}})
+VALUES (`+strings.Repeat("?, ", len(decision)-1)+`?)`, decision...).ExecContext(ctx))
+	insertResults(ctx, t, session, bucketed, "it-exact", "d1", []itResult{{0, 30, 3.75, 2, true, 10500}, {1, 61, 7, 2, true, 11000}, {2, 5, 0.5, 1, false, 10200}})
+	// A device the run does not have: its rows are not the run's.
+	insertResults(ctx, t, session, bucketed, "it-storm", "not-of-the-run", []itResult{{3, 1, 1, 1, true, 1000}})
 
 	src := store.New(session)
 	cfg.RunID = "it-run"
@@ -189,6 +208,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, "it-run", "it-fl
 	require.ErrorContains(t, Run(ctx, cfg, Deps{Source: src, Log: log, Stdout: &out}), "has no results for run it-run yet")
 
 	// The HTML report of the first invocation, in a real browser.
+	if !bucketed {
+		return // the same report
+	}
 	dom := headlessDOM(t, htmlPath)
 	require.True(t, strings.Contains(dom, `data-rendered="true"`), "the page's script did not finish")
 	require.Equal(t, 3, countIn(t, dom, "scatter-", "it-flink-event", "<circle"), "one point per window")
@@ -235,15 +257,24 @@ func insertKnownRun(ctx context.Context, t *testing.T, s *gocql.Session) {
 	}
 }
 
-func insertResults(ctx context.Context, t *testing.T, s *gocql.Session, jobID string, rs []itResult) {
+// insertResults writes a device's results and their revisions, in the
+// *_by_bucket tables or in the tables of one partition per device.
+func insertResults(ctx context.Context, t *testing.T, s *gocql.Session, bucketed bool, jobID, device string, rs []itResult) {
 	t.Helper()
+	suffix, bucket, key := "", "", []any{"it-run", jobID, device}
+	if bucketed {
+		suffix, bucket, key = "_by_bucket", "bucket, ", []any{"it-run", jobID, cassandra.ResultBucket(device), device}
+	}
+	marks := func(n int) string { return strings.Repeat("?, ", n-1) + "?" }
 	for _, r := range rs {
 		start := t0 + r.w*5000
 		emit := time.UnixMilli(start + 5000 + r.emitMs)
-		require.NoError(t, s.Query(`INSERT INTO engine_results (run_id, job_id, device_id, category, window_start, window_end, m1_sum, m2_sum, event_count, revision, is_final, emit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			"it-run", jobID, "d1", "c1", time.UnixMilli(start), time.UnixMilli(start+5000), r.m1, r.m2, r.n, int(r.n), r.final, emit).ExecContext(ctx))
-		require.NoError(t, s.Query(`INSERT INTO engine_result_revisions (run_id, job_id, device_id, category, window_start, revision, m1_sum, m2_sum, event_count, emit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			"it-run", jobID, "d1", "c1", time.UnixMilli(start), int(r.n), r.m1, r.m2, r.n, emit).ExecContext(ctx))
+		row := append(slices.Clone(key), "c1", time.UnixMilli(start), time.UnixMilli(start+5000), r.m1, r.m2, r.n, int(r.n), r.final, emit)
+		require.NoError(t, s.Query(`INSERT INTO engine_results`+suffix+` (run_id, job_id, `+bucket+`device_id, category, window_start,
+window_end, m1_sum, m2_sum, event_count, revision, is_final, emit_time) VALUES (`+marks(len(row))+`)`, row...).ExecContext(ctx))
+		rev := append(slices.Clone(key), "c1", time.UnixMilli(start), int(r.n), r.m1, r.m2, r.n, emit)
+		require.NoError(t, s.Query(`INSERT INTO engine_result_revisions`+suffix+` (run_id, job_id, `+bucket+`device_id, category,
+window_start, revision, m1_sum, m2_sum, event_count, emit_time) VALUES (`+marks(len(rev))+`)`, rev...).ExecContext(ctx))
 	}
 }
 

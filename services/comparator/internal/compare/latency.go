@@ -9,8 +9,8 @@ import (
 
 const histogramBins = 20
 
-// latencies fills the latency fields: every revision (engine_result_revisions,
-// or engine_results when no revision was recorded; with a revision sample,
+// latencies fills the latency fields: every revision (the revisions table,
+// or the results table when no revision was recorded; with a revision sample,
 // the revisions of the sampled windows) and the latest revision of each
 // window. latency = emit time − window end − watermark delay.
 func latencies(rep *Report, jd JobData, size, wm int64) {

@@ -83,7 +83,7 @@ type RawEvent struct {
 	Pattern    string
 }
 
-// Result is a row of engine_results: the latest revision of a window.
+// Result is a row of engine_results_by_bucket: the latest revision of a window.
 type Result struct {
 	Key
 	WindowEnd int64
@@ -93,7 +93,7 @@ type Result struct {
 	EmitTime int64 // ms
 }
 
-// Revision is a row of engine_result_revisions: one emission of a window.
+// Revision is a row of engine_result_revisions_by_bucket: one emission of a window.
 type Revision struct {
 	Key
 	Revision int
@@ -127,7 +127,7 @@ type RunData struct {
 	Raw []RawEvent
 }
 
-// Decision is a row of engine_decisions: a record the engine did not count
+// Decision is a row of engine_decisions_by_bucket: a record the engine did not count
 // (duplicate_dropped, late_dropped), or counted in another window than its
 // device time's (placed), with the inputs of the rule that decided it.
 type Decision struct {
@@ -160,7 +160,7 @@ type Job struct {
 	State  string
 	// EngineName is the engine under test (boontadata: this project's).
 	EngineName string
-	// DecisionLog says the engine writes engine_decisions (this project's
+	// DecisionLog says the engine writes the decision log (this project's
 	// engine does): differences are then explained record by record from
 	// what the engine decided, checked against the preset's rules.
 	DecisionLog bool

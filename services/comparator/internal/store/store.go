@@ -11,6 +11,7 @@ import (
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
+	"github.com/boontadata/boontadata/pkg/cassandra"
 	"github.com/boontadata/boontadata/pkg/job"
 	"github.com/boontadata/boontadata/pkg/job/jobstore"
 
@@ -31,15 +32,19 @@ FROM runs WHERE run_id = ?`
 FROM %s WHERE run_id = ? AND device_id = ?`
 	selectRaw = `SELECT device_id, send_seq, message_id, device_time, send_time, category, measure1, measure2, pattern
 FROM raw_events WHERE run_id = ? AND device_id = ?`
+	// The job's rows, from a table of layout (%[1]s: the table's suffix,
+	// %[2]s: the partition key's last column).
 	selectResults = `SELECT device_id, category, window_start, window_end, m1_sum, m2_sum, event_count, revision, is_final, emit_time
-FROM engine_results WHERE run_id = ? AND job_id = ? AND device_id = ?`
+FROM engine_results%[1]s WHERE run_id = ? AND job_id = ? AND %[2]s = ?`
 	selectRevisions = `SELECT device_id, category, window_start, revision, m1_sum, m2_sum, event_count, emit_time
-FROM engine_result_revisions WHERE run_id = ? AND job_id = ? AND device_id = ?`
-	selectAnyResult = `SELECT device_id FROM engine_results WHERE run_id = ? AND job_id = ? AND device_id = ? LIMIT 1`
+FROM engine_result_revisions%[1]s WHERE run_id = ? AND job_id = ? AND %[2]s = ?`
+	selectAnyResult = `SELECT device_id FROM engine_results%[1]s WHERE run_id = ? AND job_id = ? AND %[2]s = ? LIMIT 1`
 	selectDecisions = `SELECT device_id, category, message_id, kafka_partition, kafka_offset, decision, reason, record_time, device_time,
 window_start, window_end, watermark, original_offset, measure1, measure2, emit_time
-FROM engine_decisions WHERE run_id = ? AND job_id = ? AND device_id = ?`
-	pageSize = 5000
+FROM engine_decisions%[1]s WHERE run_id = ? AND job_id = ? AND %[2]s = ?`
+	// Whether the tables of one partition per device hold any row at all.
+	selectAnyByDevice = `SELECT device_id FROM engine_results LIMIT 1`
+	pageSize          = 5000
 )
 
 // Store reads from a keyspace-bound session.
@@ -159,32 +164,96 @@ func toJob(s job.Spec) compare.Job {
 	return j
 }
 
-// HasResults reports whether the job wrote any result for the run.
-func (st *Store) HasResults(ctx context.Context, runID, jobID string, devices []string) (bool, error) {
+// layout is where a job's results, revisions and decision log are: the
+// *_by_bucket tables, read once per bucket (migration 0005, what the
+// workers write), or the tables of one partition per device of jobs
+// written before them, read once per device of the run.
+type layout struct {
+	suffix, column string
+	keys           []any
+}
+
+func byBucket() layout {
+	keys := make([]any, cassandra.ResultBuckets)
+	for i := range keys {
+		keys[i] = i
+	}
+	return layout{suffix: "_by_bucket", column: "bucket", keys: keys}
+}
+
+func byDevice(devices []string) layout {
+	keys := make([]any, len(devices))
+	for i, d := range devices {
+		keys[i] = d
+	}
+	return layout{column: "device_id", keys: keys}
+}
+
+func (l layout) query(stmt string) string { return fmt.Sprintf(stmt, l.suffix, l.column) }
+
+// layoutOf returns the layout of the job's rows, and whether it has any
+// result. A job without results in the *_by_bucket tables is looked for in
+// the tables of one partition per device, unless those are empty.
+func (st *Store) layoutOf(ctx context.Context, runID, jobID string, devices []string) (layout, bool, error) {
+	buckets := byBucket()
+	found, err := st.anyResult(ctx, runID, jobID, buckets)
+	if found || err != nil {
+		return buckets, found, err
+	}
 	var dev string
-	for _, d := range devices {
-		err := st.s.Query(selectAnyResult, runID, jobID, d).ScanContext(ctx, &dev)
+	err = st.s.Query(selectAnyByDevice).ScanContext(ctx, &dev)
+	if errors.Is(err, gocql.ErrNotFound) {
+		return buckets, false, nil
+	}
+	if err != nil {
+		return buckets, false, fmt.Errorf("read engine_results: %w", err)
+	}
+	old := byDevice(devices)
+	if found, err = st.anyResult(ctx, runID, jobID, old); found || err != nil {
+		return old, found, err
+	}
+	return buckets, false, nil
+}
+
+func (st *Store) anyResult(ctx context.Context, runID, jobID string, l layout) (bool, error) {
+	var dev string
+	for _, k := range l.keys {
+		err := st.s.Query(l.query(selectAnyResult), runID, jobID, k).ScanContext(ctx, &dev)
 		if errors.Is(err, gocql.ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return false, fmt.Errorf("read results of job %s run %s: %w", jobID, runID, err)
+			return false, fmt.Errorf("read engine_results%s of job %s run %s: %w", l.suffix, jobID, runID, err)
 		}
 		return true, nil
 	}
 	return false, nil
 }
 
+// HasResults reports whether the job wrote any result for the run.
+func (st *Store) HasResults(ctx context.Context, runID, jobID string, devices []string) (bool, error) {
+	_, found, err := st.layoutOf(ctx, runID, jobID, devices)
+	return found, err
+}
+
 // LoadResults reads the job's latest results and every revision, for the
-// run's devices.
+// run's devices (rows of other devices are left out).
 func (st *Store) LoadResults(ctx context.Context, runID, jobID string, devices []string) ([]compare.Result, []compare.Revision, error) {
+	l, _, err := st.layoutOf(ctx, runID, jobID, devices)
+	if err != nil {
+		return nil, nil, err
+	}
+	ofRun := set(devices)
 	var results []compare.Result
 	var revisions []compare.Revision
-	for _, d := range devices {
-		iter := st.s.Query(selectResults, runID, jobID, d).PageSize(pageSize).IterContext(ctx)
+	for _, k := range l.keys {
+		iter := st.s.Query(l.query(selectResults), runID, jobID, k).PageSize(pageSize).IterContext(ctx)
 		var r compare.Result
 		var start, end, emit time.Time
 		for iter.Scan(&r.DeviceID, &r.Category, &start, &end, &r.M1, &r.M2, &r.Count, &r.Revision, &r.Final, &emit) {
+			if !ofRun[r.DeviceID] {
+				continue
+			}
 			r.WindowStart, r.EmitTime = start.UnixMilli(), emit.UnixMilli()
 			r.WindowEnd = 0
 			if !end.IsZero() {
@@ -193,16 +262,19 @@ func (st *Store) LoadResults(ctx context.Context, runID, jobID string, devices [
 			results = append(results, r)
 		}
 		if err := iter.Close(); err != nil {
-			return nil, nil, fmt.Errorf("read engine_results of job %s run %s device %s: %w", jobID, runID, d, err)
+			return nil, nil, fmt.Errorf("read engine_results%s of job %s run %s %s %v: %w", l.suffix, jobID, runID, l.column, k, err)
 		}
-		iter = st.s.Query(selectRevisions, runID, jobID, d).PageSize(pageSize).IterContext(ctx)
+		iter = st.s.Query(l.query(selectRevisions), runID, jobID, k).PageSize(pageSize).IterContext(ctx)
 		var v compare.Revision
 		for iter.Scan(&v.DeviceID, &v.Category, &start, &v.Revision, &v.M1, &v.M2, &v.Count, &emit) {
+			if !ofRun[v.DeviceID] {
+				continue
+			}
 			v.WindowStart, v.EmitTime = start.UnixMilli(), emit.UnixMilli()
 			revisions = append(revisions, v)
 		}
 		if err := iter.Close(); err != nil {
-			return nil, nil, fmt.Errorf("read engine_result_revisions of job %s run %s device %s: %w", jobID, runID, d, err)
+			return nil, nil, fmt.Errorf("read engine_result_revisions%s of job %s run %s %s %v: %w", l.suffix, jobID, runID, l.column, k, err)
 		}
 	}
 	return results, revisions, nil
@@ -210,19 +282,35 @@ func (st *Store) LoadResults(ctx context.Context, runID, jobID string, devices [
 
 // LoadDecisions reads the job's decision log for the run's devices.
 func (st *Store) LoadDecisions(ctx context.Context, runID, jobID string, devices []string) ([]compare.Decision, error) {
+	l, _, err := st.layoutOf(ctx, runID, jobID, devices)
+	if err != nil {
+		return nil, err
+	}
+	ofRun := set(devices)
 	var out []compare.Decision
-	for _, dev := range devices {
-		iter := st.s.Query(selectDecisions, runID, jobID, dev).PageSize(pageSize).IterContext(ctx)
+	for _, k := range l.keys {
+		iter := st.s.Query(l.query(selectDecisions), runID, jobID, k).PageSize(pageSize).IterContext(ctx)
 		var d compare.Decision
 		var part int
 		for iter.Scan(&d.DeviceID, &d.Category, &d.MessageID, &part, &d.Offset, &d.Kind, &d.Reason, &d.Time, &d.DeviceTime,
 			&d.WindowStart, &d.WindowEnd, &d.Watermark, &d.OriginalOffset, &d.M1, &d.M2, &d.EmitTime) {
+			if !ofRun[d.DeviceID] {
+				continue
+			}
 			d.Partition = int32(part)
 			out = append(out, d)
 		}
 		if err := iter.Close(); err != nil {
-			return nil, fmt.Errorf("read engine_decisions of job %s run %s device %s: %w", jobID, runID, dev, err)
+			return nil, fmt.Errorf("read engine_decisions%s of job %s run %s %s %v: %w", l.suffix, jobID, runID, l.column, k, err)
 		}
 	}
 	return out, nil
+}
+
+func set(devices []string) map[string]bool {
+	m := make(map[string]bool, len(devices))
+	for _, d := range devices {
+		m[d] = true
+	}
+	return m
 }
