@@ -104,13 +104,16 @@ start() { # NAME ARGS...
 cpu_ticks() { # PID: CPU time used so far (user + system, clock ticks)
   awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
-# cpu_of NAME...: the CPU ticks of each of the processes the throughput mode
-# accounts for (Cassandra, Kafka, the two workers), space-separated.
-cpu_of() {
-  local pids=("$(cat "$(state_dir)/infra/cassandra/cassandra.pid" 2>/dev/null)"
-    "$(cat "$(state_dir)/infra/kafka/kafka.pid" 2>/dev/null)"
-    "$(cat "$dir/worker-1.pid")" "$(cat "$dir/worker-2.pid")") p out=()
-  for p in "${pids[@]}"; do out+=("$(cpu_ticks "${p:-0}")"); done
+# cpu_pids: the processes whose CPU the throughput mode accounts for
+# (Cassandra, Kafka, the two workers).
+cpu_pids() {
+  echo "$(cat "$(state_dir)/infra/cassandra/cassandra.pid" 2>/dev/null || echo 0)" \
+    "$(cat "$(state_dir)/infra/kafka/kafka.pid" 2>/dev/null || echo 0)" \
+    "$(cat "$dir/worker-1.pid")" "$(cat "$dir/worker-2.pid")"
+}
+cpu_of() { # the CPU ticks of each of cpu_pids, space-separated
+  local p out=()
+  for p in $(cpu_pids); do out+=("$(cpu_ticks "$p")"); done
   echo "${out[*]}"
 }
 rss_peak() { # PID: peak resident memory in MiB
@@ -416,35 +419,55 @@ elif [ "$mode" = throughput ]; then
   # The job's state and its last update (when it finished) come from the
   # master; the results written are the workers' reports, which go on for
   # 3 s after the job finished (a partition's last report may come after
-  # the master saw the end).
-  t1="" deadline=$(( t0 + 1800000 )) written=0 decided=0 after=""
-  while :; do
-    st=$("$bin/aggregator-master" status --json "$tag-job" 2>/dev/null | python3 -c '
-import json, sys
+  # the master saw the end). One process polls the master's API every
+  # 200 ms (a command and an interpreter started at each poll cost 0.12 s
+  # of CPU a poll, a third of a core at that pace); it prints: processed
+  # and finished times (ms),
+  # results written, decisions, when it saw the end, and the CPU ticks of
+  # Cassandra, Kafka and the workers then.
+  read -r t1 t2 written decided now_finished cpu2 < <(
+    BENCH_URL="$master_url/api/jobs/$tag-job" BENCH_EVENTS=$events BENCH_T0=$t0 BENCH_PIDS="$(cpu_pids)" python3 -c '
+import json, os, sys, time, urllib.request
 from datetime import datetime
-j = json.load(sys.stdin); p = j["progress"]; s = j["spec"]
-print(p["records"], p["lag"], p["partitions"], s["state"], p["results_written"],
-      int(datetime.fromisoformat(s["updated_at"].replace("Z", "+00:00")).timestamp() * 1000),
-      p["late"] + p["duplicates"])' 2>/dev/null ||
-      echo "0 1 0 unknown 0 0 0")
-    read -r recs lag parts state w updated dec <<<"$st"
-    now=$(date +%s%3N)
-    [ "$w" -gt "$written" ] && written=$w
-    [ "$dec" -gt "$decided" ] && decided=$dec
-    if [ -z "$t1" ] && [ "$recs" -ge "$events" ] && [ "$lag" = 0 ] && [ "$parts" = 16 ]; then t1=$now; fi
-    if [ "$state" = finished ]; then
-      [ -n "$after" ] || { cpu2=$(cpu_of); now_finished=$now; }
-      t2=$updated after=${after:-$now}
-      [ $(( now - after )) -lt 3000 ] || break
-    fi
-    if [ "$state" = failed ] || [ "$now" -gt "$deadline" ]; then
-      echo "bench.sh: job $tag-job is $state after $(( (now - t0) / 1000 ))s; see $dir" >&2
-      exit 1
-    fi
-    sleep 0.2
-  done
-  t1=${t1:-$t2}
-  [ "$t1" -le "$t2" ] || t1=$t2
+url, events, t0 = os.environ["BENCH_URL"], int(os.environ["BENCH_EVENTS"]), int(os.environ["BENCH_T0"])
+pids = os.environ["BENCH_PIDS"].split()
+req = urllib.request.Request(url, headers={"Accept": "application/json"})
+if os.environ.get("BOONTADATA_API_TOKEN"):
+    req.add_header("Authorization", "Bearer " + os.environ["BOONTADATA_API_TOKEN"])
+def ticks(pid):
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            x = f.read().rsplit(")", 1)[1].split()
+        return int(x[11]) + int(x[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+t1 = None; written = decided = 0; seen = None; cpu = []
+while True:
+    now = int(time.time() * 1000)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            j = json.load(r)
+        p, s = j["progress"], j["spec"]
+    except Exception:
+        p, s = None, {"state": "unknown"}
+    if p:
+        written = max(written, p["results_written"]); decided = max(decided, p["late"] + p["duplicates"])
+        if t1 is None and p["records"] >= events and p["lag"] == 0 and p["partitions"] == 16:
+            t1 = now
+    if s["state"] == "finished":
+        if seen is None:
+            seen, cpu = now, [ticks(x) for x in pids]
+            t2 = int(datetime.fromisoformat(s["updated_at"].replace("Z", "+00:00")).timestamp() * 1000)
+        if now - seen >= 3000:
+            break
+    elif s["state"] == "failed" or now - t0 > 1800000:
+        print("bench.sh: job is %s after %d s" % (s["state"], (now - t0) // 1000), file=sys.stderr)
+        sys.exit(1)
+    time.sleep(0.2)
+t1 = min(t1 or t2, t2)
+print(t1, t2, written, decided, seen, " ".join(map(str, cpu)))
+' || echo "failed")
+  [ "$t1" != failed ] || { echo "bench.sh: job $tag-job did not finish; see $dir" >&2; exit 1; }
   peak="w1 $(rss_peak "$(cat "$dir/worker-1.pid")") MiB, w2 $(rss_peak "$(cat "$dir/worker-2.pid")") MiB"
   awk -v n="$events" -v a="$t0" -v b="$t1" -v c="$t2" -v w="$written" -v d="$decided" -v p="$preset" -v s="$sample" 'BEGIN {
     printf "%s: %d events, 2 workers, from job submission (group join included)\n", p, n
