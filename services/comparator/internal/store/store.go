@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -51,10 +52,17 @@ FROM engine_decisions%[1]s WHERE run_id = ? AND job_id = ? AND %[2]s = ?`
 type Store struct {
 	s    *gocql.Session
 	jobs *jobstore.Store
+
+	mu sync.Mutex
+	// found: the layout of each (run, job) found with results, which a
+	// job keeps once it has written.
+	found map[[2]string]layout
 }
 
 // New returns a store over a session bound to the platform's keyspace.
-func New(s *gocql.Session) *Store { return &Store{s: s, jobs: jobstore.New(s)} }
+func New(s *gocql.Session) *Store {
+	return &Store{s: s, jobs: jobstore.New(s), found: make(map[[2]string]layout)}
+}
 
 // LoadRun reads the run, its devices, truth and raw events, or returns
 // ErrRunNotFound.
@@ -195,6 +203,25 @@ func (l layout) query(stmt string) string { return fmt.Sprintf(stmt, l.suffix, l
 // result. A job without results in the *_by_bucket tables is looked for in
 // the tables of one partition per device, unless those are empty.
 func (st *Store) layoutOf(ctx context.Context, runID, jobID string, devices []string) (layout, bool, error) {
+	key := [2]string{runID, jobID}
+	st.mu.Lock()
+	l, ok := st.found[key]
+	st.mu.Unlock()
+	if ok {
+		return l, true, nil
+	}
+	l, found, err := st.lookUpLayout(ctx, runID, jobID, devices)
+	if found {
+		st.mu.Lock()
+		st.found[key] = l
+		st.mu.Unlock()
+	}
+	return l, found, err
+}
+
+// lookUpLayout is layoutOf without the memo: it reads where the job's
+// rows are.
+func (st *Store) lookUpLayout(ctx context.Context, runID, jobID string, devices []string) (layout, bool, error) {
 	buckets := byBucket()
 	found, err := st.anyResult(ctx, runID, jobID, buckets)
 	if found || err != nil {
