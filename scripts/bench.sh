@@ -101,20 +101,12 @@ start() { # NAME ARGS...
   pids+=($!)
   echo $! >"$dir/$name.pid"
 }
-cpu_ticks() { # PID: CPU time used so far (user + system, clock ticks)
-  awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
-}
 # cpu_pids: the processes whose CPU the throughput mode accounts for
 # (Cassandra, Kafka, the two workers).
 cpu_pids() {
   echo "$(cat "$(state_dir)/infra/cassandra/cassandra.pid" 2>/dev/null || echo 0)" \
     "$(cat "$(state_dir)/infra/kafka/kafka.pid" 2>/dev/null || echo 0)" \
     "$(cat "$dir/worker-1.pid")" "$(cat "$dir/worker-2.pid")"
-}
-cpu_of() { # the CPU ticks of each of cpu_pids, space-separated
-  local p out=()
-  for p in $(cpu_pids); do out+=("$(cpu_ticks "$p")"); done
-  echo "${out[*]}"
 }
 rss_peak() { # PID: peak resident memory in MiB
   awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "?"
@@ -411,7 +403,6 @@ elif [ "$mode" = throughput ]; then
   wait_http http://127.0.0.1:18091/readyz 120 worker-1 "$dir/worker-1.log"
   wait_http http://127.0.0.1:18092/readyz 120 worker-2 "$dir/worker-2.log"
   step "2 workers draining the topic (preset $preset${emit[*]:+, ${emit[*]}}, revisions of 1 window in $sample)"
-  cpu0=$(cpu_of)
   t0=$(date +%s%3N)
   "$bin/aggregator-master" submit --preset "$preset" "${emit[@]}" --run-id "$run_id" --job-id "$tag-job" >/dev/null
   # Processed: every record counted and no lag. Written: the job finished by
@@ -422,10 +413,10 @@ elif [ "$mode" = throughput ]; then
   # the master saw the end). One process polls the master's API every
   # 200 ms (a command and an interpreter started at each poll cost 0.12 s
   # of CPU a poll, a third of a core at that pace); it prints: processed
-  # and finished times (ms),
-  # results written, decisions, when it saw the end, and the CPU ticks of
-  # Cassandra, Kafka and the workers then.
-  read -r t1 t2 written decided now_finished cpu2 < <(
+  # and finished times (ms), results written, decisions, when it saw the
+  # end, and the CPU seconds Cassandra, Kafka and the workers used from
+  # the submission until then.
+  read -r t1 t2 written decided now_finished cpu < <(
     BENCH_URL="$master_url/api/jobs/$tag-job" BENCH_EVENTS=$events BENCH_T0=$t0 BENCH_PIDS="$(cpu_pids)" python3 -c '
 import json, os, sys, time, urllib.request
 from datetime import datetime
@@ -441,6 +432,7 @@ def ticks(pid):
         return int(x[11]) + int(x[12])
     except (OSError, IndexError, ValueError):
         return 0
+cpu0 = [ticks(x) for x in pids]
 t1 = None; written = decided = 0; seen = None; cpu = []
 while True:
     now = int(time.time() * 1000)
@@ -456,7 +448,8 @@ while True:
             t1 = now
     if s["state"] == "finished":
         if seen is None:
-            seen, cpu = now, [ticks(x) for x in pids]
+            seen = now
+            cpu = ["%.1f" % ((ticks(x) - c) / os.sysconf("SC_CLK_TCK")) for x, c in zip(pids, cpu0)]
             t2 = int(datetime.fromisoformat(s["updated_at"].replace("Z", "+00:00")).timestamp() * 1000)
         if now - seen >= 3000:
             break
@@ -482,11 +475,9 @@ print(t1, t2, written, decided, seen, " ".join(map(str, cpu)))
   echo "  worker peak RSS: $peak (10000 devices)"
   # CPU from the submission until the job was seen finished, against what
   # the machine's cores had in that time.
-  awk -v a="$cpu0" -v b="$cpu2" -v hz="$(getconf CLK_TCK)" -v cores="$(nproc)" -v t="$(( now_finished - t0 ))" 'BEGIN {
-    split(a, x, " "); split(b, y, " ")
-    for (i = 1; i <= 4; i++) c[i] = (y[i] - x[i]) / hz
-    printf "  CPU used                 Cassandra %.1f s, Kafka %.1f s, workers %.1f s + %.1f s, of %.1f s (%d cores)\n",
-      c[1], c[2], c[3], c[4], cores * t / 1000, cores }'
+  read -r c1 c2 c3 c4 <<<"$cpu"
+  awk -v cores="$(nproc)" -v t="$(( now_finished - t0 ))" -v c="Cassandra $c1 s, Kafka $c2 s, workers $c3 s + $c4 s" 'BEGIN {
+    printf "  CPU used                 %s, of %.1f s (%d cores)\n", c, cores * t / 1000, cores }'
   # The first worker to join claims every partition and hands half over when
   # the second joins; a partition handed over after a commit is rebuilt from
   # its checkpoint by replaying what it read, which costs seconds.
