@@ -59,13 +59,15 @@ if [ "$mode" = ceiling ]; then
   step "Cassandra's write rate: $rows rows each way, the worker's default writes in flight (128), a keyspace of its own"
   cd "$root/services/aggregator-worker"
   BOONTADATA_INTEGRATION=1 go test -count=1 -run '^$' -bench '^BenchmarkCassandraWrites$' -benchtime "${rows}x" ./internal/stream/ |
-    awk '/rows\/s/ { sub(/^BenchmarkCassandraWrites\//, ""); sub(/-[0-9]+$/, "", $1); printf "%-28s %10.0f rows/s\n", $1, $(NF-1) }'
+    awk '/rows\/s/ { sub(/^BenchmarkCassandraWrites\//, ""); sub(/-[0-9]+$/, "", $1); line = sprintf("%-28s", $1)
+      for (i = 3; i < NF; i++) if ($(i+1) ~ /^(rows|results)\/s$/) line = line sprintf(" %10.0f %s", $i, $(i+1))
+      print line }'
   echo "insert-one-row: single-row INSERTs of results, nothing else running (the database's ceiling for this"
   echo "schema and driver); insert-batch-of-devices: batches of 10 rows of 10 devices, one partition each (the"
   echo "tables before buckets); insert-batch-of-bucket: batches of 100 rows of one bucket's partition; writer-*:"
-  echo "results as the worker writes them, two rows each (result and revision), 1000 results per flush over"
-  echo "10000 devices, by device (before) and by bucket (now); decisions-*: the decision log, one row per record"
-  echo "dropped, 1000 per flush, by device (before) and by bucket (now)"
+  echo "results as the worker writes them, 1000 results per flush over 10000 devices: two rows each (the answer"
+  echo "and a revision) by device and by bucket (before), one row each (now); decisions-*: the decision log, one"
+  echo "row per record dropped, 1000 per flush, by device (before) and by bucket (now)"
   exit 0
 fi
 build_binaries
@@ -465,13 +467,11 @@ print(t1, t2, written, decided, seen, " ".join(map(str, cpu)))
   awk -v n="$events" -v a="$t0" -v b="$t1" -v c="$t2" -v w="$written" -v d="$decided" -v p="$preset" -v s="$sample" 'BEGIN {
     printf "%s: %d events, 2 workers, from job submission (group join included)\n", p, n
     printf "  every record processed   %6.1f s  %9.0f events/s\n", (b-a)/1000, n/((b-a)/1000)
-    printf "  last window written      %6.1f s  (%.1f s after the last record)\n", (c-a)/1000, (c-b)/1000
-    rows = (s == 1) ? 2*w : w+w/s
-    if (s == 1)
-      printf "  results written          %d = %d rows (results and their revisions), %.0f rows/s\n", w, rows, rows/((c-a)/1000)
-    else
-      printf "  results written          %d = about %d rows (results, and the revisions of 1 window in %d), %.0f rows/s\n", w, rows, s, rows/((c-a)/1000)
-    printf "  decision log             %d rows (late and duplicate records); %.0f rows/s with the results\n", d, (rows+d)/((c-a)/1000) }'
+    printf "  last window written      %6.1f s  %9.0f events/s  (%.1f s after the last record)\n", (c-a)/1000, n/((c-a)/1000), (c-b)/1000
+    # One row of engine_emissions_by_bucket per result (a worker before
+    # migration 0006, through BOONTADATA_BENCH_WORKER, wrote two).
+    printf "  results written          %d rows (one per result; every revision of 1 window in %d), %.0f rows/s\n", w, s, w/((c-a)/1000)
+    printf "  decision log             %d rows (late and duplicate records); %.0f rows/s with the results\n", d, (w+d)/((c-a)/1000) }'
   echo "  worker peak RSS: $peak (10000 devices)"
   # CPU from the submission until the job was seen finished, against what
   # the machine's cores had in that time.

@@ -50,6 +50,7 @@ func TestIntegrationMigrateTwiceIsNoOp(t *testing.T) {
 	require.Contains(t, tablesBefore, "raw_events")
 	require.Contains(t, tablesBefore, "engine_results")
 	require.Contains(t, tablesBefore, "engine_results_by_bucket")
+	require.Contains(t, tablesBefore, EmissionsTable)
 
 	again, err := Migrate(ctx, s, &c, zaptest.NewLogger(t))
 	require.NoError(t, err)

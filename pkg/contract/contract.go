@@ -127,6 +127,10 @@ func Parse(b []byte) (Line, error) {
 	if r.Revision, err = integer(10, "revision"); err != nil {
 		return l, err
 	}
+	if r.Revision < 0 || r.Revision > math.MaxInt32 {
+		// Cassandra's revision and emission columns are 32-bit ints.
+		return l, bad("revision", "%d is not in 0..%d", r.Revision, math.MaxInt32)
+	}
 	switch f[11] {
 	case "1":
 		r.Final = true

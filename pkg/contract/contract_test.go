@@ -34,17 +34,19 @@ func TestParseResultAndEnd(t *testing.T) {
 
 func TestParseRejectsWithTheField(t *testing.T) {
 	for line, want := range map[string]string{
-		"":                                      "kind",
-		"hello":                                 "kind",
-		"end|j|r":                               "end lines have 4 fields",
-		"result|j|r|d|c|0|5000|1|1|1|1|0":       "13 fields",
-		"result||r|d|c|0|5000|1|1|1|1|0|5":      "job: empty",
-		"result|j|r|d|c|x|5000|1|1|1|1|0|5":     "window_start: not an integer",
-		"result|j|r|d|c|5000|5000|1|1|1|1|0|5":  "window_end: 5000 is not after",
-		"result|j|r|d|c|0|5000|1|one|1|1|0|5":   "sum_measure2: not a number",
-		"result|j|r|d|c|0|5000|1|1|-1|1|0|5":    "count: negative",
-		"result|j|r|d|c|0|5000|1|1|1|1|yes|5":   "final: want 0 or 1",
-		"result|j|r|d\x01|c|0|5000|1|1|1|1|0|5": "device: control character",
+		"":                                           "kind",
+		"hello":                                      "kind",
+		"end|j|r":                                    "end lines have 4 fields",
+		"result|j|r|d|c|0|5000|1|1|1|1|0":            "13 fields",
+		"result||r|d|c|0|5000|1|1|1|1|0|5":           "job: empty",
+		"result|j|r|d|c|x|5000|1|1|1|1|0|5":          "window_start: not an integer",
+		"result|j|r|d|c|5000|5000|1|1|1|1|0|5":       "window_end: 5000 is not after",
+		"result|j|r|d|c|0|5000|1|one|1|1|0|5":        "sum_measure2: not a number",
+		"result|j|r|d|c|0|5000|1|1|-1|1|0|5":         "count: negative",
+		"result|j|r|d|c|0|5000|1|1|1|-1|0|5":         "revision: -1 is not in 0..2147483647",
+		"result|j|r|d|c|0|5000|1|1|1|2147483648|0|5": "revision: 2147483648 is not in",
+		"result|j|r|d|c|0|5000|1|1|1|1|yes|5":        "final: want 0 or 1",
+		"result|j|r|d\x01|c|0|5000|1|1|1|1|0|5":      "device: control character",
 	} {
 		_, err := Parse([]byte(line))
 		require.ErrorIs(t, err, ErrLine, line)

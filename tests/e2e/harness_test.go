@@ -321,23 +321,20 @@ func (p *platform) devices(runID string) []string {
 	return out
 }
 
-// results reads the engine's latest results of a job for the devices of a run.
+// results reads the engine's answers of a job for the devices of a run.
 func (p *platform) results(runID, jobID string) (map[windowKey]aggregate, error) {
-	s := p.cql()
-	out := map[windowKey]aggregate{}
+	answers, err := cassandra.Answers(context.Background(), p.cql(), runID, jobID)
+	if err != nil {
+		return nil, err
+	}
+	ofRun := map[string]bool{}
 	for _, dev := range p.devices(runID) {
-		iter := s.Query(`SELECT category, window_start, m1_sum, m2_sum, event_count FROM engine_results_by_bucket
-WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ?`, runID, jobID, cassandra.ResultBucket(dev), dev).Iter()
-		var (
-			cat   string
-			start time.Time
-			a     aggregate
-		)
-		for iter.Scan(&cat, &start, &a.m1, &a.m2, &a.count) {
-			out[windowKey{dev, cat, start.UnixMilli()}] = a
-		}
-		if err := iter.Close(); err != nil {
-			return nil, err
+		ofRun[dev] = true
+	}
+	out := map[windowKey]aggregate{}
+	for k, a := range answers {
+		if ofRun[k.DeviceID] {
+			out[windowKey{k.DeviceID, k.Category, k.WindowStart}] = aggregate{m1: a.M1, m2: a.M2, count: a.Count}
 		}
 	}
 	return out, nil

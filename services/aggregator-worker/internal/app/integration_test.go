@@ -67,18 +67,14 @@ func integrationSetup(t *testing.T) (worker.Config, *gocql.Session, sarama.SyncP
 
 // m1Sums reads the m1 sum and count of each window of a device of storm-it.
 func m1Sums(session *gocql.Session, device string) (map[int64][2]int64, error) {
-	iter := session.Query(`SELECT window_start, m1_sum, event_count FROM engine_results_by_bucket
-WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ? AND category = ?`,
-		"run-it", "storm-it", cassandra.ResultBucket(device), device, "cat-1").Iter()
-	var (
-		start time.Time
-		m1, n int64
-		got   = map[int64][2]int64{}
-	)
-	for iter.Scan(&start, &m1, &n) {
-		got[start.UnixMilli()] = [2]int64{m1, n}
+	answers, err := cassandra.Answers(context.Background(), session, "run-it", "storm-it")
+	got := map[int64][2]int64{}
+	for k, a := range answers {
+		if k.DeviceID == device && k.Category == "cat-1" {
+			got[k.WindowStart] = [2]int64{a.M1, a.Count}
+		}
 	}
-	return got, iter.Close()
+	return got, err
 }
 
 // TestIntegrationWorkerAggregatesAJob runs a worker in-process against the
@@ -203,16 +199,14 @@ func TestIntegrationResultsOfAnEngineUnderTestAreIngested(t *testing.T) {
 	require.Equal(t, cfg.Kafka.Partitions, ext.ResultsPartitions)
 	require.Len(t, ext.EndedPartitions, cfg.Kafka.Partitions)
 
-	var m1, n int64
-	var final bool
-	key := []any{"run-it", "spark-it", cassandra.ResultBucket("dev-0"), "dev-0"}
-	require.NoError(t, session.Query(`SELECT m1_sum, event_count, is_final FROM engine_results_by_bucket
-WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ?`, key...).ScanContext(ctx, &m1, &n, &final))
-	require.Equal(t, []any{int64(7), int64(4), true}, []any{m1, n, final}, "the latest revision, written before the end was reported")
-	var revisions int
-	require.NoError(t, session.Query(`SELECT COUNT(*) FROM engine_result_revisions_by_bucket
-WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ?`, key...).ScanContext(ctx, &revisions))
-	require.Equal(t, 2, revisions)
+	answers, err := cassandra.Answers(ctx, session, "run-it", "spark-it")
+	require.NoError(t, err)
+	require.Len(t, answers, 1)
+	for _, a := range answers {
+		require.Equal(t, []any{"dev-0", int64(7), int64(4), true}, []any{a.DeviceID, a.M1, a.Count, a.Final},
+			"the latest revision, written before the end was reported")
+	}
+	require.Equal(t, 2, countEmissions(ctx, t, session, "run-it", "spark-it"), "every revision has its row")
 
 	var reasons []string
 	parts, err := consumer.Partitions(cfg.Kafka.Topics.DeadLetter)
@@ -232,4 +226,12 @@ WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ?`, key...).ScanC
 
 	stop()
 	require.NoError(t, <-done)
+}
+
+// countEmissions counts a job's rows of engine_emissions_by_bucket.
+func countEmissions(ctx context.Context, t *testing.T, session *gocql.Session, runID, jobID string) int {
+	t.Helper()
+	n := 0
+	require.NoError(t, cassandra.ReadEmissions(ctx, session, runID, jobID, 1000, func(*cassandra.Emission) { n++ }))
+	return n
 }

@@ -170,10 +170,10 @@ func (in *Ingester) ingest(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 	flush := func() error {
 		for _, k := range order {
 			rs := pending[k]
-			// The writes of one call run concurrently: several answers for
-			// one window are written in turns, in the engine's order, so
-			// that engine_results_by_bucket keeps the last and the revisions
-			// keep all.
+			// The writes of one call run concurrently and share a
+			// timestamp: several answers for one window are written in
+			// turns, in the engine's order, so that the last is written
+			// last and is the window's answer (cassandra.Emission).
 			for _, turn := range turns(rs) {
 				err := in.Retry.Do(ctx, in.Log, "write engine results", func() error {
 					return in.Writer.Write(ctx, stream.ResultsRun(k.run), k.job, turn, 0)

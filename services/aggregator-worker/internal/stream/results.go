@@ -51,16 +51,17 @@ func DecisionOf(d *engine.Decision) Decision {
 	}
 }
 
-// CassandraWriter writes results to engine_results_by_bucket (the latest
-// answer per window) and engine_result_revisions_by_bucket (every revision
-// of the windows in the revision sample, for latency), and the decision log
-// to engine_decisions_by_bucket, with a bounded number of writes in flight
+// CassandraWriter writes results to engine_emissions_by_bucket, one row per
+// emission: the window's answer is its row written last, and the windows in
+// the revision sample have a row per revision, for latency (migration 0006,
+// cassandra.Emission). It writes the decision log to
+// engine_decisions_by_bucket, with a bounded number of writes in flight
 // shared by every partition of the worker.
 type CassandraWriter struct {
 	session *gocql.Session
 	slots   chan struct{}
-	// sample: every revision of one window in sample goes to
-	// engine_result_revisions_by_bucket (1: every window).
+	// sample: every revision of one window in sample has a row of its
+	// own (1: every window); the others' emissions rewrite one row.
 	sample uint32
 	// batchStatements bounds a batch (MaxBatchStatements).
 	batchStatements int
@@ -100,13 +101,6 @@ func InRevisionSample(n uint32, deviceID, category string, windowStart int64) bo
 	}
 	return h%n == 0
 }
-
-const (
-	upsertResult = `INSERT INTO engine_results_by_bucket (run_id, job_id, bucket, device_id, category, window_start, window_end,
-m1_sum, m2_sum, event_count, revision, is_final, emit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	insertRevision = `INSERT INTO engine_result_revisions_by_bucket (run_id, job_id, bucket, device_id, category, window_start, revision,
-m1_sum, m2_sum, event_count, emit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-)
 
 const insertDecision = `INSERT INTO engine_decisions_by_bucket (run_id, job_id, bucket, device_id, message_id, kafka_partition,
 kafka_offset, decision, reason, category, record_time, device_time, window_start, window_end, watermark, original_offset,
@@ -246,27 +240,26 @@ const DefaultWriteConcurrency = 128
 // write it started has ended. results hold at most one result per window
 // (Buffer keeps a window's latest; the results ingester writes several
 // answers for one window in turns): the statements of a batch share a
-// timestamp, and Cassandra settles two writes of one row with the same
-// timestamp by value, not by order.
+// timestamp, so two rows of one window in a batch would tie on it.
 //
-// Statements go in unlogged batches (batcher): one round trip and one
-// partition mutation instead of one per statement. Both tables are
-// partitioned by (run, job, bucket), so a result and its revision go to the
-// same batch, and so do the other devices of the bucket.
+// Each result is one row of engine_emissions_by_bucket, keyed by its
+// revision when its window is in the revision sample (every revision kept)
+// and by cassandra.Unsampled otherwise (the row rewritten). Rows go in
+// unlogged batches of one bucket (batcher): one round trip and one
+// partition mutation for up to MaxBatchStatements rows of the bucket's
+// devices.
 func (w *CassandraWriter) Write(ctx context.Context, runID, jobID string, results []engine.Result, version int64) error {
-	b := w.batches(ctx, 2*len(results), version)
+	b := w.batches(ctx, len(results), version)
 	for i := range results {
 		r := &results[i]
-		start, end, emit := time.UnixMilli(r.Window.Start), time.UnixMilli(r.Window.End), time.UnixMilli(r.EmitTime)
-		bucket := cassandra.ResultBucket(r.DeviceID)
-		result := gocql.BatchEntry{Stmt: upsertResult, Idempotent: true, Args: []any{runID, jobID, bucket, r.DeviceID, r.Category,
-			start, end, r.SumMeasure1, r.SumMeasure2, r.Count, int(r.Revision), r.Final, emit}}
-		if !InRevisionSample(w.sample, r.DeviceID, r.Category, r.Window.Start) {
-			b.add(bucket, result)
-			continue
+		emission := cassandra.Unsampled
+		if InRevisionSample(w.sample, r.DeviceID, r.Category, r.Window.Start) {
+			emission = int(r.Revision)
 		}
-		b.add(bucket, result, gocql.BatchEntry{Stmt: insertRevision, Idempotent: true, Args: []any{runID, jobID,
-			bucket, r.DeviceID, r.Category, start, int(r.Revision), r.SumMeasure1, r.SumMeasure2, r.Count, emit}})
+		bucket := cassandra.ResultBucket(r.DeviceID)
+		b.add(bucket, gocql.BatchEntry{Stmt: cassandra.InsertEmission, Idempotent: true, Args: []any{runID, jobID, bucket,
+			r.DeviceID, r.Category, time.UnixMilli(r.Window.Start), emission, time.UnixMilli(r.Window.End),
+			r.SumMeasure1, r.SumMeasure2, r.Count, int(r.Revision), r.Final, time.UnixMilli(r.EmitTime)}})
 	}
 	if err := b.wait(); err != nil {
 		return fmt.Errorf("write %d results of job %s: %w", len(results), jobID, err)

@@ -63,9 +63,9 @@ func results(n, devices, w0 int) []engine.Result {
 
 // TestIntegrationWriterBatches writes more results of a device than a
 // batch holds, among other devices' results, then a later revision of one
-// window: every row is there, engine_results_by_bucket holds the last
-// revision, engine_result_revisions_by_bucket every one. dev-0 and another
-// device share a bucket, so their rows go in the same batches.
+// window: every revision has its row in engine_emissions_by_bucket, and the
+// window's answer is the last. dev-0 and another device share a bucket, so
+// their rows go in the same batches.
 func TestIntegrationWriterBatches(t *testing.T) {
 	s, _ := keyspace(t)
 	w := NewCassandraWriter(s, 4, 1)
@@ -86,20 +86,26 @@ func TestIntegrationWriterBatches(t *testing.T) {
 	require.NoError(t, w.Write(ctx, "run-w", "job", []engine.Result{{Window: window.Window{Start: 0, End: 5000},
 		DeviceID: "dev-0", Category: "cat-1", SumMeasure1: 100, Count: 4, Revision: 4, Final: true, EmitTime: 1_700_000_000_001}}, 0))
 
-	var m1 int64
-	var final bool
-	var rev int
-	require.NoError(t, s.Query(`SELECT m1_sum, is_final, revision FROM engine_results_by_bucket
-WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ? AND category = ? AND window_start = ?`,
-		"run-w", "job", cassandra.ResultBucket("dev-0"), "dev-0", "cat-1", time.UnixMilli(0)).Scan(&m1, &final, &rev))
-	require.Equal(t, []any{int64(100), true, 4}, []any{m1, final, rev}, "the later revision replaced the earlier")
+	answers, err := cassandra.Answers(ctx, s, "run-w", "job")
+	require.NoError(t, err)
+	a := answers[cassandra.WindowKey{DeviceID: "dev-0", Category: "cat-1", WindowStart: 0}]
+	require.Equal(t, []any{int64(100), true, 4, int64(5000)}, []any{a.M1, a.Final, a.Revision, a.WindowEnd},
+		"the later revision is the answer")
+	for _, r := range rs {
+		a := answers[cassandra.WindowKey{DeviceID: r.DeviceID, Category: r.Category, WindowStart: r.Window.Start}]
+		if r.DeviceID == "dev-0" && r.Window.Start == 0 {
+			continue
+		}
+		require.Equal(t, []any{r.SumMeasure1, r.SumMeasure2, r.Count, int(r.Revision), r.Window.End, r.EmitTime},
+			[]any{a.M1, a.M2, a.Count, a.Revision, a.WindowEnd, a.EmitTime}, "%s %d", r.DeviceID, r.Window.Start)
+	}
+	require.Len(t, answers, len(rs))
 	for _, dev := range devices {
 		extra := 0
 		if dev == "dev-0" {
 			extra = 1
 		}
-		require.Equal(t, 16, countRows(t, s, "engine_results_by_bucket", "run-w", "job", dev), dev)
-		require.Equal(t, 16+extra, countRows(t, s, "engine_result_revisions_by_bucket", "run-w", "job", dev), "%s: every revision is kept", dev)
+		require.Equal(t, 16+extra, countRows(t, s, cassandra.EmissionsTable, "run-w", "job", dev), "%s: every revision is kept", dev)
 	}
 }
 
@@ -201,9 +207,9 @@ func TestIntegrationWriterStaysUnderBatchWarnings(t *testing.T) {
 	for _, r := range rs {
 		if b := cassandra.ResultBucket(r.DeviceID); !buckets[b] && len(buckets) < 30 {
 			buckets[b] = true
-			batch.Entries = append(batch.Entries, gocql.BatchEntry{Stmt: upsertResult, Args: []any{"run", jobID, b, r.DeviceID,
-				r.Category, time.UnixMilli(r.Window.Start), time.UnixMilli(r.Window.End), r.SumMeasure1, r.SumMeasure2, r.Count,
-				int(r.Revision), r.Final, time.UnixMilli(r.EmitTime)}})
+			batch.Entries = append(batch.Entries, gocql.BatchEntry{Stmt: cassandra.InsertEmission, Args: []any{"run", jobID, b,
+				r.DeviceID, r.Category, time.UnixMilli(r.Window.Start), int(r.Revision), time.UnixMilli(r.Window.End),
+				r.SumMeasure1, r.SumMeasure2, r.Count, int(r.Revision), r.Final, time.UnixMilli(r.EmitTime)}})
 		}
 	}
 	require.NoError(t, batch.Exec())
@@ -234,9 +240,8 @@ func batchWarnings(t *testing.T, logPath, ks string) int {
 }
 
 // TestIntegrationWriterRevisionSample: with one window in 4 sampled, every
-// window still has its latest answer in engine_results_by_bucket, and
-// engine_result_revisions_by_bucket holds every revision of exactly the sampled
-// windows, as InRevisionSample picks them.
+// window has its latest answer, the sampled windows (as InRevisionSample
+// picks them) a row per revision, the others one row, rewritten.
 func TestIntegrationWriterRevisionSample(t *testing.T) {
 	s, _ := keyspace(t)
 	w := NewCassandraWriter(s, 4, 4)
@@ -250,20 +255,24 @@ func TestIntegrationWriterRevisionSample(t *testing.T) {
 	}
 	require.NoError(t, w.Write(ctx, "run-s", "job", later, 0))
 
+	answers, err := cassandra.Answers(ctx, s, "run-s", "job")
+	require.NoError(t, err)
+	require.Len(t, answers, len(rs), "every window has its answer")
+	rows := map[cassandra.WindowKey][]bool{} // each row's Sampled
+	require.NoError(t, cassandra.ReadEmissions(ctx, s, "run-s", "job", 7, func(e *cassandra.Emission) {
+		k := cassandra.WindowKey{DeviceID: e.DeviceID, Category: e.Category, WindowStart: e.WindowStart}
+		rows[k] = append(rows[k], e.Sampled)
+	}))
 	sampled := 0
 	for _, r := range rs {
-		var results, revisions int
-		key := []any{"run-s", "job", cassandra.ResultBucket(r.DeviceID), r.DeviceID, r.Category, time.UnixMilli(r.Window.Start)}
-		require.NoError(t, s.Query(`SELECT COUNT(*) FROM engine_results_by_bucket
-WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ? AND category = ? AND window_start = ?`, key...).Scan(&results))
-		require.NoError(t, s.Query(`SELECT COUNT(*) FROM engine_result_revisions_by_bucket
-WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ? AND category = ? AND window_start = ?`, key...).Scan(&revisions))
-		require.Equal(t, 1, results, "every window has its answer")
+		k := cassandra.WindowKey{DeviceID: r.DeviceID, Category: r.Category, WindowStart: r.Window.Start}
+		a := answers[k]
+		require.Equal(t, []any{4, true}, []any{a.Revision, a.Final}, "the later revision is the answer")
 		if InRevisionSample(4, r.DeviceID, r.Category, r.Window.Start) {
 			sampled++
-			require.Equal(t, 2, revisions, "a sampled window keeps every revision")
+			require.Equal(t, []bool{true, true}, rows[k], "a sampled window keeps every revision")
 		} else {
-			require.Zero(t, revisions, "a window out of the sample has no revision row")
+			require.Equal(t, []bool{false}, rows[k], "a window out of the sample has one row")
 		}
 	}
 	require.Positive(t, sampled)
@@ -273,10 +282,19 @@ WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ? AND category = 
 // TestIntegrationWriterFencesStaleVersions: a micro-batch task whose worker
 // lost its tasks partition may still write after the task's next owner
 // wrote a newer batch, or a newer attempt of the same batch. Written with
-// job.Task.WriteVersion, the stale write arrives last and changes nothing.
+// job.Task.WriteVersion, the stale write arrives last and does not change
+// the answer, even with a higher revision: its row is one of the
+// revisions, not the answer. With a revision sample, where the rows of a
+// window are one, the stale write is not applied at all.
 func TestIntegrationWriterFencesStaleVersions(t *testing.T) {
+	for _, sample := range []int{1, 1 << 30} {
+		t.Run(fmt.Sprintf("revision sample %d", sample), func(t *testing.T) { fencesStaleVersions(t, sample) })
+	}
+}
+
+func fencesStaleVersions(t *testing.T, sample int) {
 	s, _ := keyspace(t)
-	w := NewCassandraWriter(s, 4, 1)
+	w := NewCassandraWriter(s, 4, sample)
 	ctx := context.Background()
 	at := func(m1 int64, final bool) []engine.Result {
 		return []engine.Result{{Window: window.Window{Start: 0, End: 5000}, DeviceID: "dev-0", Category: "cat-1",
@@ -286,14 +304,16 @@ func TestIntegrationWriterFencesStaleVersions(t *testing.T) {
 		return job.Task{BatchID: int64(id), BatchTime: 1_700_000_000_000 + int64(id)*5000, Attempt: attempt}.WriteVersion()
 	}
 	read := func() (m1 int64, final bool) {
-		require.NoError(t, s.Query(`SELECT m1_sum, is_final FROM engine_results_by_bucket
-WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ? AND category = ? AND window_start = ?`,
-			"run-f", "job-f", cassandra.ResultBucket("dev-0"), "dev-0", "cat-1", time.UnixMilli(0)).Scan(&m1, &final))
-		return m1, final
+		answers, err := cassandra.Answers(ctx, s, "run-f", "job-f")
+		require.NoError(t, err)
+		require.Len(t, answers, 1)
+		a := answers[cassandra.WindowKey{DeviceID: "dev-0", Category: "cat-1", WindowStart: 0}]
+		return a.M1, a.Final
 	}
 	require.NoError(t, w.Write(ctx, "run-f", "job-f", at(7, true), batch(5, 1)), "batch 5, second attempt")
 	require.NoError(t, w.Write(ctx, "run-f", "job-f", at(3, false), batch(4, 0)), "a stale batch 4")
 	require.NoError(t, w.Write(ctx, "run-f", "job-f", at(6, false), batch(5, 0)), "a stale first attempt of batch 5")
+	require.NoError(t, w.Write(ctx, "run-f", "job-f", at(8, false), batch(5, 0)), "a stale attempt with a higher revision")
 	m1, final := read()
 	require.Equal(t, int64(7), m1, "the newest batch and attempt stays")
 	require.True(t, final)
@@ -304,12 +324,14 @@ WHERE run_id = ? AND job_id = ? AND bucket = ? AND device_id = ? AND category = 
 
 // BenchmarkCassandraWrites measures what the database takes on this machine
 // with the project's schema and driver settings, nothing else running,
-// and what the worker's writer achieves: rows/s. Each result is two rows
-// (a result and its revision). 10,000 devices, 1,000 results per flush as a
-// partition's tick would give, as many writes in flight as the worker's
-// default --write-concurrency. Beside the writer, the writer before results
-// went by bucket (writeByDevice: the tables of one partition per device,
-// batches of 10 statements of any devices). Run with BOONTADATA_INTEGRATION=1
+// and what the worker's writer achieves: rows/s, and results/s for the
+// writer's forms. 10,000 devices, 1,000 results per flush as a partition's
+// tick would give, as many writes in flight as the worker's default
+// --write-concurrency. Beside the writer (one row per result), the writers
+// before: two rows per result (an upsert of the answer and a revision row)
+// in the *_by_bucket tables of migration 0005 (writeTwoRows), and before
+// those in the tables of one partition per device (writeByDevice, batches
+// of 10 statements of any devices). Run with BOONTADATA_INTEGRATION=1
 // (scripts/bench.sh ceiling does).
 func BenchmarkCassandraWrites(b *testing.B) {
 	s, _ := keyspace(b)
@@ -320,19 +342,20 @@ func BenchmarkCassandraWrites(b *testing.B) {
 	}
 	// inserts runs b.N row inserts of results, in unlogged batches of up
 	// to per rows (1: a statement each), inflight at a time. bucketed: into
-	// engine_results_by_bucket, a batch holding one bucket's rows; else into
-	// engine_results, a batch holding per devices' rows.
+	// engine_emissions_by_bucket, a batch holding one bucket's rows; else
+	// into engine_results, a batch holding per devices' rows.
 	inserts := func(b *testing.B, job string, per int, bucketed bool) {
 		row := func(j int) []any {
 			d, w := fmt.Sprintf("dev-%d", j%devices), int64(j/devices)
 			args := []any{"run-c", job, d, "cat-1", time.UnixMilli(w * 5000),
 				time.UnixMilli(w*5000 + 5000), int64(j), 1.5, int64(3), 3, false, time.UnixMilli(1_700_000_000_000)}
 			if bucketed {
+				args = slices.Insert(args, 5, any(3)) // the emission
 				args = slices.Insert(args, 2, any(cassandra.ResultBucket(d)))
 			}
 			return args
 		}
-		stmt := upsertResult
+		stmt := cassandra.InsertEmission
 		if !bucketed {
 			stmt = upsertResultByDevice
 		}
@@ -408,21 +431,22 @@ func BenchmarkCassandraWrites(b *testing.B) {
 	b.Run("insert-one-row", func(b *testing.B) { inserts(b, "job-c", 1, true) })
 	b.Run("insert-batch-of-devices", func(b *testing.B) { inserts(b, "job-b", 10, false) })
 	b.Run("insert-batch-of-bucket", func(b *testing.B) { inserts(b, "job-k", MaxBatchStatements, true) })
-	write := func(name string, w func(context.Context, string, string, []engine.Result) error) {
+	// b.N results, rowsPerResult rows each.
+	write := func(name string, rowsPerResult int, w func(context.Context, string, string, []engine.Result) error) {
 		b.Run(name, func(b *testing.B) {
-			rows := 0
 			for i := 0; i < b.N; i += flush {
 				rs := results(min(flush, b.N-i), devices, i/devices)
 				if err := w(context.Background(), "run-"+name, "job", rs); err != nil {
 					b.Fatal(err)
 				}
-				rows += 2 * len(rs)
 			}
-			rowsPerSec(b, rows)
+			rowsPerSec(b, rowsPerResult*b.N)
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "results/s")
 		})
 	}
-	write("writer-by-device", NewCassandraWriter(s, inflight, 1).writeByDevice)
-	write("writer-by-bucket", func(ctx context.Context, run, job string, rs []engine.Result) error {
+	write("writer-by-device", 2, NewCassandraWriter(s, inflight, 1).writeByDevice)
+	write("writer-two-rows-by-bucket", 2, NewCassandraWriter(s, inflight, 1).writeTwoRows)
+	write("writer-one-row", 1, func(ctx context.Context, run, job string, rs []engine.Result) error {
 		return NewCassandraWriter(s, inflight, 1).Write(ctx, run, job, rs, 0)
 	})
 	// The decision log: one row per record dropped or placed, 1,000 per
@@ -494,6 +518,32 @@ func (w *CassandraWriter) writeByDevice(ctx context.Context, runID, jobID string
 			start, end, r.SumMeasure1, r.SumMeasure2, r.Count, int(r.Revision), r.Final, emit}},
 			gocql.BatchEntry{Stmt: insertRevisionByDevice, Idempotent: true, Args: []any{runID, jobID,
 				r.DeviceID, r.Category, start, int(r.Revision), r.SumMeasure1, r.SumMeasure2, r.Count, emit}})
+	}
+	return b.wait()
+}
+
+// The statements of migration 0005's tables, which the writer wrote before
+// engine_emissions_by_bucket.
+const (
+	upsertResultByBucket = `INSERT INTO engine_results_by_bucket (run_id, job_id, bucket, device_id, category, window_start, window_end,
+m1_sum, m2_sum, event_count, revision, is_final, emit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertRevisionByBucket = `INSERT INTO engine_result_revisions_by_bucket (run_id, job_id, bucket, device_id, category, window_start, revision,
+m1_sum, m2_sum, event_count, emit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+// writeTwoRows is the writer before engine_emissions_by_bucket: a result
+// is an upsert of engine_results_by_bucket and a row of
+// engine_result_revisions_by_bucket, in the same batches of one bucket.
+func (w *CassandraWriter) writeTwoRows(ctx context.Context, runID, jobID string, results []engine.Result) error {
+	b := w.batches(ctx, 2*len(results), 0)
+	for i := range results {
+		r := &results[i]
+		start, end, emit := time.UnixMilli(r.Window.Start), time.UnixMilli(r.Window.End), time.UnixMilli(r.EmitTime)
+		bucket := cassandra.ResultBucket(r.DeviceID)
+		b.add(bucket, gocql.BatchEntry{Stmt: upsertResultByBucket, Idempotent: true, Args: []any{runID, jobID, bucket, r.DeviceID,
+			r.Category, start, end, r.SumMeasure1, r.SumMeasure2, r.Count, int(r.Revision), r.Final, emit}},
+			gocql.BatchEntry{Stmt: insertRevisionByBucket, Idempotent: true, Args: []any{runID, jobID,
+				bucket, r.DeviceID, r.Category, start, int(r.Revision), r.SumMeasure1, r.SumMeasure2, r.Count, emit}})
 	}
 	return b.wait()
 }

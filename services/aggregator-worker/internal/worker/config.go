@@ -43,8 +43,9 @@ type Config struct {
 	MaxPending int
 	// WriteConcurrency bounds the Cassandra writes in flight per worker.
 	WriteConcurrency int
-	// RevisionSample: every revision of one window in RevisionSample goes
-	// to engine_result_revisions_by_bucket, for latency (1: every window).
+	// RevisionSample: every revision of one window in RevisionSample has
+	// a row of engine_emissions_by_bucket, for latency (1: every window);
+	// the others have one row, rewritten at each emission.
 	RevisionSample  int
 	ShutdownTimeout time.Duration
 	// RunFor and StopAt plan a graceful stop (zero: none).
@@ -90,8 +91,8 @@ func (c *Config) Flags() []cli.Flag {
 		&cli.IntFlag{Name: "write-concurrency", EnvVars: cliapp.Env("worker-write-concurrency"), Value: c.WriteConcurrency, Destination: &c.WriteConcurrency,
 			Usage: "Cassandra writes in flight at once"},
 		&cli.IntFlag{Name: "revision-sample", EnvVars: cliapp.Env("worker-revision-sample"), Value: c.RevisionSample, Destination: &c.RevisionSample,
-			Usage: "record every revision of one window in `N` (by a hash of the window) in engine_result_revisions_by_bucket, for latency; 1: every window. " +
-				"Fewer rows to write in update mode; the comparator's latency is then over the sampled windows"},
+			Usage: "keep every revision of one window in `N` (by a hash of the window), for latency; 1: every window. " +
+				"The other windows keep their latest answer only: fewer rows in update mode; the comparator's latency is then over the sampled windows"},
 		&cli.DurationFlag{Name: "shutdown-timeout", EnvVars: cliapp.Env("worker-shutdown-timeout"), Value: c.ShutdownTimeout, Destination: &c.ShutdownTimeout,
 			Usage: "how long a graceful stop may take to write results and commit"},
 		&cli.DurationFlag{Name: "run-for", EnvVars: cliapp.Env("worker-run-for"), Value: c.RunFor, Destination: &c.RunFor,

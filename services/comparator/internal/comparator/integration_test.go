@@ -62,16 +62,27 @@ type itResult struct {
 	emitMs int64
 }
 
+// The layouts of a job's results: engine_emissions_by_bucket (migration
+// 0006, what the workers write), engine_results_by_bucket and
+// engine_result_revisions_by_bucket (0005), and the tables of one
+// partition per device before those.
+const (
+	emissions = "emissions"
+	byBucket  = "by bucket"
+	byDevice  = "by device"
+)
+
 // TestIntegrationReportOfAKnownRun reports on a run whose results are in
-// the *_by_bucket tables, then on the same run with its results in the
-// tables of one partition per device of jobs written before them.
+// engine_emissions_by_bucket, then on the same run with its results in the
+// tables of jobs written before it.
 func TestIntegrationReportOfAKnownRun(t *testing.T) {
 	testutil.Integration(t)
-	t.Run("by bucket", func(t *testing.T) { reportOfAKnownRun(t, true) })
-	t.Run("by device", func(t *testing.T) { reportOfAKnownRun(t, false) })
+	for _, layout := range []string{emissions, byBucket, byDevice} {
+		t.Run(layout, func(t *testing.T) { reportOfAKnownRun(t, layout) })
+	}
 }
 
-func reportOfAKnownRun(t *testing.T, bucketed bool) {
+func reportOfAKnownRun(t *testing.T, layout string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cfg := DefaultConfig()
@@ -99,15 +110,15 @@ func reportOfAKnownRun(t *testing.T, bucketed bool) {
 	// storm counts the re-send; flink-event drops the late event (its
 	// decision log says so) and has not emitted window 2 yet; exact is
 	// right, window 2 not final yet.
-	insertResults(ctx, t, session, bucketed, "it-storm", "d1", []itResult{{0, 40, 5.25, 3, true, 1000}, {1, 61, 7, 2, true, 2000}, {2, 5, 0.5, 1, true, 3000}})
-	insertResults(ctx, t, session, bucketed, "it-flink-event", "d1", []itResult{{0, 30, 3.75, 2, true, 6000}, {1, 30, 3, 1, true, 7000}})
+	insertResults(ctx, t, session, layout, "it-storm", "d1", []itResult{{0, 40, 5.25, 3, true, 1000}, {1, 61, 7, 2, true, 2000}, {2, 5, 0.5, 1, true, 3000}})
+	insertResults(ctx, t, session, layout, "it-flink-event", "d1", []itResult{{0, 30, 3.75, 2, true, 6000}, {1, 30, 3, 1, true, 7000}})
 	// The watermark other devices of a fleet moved past window 1 when d1-4
 	// came, 2m13s late.
 	decision := []any{"it-run", "it-flink-event", "d1", "d1-4", 0, int64(5),
 		compare.DecisionLate, engine.ReasonWindowClosed.String(), "c1", t0 + 6000, t0 + 6000, t0 + 5000, t0 + 10000, t0 + 134000, int64(-1),
 		int64(31), 4.0, t0 + 139000}
 	table := "engine_decisions"
-	if bucketed {
+	if layout != byDevice {
 		table += "_by_bucket (bucket, "
 		decision = append([]any{cassandra.ResultBucket("d1")}, decision...)
 	} else {
@@ -116,9 +127,22 @@ func reportOfAKnownRun(t *testing.T, bucketed bool) {
 	require.NoError(t, session.Query(`INSERT INTO `+table+`run_id, job_id, device_id, message_id, kafka_partition, kafka_offset,
 decision, reason, category, record_time, device_time, window_start, window_end, watermark, original_offset, measure1, measure2, emit_time)
 VALUES (`+strings.Repeat("?, ", len(decision)-1)+`?)`, decision...).ExecContext(ctx))
-	insertResults(ctx, t, session, bucketed, "it-exact", "d1", []itResult{{0, 30, 3.75, 2, true, 10500}, {1, 61, 7, 2, true, 11000}, {2, 5, 0.5, 1, false, 10200}})
+	if layout == emissions {
+		// Rows of exact that are not its answers: an earlier revision of
+		// window 0, written before its answer; and in window 1 a
+		// revision written with an older timestamp than the answer (a
+		// stale micro-batch task's), whose revision is higher. The
+		// answer is the row written last, whatever its revision.
+		insertResults(ctx, t, session, layout, "it-exact", "d1", []itResult{{0, 10, 1.5, 1, false, 100}})
+		emit := time.UnixMilli(t0 + 10000 + 900)
+		require.NoError(t, session.Query(`INSERT INTO engine_emissions_by_bucket (run_id, job_id, bucket, device_id, category,
+window_start, emission, window_end, m1_sum, m2_sum, event_count, revision, is_final, emit_time) VALUES
+(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`, "it-run", "it-exact", cassandra.ResultBucket("d1"), "d1", "c1",
+			time.UnixMilli(t0+5000), 3, time.UnixMilli(t0+10000), int64(99), 9.0, int64(3), 3, true, emit, int64(1)).ExecContext(ctx))
+	}
+	insertResults(ctx, t, session, layout, "it-exact", "d1", []itResult{{0, 30, 3.75, 2, true, 10500}, {1, 61, 7, 2, true, 11000}, {2, 5, 0.5, 1, false, 10200}})
 	// A device the run does not have: its rows are not the run's.
-	insertResults(ctx, t, session, bucketed, "it-storm", "not-of-the-run", []itResult{{3, 1, 1, 1, true, 1000}})
+	insertResults(ctx, t, session, layout, "it-storm", "not-of-the-run", []itResult{{3, 1, 1, 1, true, 1000}})
 
 	src := store.New(session)
 	cfg.RunID = "it-run"
@@ -208,7 +232,7 @@ VALUES (`+strings.Repeat("?, ", len(decision)-1)+`?)`, decision...).ExecContext(
 	require.ErrorContains(t, Run(ctx, cfg, Deps{Source: src, Log: log, Stdout: &out}), "has no results for run it-run yet")
 
 	// The HTML report of the first invocation, in a real browser.
-	if !bucketed {
+	if layout != emissions {
 		return // the same report
 	}
 	dom := headlessDOM(t, htmlPath)
@@ -259,16 +283,22 @@ func insertKnownRun(ctx context.Context, t *testing.T, s *gocql.Session) {
 
 // insertResults writes a device's results and their revisions, in the
 // *_by_bucket tables or in the tables of one partition per device.
-func insertResults(ctx context.Context, t *testing.T, s *gocql.Session, bucketed bool, jobID, device string, rs []itResult) {
+func insertResults(ctx context.Context, t *testing.T, s *gocql.Session, layout string, jobID, device string, rs []itResult) {
 	t.Helper()
 	suffix, bucket, key := "", "", []any{"it-run", jobID, device}
-	if bucketed {
+	if layout != byDevice {
 		suffix, bucket, key = "_by_bucket", "bucket, ", []any{"it-run", jobID, cassandra.ResultBucket(device), device}
 	}
 	marks := func(n int) string { return strings.Repeat("?, ", n-1) + "?" }
 	for _, r := range rs {
 		start := t0 + r.w*5000
 		emit := time.UnixMilli(start + 5000 + r.emitMs)
+		if layout == emissions {
+			row := append(slices.Clone(key), "c1", time.UnixMilli(start), int(r.n), time.UnixMilli(start+5000), r.m1, r.m2, r.n,
+				int(r.n), r.final, emit)
+			require.NoError(t, s.Query(cassandra.InsertEmission, row...).ExecContext(ctx))
+			continue
+		}
 		row := append(slices.Clone(key), "c1", time.UnixMilli(start), time.UnixMilli(start+5000), r.m1, r.m2, r.n, int(r.n), r.final, emit)
 		require.NoError(t, s.Query(`INSERT INTO engine_results`+suffix+` (run_id, job_id, `+bucket+`device_id, category, window_start,
 window_end, m1_sum, m2_sum, event_count, revision, is_final, emit_time) VALUES (`+marks(len(row))+`)`, row...).ExecContext(ctx))

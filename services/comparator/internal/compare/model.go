@@ -83,7 +83,9 @@ type RawEvent struct {
 	Pattern    string
 }
 
-// Result is a row of engine_results_by_bucket: the latest revision of a window.
+// Result is the answer of a window: the row of engine_emissions_by_bucket
+// written last (cassandra.Emission.Supersedes), or of engine_results_by_bucket
+// for jobs written before it.
 type Result struct {
 	Key
 	WindowEnd int64
@@ -93,7 +95,9 @@ type Result struct {
 	EmitTime int64 // ms
 }
 
-// Revision is a row of engine_result_revisions_by_bucket: one emission of a window.
+// Revision is one emission of a window in the revision sample: a row of
+// engine_emissions_by_bucket, or of engine_result_revisions_by_bucket for
+// jobs written before it.
 type Revision struct {
 	Key
 	Revision int

@@ -4,9 +4,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -173,12 +175,21 @@ func toJob(s job.Spec) compare.Job {
 }
 
 // layout is where a job's results, revisions and decision log are: the
-// *_by_bucket tables, read once per bucket (migration 0005, what the
-// workers write), or the tables of one partition per device of jobs
-// written before them, read once per device of the run.
+// *_by_bucket tables, read once per bucket, with results and revisions in
+// engine_emissions_by_bucket (migration 0006, what the workers write) or,
+// for jobs written before it, in engine_results_by_bucket and
+// engine_result_revisions_by_bucket (0005); or the tables of one partition
+// per device of jobs written before those, read once per device of the run.
 type layout struct {
 	suffix, column string
 	keys           []any
+	emissions      bool
+}
+
+func byEmissions() layout {
+	l := byBucket()
+	l.emissions = true
+	return l
 }
 
 func byBucket() layout {
@@ -200,8 +211,9 @@ func byDevice(devices []string) layout {
 func (l layout) query(stmt string) string { return fmt.Sprintf(stmt, l.suffix, l.column) }
 
 // layoutOf returns the layout of the job's rows, and whether it has any
-// result. A job without results in the *_by_bucket tables is looked for in
-// the tables of one partition per device, unless those are empty.
+// result. A job without rows in engine_emissions_by_bucket is looked for in
+// engine_results_by_bucket, then in the tables of one partition per device,
+// unless those are empty.
 func (st *Store) layoutOf(ctx context.Context, runID, jobID string, devices []string) (layout, bool, error) {
 	key := [2]string{runID, jobID}
 	st.mu.Lock()
@@ -222,24 +234,28 @@ func (st *Store) layoutOf(ctx context.Context, runID, jobID string, devices []st
 // lookUpLayout is layoutOf without the memo: it reads where the job's
 // rows are.
 func (st *Store) lookUpLayout(ctx context.Context, runID, jobID string, devices []string) (layout, bool, error) {
-	buckets := byBucket()
-	found, err := st.anyResult(ctx, runID, jobID, buckets)
+	emissions := byEmissions()
+	found, err := cassandra.AnyEmission(ctx, st.s, runID, jobID)
 	if found || err != nil {
+		return emissions, found, err
+	}
+	buckets := byBucket()
+	if found, err = st.anyResult(ctx, runID, jobID, buckets); found || err != nil {
 		return buckets, found, err
 	}
 	var dev string
 	err = st.s.Query(selectAnyByDevice).ScanContext(ctx, &dev)
 	if errors.Is(err, gocql.ErrNotFound) {
-		return buckets, false, nil
+		return emissions, false, nil
 	}
 	if err != nil {
-		return buckets, false, fmt.Errorf("read engine_results: %w", err)
+		return emissions, false, fmt.Errorf("read engine_results: %w", err)
 	}
 	old := byDevice(devices)
 	if found, err = st.anyResult(ctx, runID, jobID, old); found || err != nil {
 		return old, found, err
 	}
-	return buckets, false, nil
+	return emissions, false, nil
 }
 
 func (st *Store) anyResult(ctx context.Context, runID, jobID string, l layout) (bool, error) {
@@ -263,7 +279,7 @@ func (st *Store) HasResults(ctx context.Context, runID, jobID string, devices []
 	return found, err
 }
 
-// LoadResults reads the job's latest results and every revision, for the
+// LoadResults reads the job's answers and every revision recorded, for the
 // run's devices (rows of other devices are left out).
 func (st *Store) LoadResults(ctx context.Context, runID, jobID string, devices []string) ([]compare.Result, []compare.Revision, error) {
 	l, _, err := st.layoutOf(ctx, runID, jobID, devices)
@@ -271,6 +287,9 @@ func (st *Store) LoadResults(ctx context.Context, runID, jobID string, devices [
 		return nil, nil, err
 	}
 	ofRun := set(devices)
+	if l.emissions {
+		return st.loadEmissions(ctx, runID, jobID, ofRun)
+	}
 	var results []compare.Result
 	var revisions []compare.Revision
 	for _, k := range l.keys {
@@ -304,6 +323,40 @@ func (st *Store) LoadResults(ctx context.Context, runID, jobID string, devices [
 			return nil, nil, fmt.Errorf("read engine_result_revisions%s of job %s run %s %s %v: %w", l.suffix, jobID, runID, l.column, k, err)
 		}
 	}
+	return results, revisions, nil
+}
+
+// loadEmissions reads the job's rows of engine_emissions_by_bucket: the
+// answer of each window is its row that supersedes the others (written
+// last), and the rows of the windows in the revision sample are their
+// revisions.
+func (st *Store) loadEmissions(ctx context.Context, runID, jobID string, ofRun map[string]bool) ([]compare.Result, []compare.Revision, error) {
+	answers := map[compare.Key]cassandra.Emission{}
+	var revisions []compare.Revision
+	err := cassandra.ReadEmissions(ctx, st.s, runID, jobID, pageSize, func(e *cassandra.Emission) {
+		if !ofRun[e.DeviceID] {
+			return
+		}
+		k := compare.Key{DeviceID: e.DeviceID, Category: e.Category, WindowStart: e.WindowStart}
+		if cur, ok := answers[k]; !ok || e.Supersedes(&cur) {
+			answers[k] = *e
+		}
+		if e.Sampled {
+			revisions = append(revisions, compare.Revision{Key: k, Revision: e.Revision,
+				Agg: compare.Agg{M1: e.M1, M2: e.M2, Count: e.Count}, EmitTime: e.EmitTime})
+		}
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	results := make([]compare.Result, 0, len(answers))
+	for k, e := range answers {
+		results = append(results, compare.Result{Key: k, WindowEnd: e.WindowEnd, Agg: compare.Agg{M1: e.M1, M2: e.M2, Count: e.Count},
+			Revision: e.Revision, Final: e.Final, EmitTime: e.EmitTime})
+	}
+	slices.SortFunc(results, func(a, b compare.Result) int {
+		return cmp.Or(cmp.Compare(a.DeviceID, b.DeviceID), cmp.Compare(a.Category, b.Category), cmp.Compare(a.WindowStart, b.WindowStart))
+	})
 	return results, revisions, nil
 }
 
