@@ -111,15 +111,19 @@ type WindowKey struct {
 	WindowStart        int64
 }
 
+// KeepAnswer keeps e as its window's answer in answers if it supersedes
+// the one kept so far.
+func KeepAnswer(answers map[WindowKey]Emission, e *Emission) {
+	k := WindowKey{e.DeviceID, e.Category, e.WindowStart}
+	if cur, ok := answers[k]; !ok || e.Supersedes(&cur) {
+		answers[k] = *e
+	}
+}
+
 // Answers reads the answer of every window of a job (the row that
 // supersedes the window's others), by window.
 func Answers(ctx context.Context, s *gocql.Session, runID, jobID string) (map[WindowKey]Emission, error) {
 	out := map[WindowKey]Emission{}
-	err := ReadEmissions(ctx, s, runID, jobID, 5000, func(e *Emission) {
-		k := WindowKey{e.DeviceID, e.Category, e.WindowStart}
-		if cur, ok := out[k]; !ok || e.Supersedes(&cur) {
-			out[k] = *e
-		}
-	})
+	err := ReadEmissions(ctx, s, runID, jobID, 5000, func(e *Emission) { KeepAnswer(out, e) })
 	return out, err
 }

@@ -331,19 +331,16 @@ func (st *Store) LoadResults(ctx context.Context, runID, jobID string, devices [
 // last), and the rows of the windows in the revision sample are their
 // revisions.
 func (st *Store) loadEmissions(ctx context.Context, runID, jobID string, ofRun map[string]bool) ([]compare.Result, []compare.Revision, error) {
-	answers := map[compare.Key]cassandra.Emission{}
+	answers := map[cassandra.WindowKey]cassandra.Emission{}
 	var revisions []compare.Revision
 	err := cassandra.ReadEmissions(ctx, st.s, runID, jobID, pageSize, func(e *cassandra.Emission) {
 		if !ofRun[e.DeviceID] {
 			return
 		}
-		k := compare.Key{DeviceID: e.DeviceID, Category: e.Category, WindowStart: e.WindowStart}
-		if cur, ok := answers[k]; !ok || e.Supersedes(&cur) {
-			answers[k] = *e
-		}
+		cassandra.KeepAnswer(answers, e)
 		if e.Sampled {
-			revisions = append(revisions, compare.Revision{Key: k, Revision: e.Revision,
-				Agg: compare.Agg{M1: e.M1, M2: e.M2, Count: e.Count}, EmitTime: e.EmitTime})
+			revisions = append(revisions, compare.Revision{Key: compare.Key{DeviceID: e.DeviceID, Category: e.Category,
+				WindowStart: e.WindowStart}, Revision: e.Revision, Agg: compare.Agg{M1: e.M1, M2: e.M2, Count: e.Count}, EmitTime: e.EmitTime})
 		}
 	})
 	if err != nil {
@@ -351,8 +348,8 @@ func (st *Store) loadEmissions(ctx context.Context, runID, jobID string, ofRun m
 	}
 	results := make([]compare.Result, 0, len(answers))
 	for k, e := range answers {
-		results = append(results, compare.Result{Key: k, WindowEnd: e.WindowEnd, Agg: compare.Agg{M1: e.M1, M2: e.M2, Count: e.Count},
-			Revision: e.Revision, Final: e.Final, EmitTime: e.EmitTime})
+		results = append(results, compare.Result{Key: compare.Key(k), WindowEnd: e.WindowEnd,
+			Agg: compare.Agg{M1: e.M1, M2: e.M2, Count: e.Count}, Revision: e.Revision, Final: e.Final, EmitTime: e.EmitTime})
 	}
 	slices.SortFunc(results, func(a, b compare.Result) int {
 		return cmp.Or(cmp.Compare(a.DeviceID, b.DeviceID), cmp.Compare(a.Category, b.Category), cmp.Compare(a.WindowStart, b.WindowStart))
