@@ -9,10 +9,10 @@ import (
 
 const histogramBins = 20
 
-// latencies fills the latency fields: every revision (the revisions table,
-// or the results table when no revision was recorded; with a revision sample,
-// the revisions of the sampled windows) and the latest revision of each
-// window. latency = emit time − window end − watermark delay.
+// latencies fills the latency fields: every revision recorded (with a
+// revision sample, the revisions of the sampled windows; the answers when
+// no revision was recorded) and the answer of each window. latency = emit
+// time − window end − watermark delay.
 func latencies(rep *Report, jd JobData, size, wm int64) {
 	ends := make(map[Key]int64, len(jd.Results))
 	var finals []int64
