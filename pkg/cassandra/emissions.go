@@ -2,7 +2,6 @@ package cassandra
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -28,8 +27,6 @@ const Unsampled = -1
 
 const selectEmissions = `SELECT device_id, category, window_start, emission, window_end, m1_sum, m2_sum, event_count,
 revision, is_final, emit_time, WRITETIME(emit_time) FROM engine_emissions_by_bucket WHERE run_id = ? AND job_id = ? AND bucket = ?`
-
-const selectAnyEmission = `SELECT device_id FROM engine_emissions_by_bucket WHERE run_id = ? AND job_id = ? AND bucket = ? LIMIT 1`
 
 // Emission is a row of engine_emissions_by_bucket: one answer of an engine
 // for a window. Times are ms since the epoch; WindowEnd is 0 when the
@@ -87,22 +84,6 @@ func ReadEmissions(ctx context.Context, s *gocql.Session, runID, jobID string, p
 		}
 	}
 	return nil
-}
-
-// AnyEmission reports whether the job wrote any emission for the run.
-func AnyEmission(ctx context.Context, s *gocql.Session, runID, jobID string) (bool, error) {
-	var dev string
-	for bucket := range ResultBuckets {
-		err := s.Query(selectAnyEmission, runID, jobID, bucket).ScanContext(ctx, &dev)
-		if errors.Is(err, gocql.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return false, fmt.Errorf("read %s of job %s run %s: %w", EmissionsTable, jobID, runID, err)
-		}
-		return true, nil
-	}
-	return false, nil
 }
 
 // WindowKey names a window of a device and category.

@@ -41,7 +41,8 @@ FROM raw_events WHERE run_id = ? AND device_id = ?`
 FROM engine_results%[1]s WHERE run_id = ? AND job_id = ? AND %[2]s = ?`
 	selectRevisions = `SELECT device_id, category, window_start, revision, m1_sum, m2_sum, event_count, emit_time
 FROM engine_result_revisions%[1]s WHERE run_id = ? AND job_id = ? AND %[2]s = ?`
-	selectAnyResult = `SELECT device_id FROM engine_results%[1]s WHERE run_id = ? AND job_id = ? AND %[2]s = ? LIMIT 1`
+	// %[3]s: the table of the layout's answers.
+	selectAnyResult = `SELECT device_id FROM %[3]s WHERE run_id = ? AND job_id = ? AND %[2]s = ? LIMIT 1`
 	selectDecisions = `SELECT device_id, category, message_id, kafka_partition, kafka_offset, decision, reason, record_time, device_time,
 window_start, window_end, watermark, original_offset, measure1, measure2, emit_time
 FROM engine_decisions%[1]s WHERE run_id = ? AND job_id = ? AND %[2]s = ?`
@@ -208,7 +209,15 @@ func byDevice(devices []string) layout {
 	return layout{column: "device_id", keys: keys}
 }
 
-func (l layout) query(stmt string) string { return fmt.Sprintf(stmt, l.suffix, l.column) }
+func (l layout) query(stmt string) string { return fmt.Sprintf(stmt, l.suffix, l.column, l.answers()) }
+
+// answers is the table of the layout's answers.
+func (l layout) answers() string {
+	if l.emissions {
+		return cassandra.EmissionsTable
+	}
+	return "engine_results" + l.suffix
+}
 
 // layoutOf returns the layout of the job's rows, and whether it has any
 // result. A job without rows in engine_emissions_by_bucket is looked for in
@@ -235,7 +244,7 @@ func (st *Store) layoutOf(ctx context.Context, runID, jobID string, devices []st
 // rows are.
 func (st *Store) lookUpLayout(ctx context.Context, runID, jobID string, devices []string) (layout, bool, error) {
 	emissions := byEmissions()
-	found, err := cassandra.AnyEmission(ctx, st.s, runID, jobID)
+	found, err := st.anyResult(ctx, runID, jobID, emissions)
 	if found || err != nil {
 		return emissions, found, err
 	}
@@ -266,7 +275,7 @@ func (st *Store) anyResult(ctx context.Context, runID, jobID string, l layout) (
 			continue
 		}
 		if err != nil {
-			return false, fmt.Errorf("read engine_results%s of job %s run %s: %w", l.suffix, jobID, runID, err)
+			return false, fmt.Errorf("read %s of job %s run %s: %w", l.answers(), jobID, runID, err)
 		}
 		return true, nil
 	}
