@@ -407,8 +407,10 @@ elif [ "$mode" = throughput ]; then
   step "2 workers draining the topic (preset $preset${emit[*]:+, ${emit[*]}}, revisions of 1 window in $sample)"
   t0=$(date +%s%3N)
   "$bin/aggregator-master" submit --preset "$preset" "${emit[@]}" --run-id "$run_id" --job-id "$tag-job" >/dev/null
-  # Processed: every record counted and no lag. Written: the job finished by
-  # itself, every window of the run final and written.
+  # Processed: every record counted and no lag, at the latest time a
+  # partition read a record. Written: the job finished by itself, every
+  # window of the run final and written (the report that says so goes at
+  # once, and wakes the master's check).
   # The job's state and its last update (when it finished) come from the
   # master; the results written are the workers' reports, which go on for
   # 3 s after the job finished (a partition's last report may come after
@@ -427,6 +429,10 @@ pids = os.environ["BENCH_PIDS"].split()
 req = urllib.request.Request(url, headers={"Accept": "application/json"})
 if os.environ.get("BOONTADATA_API_TOKEN"):
     req.add_header("Authorization", "Bearer " + os.environ["BOONTADATA_API_TOKEN"])
+def stamp(v):
+    if not v:
+        return 0
+    return int(datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp() * 1000)
 def ticks(pid):
     try:
         with open("/proc/%s/stat" % pid) as f:
@@ -446,13 +452,17 @@ while True:
         p, s = None, {"state": "unknown"}
     if p:
         written = max(written, p["results_written"]); decided = max(decided, p["late"] + p["duplicates"])
-        if t1 is None and p["records"] >= events and p["lag"] == 0 and p["partitions"] == 16:
-            t1 = now
+        if p["records"] >= events and p["lag"] == 0 and p["partitions"] == 16:
+            # When the last record was read, from the reports (a report
+            # comes every second: the time of the poll would be up to a
+            # second late); the poll time if no report says.
+            last = [stamp(x.get("last_record_time")) for x in j.get("partitions", [])]
+            t1 = max([x for x in last if x] or [t1 or now])
     if s["state"] == "finished":
         if seen is None:
             seen = now
             cpu = ["%.1f" % ((ticks(x) - c) / os.sysconf("SC_CLK_TCK")) for x, c in zip(pids, cpu0)]
-            t2 = int(datetime.fromisoformat(s["updated_at"].replace("Z", "+00:00")).timestamp() * 1000)
+            t2 = stamp(s["updated_at"])
         if now - seen >= 3000:
             break
     elif s["state"] == "failed" or now - t0 > 1800000:

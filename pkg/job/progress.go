@@ -37,6 +37,9 @@ type PartitionProgress struct {
 	OffsetResets int64 `json:"offset_resets"`
 	// LastRecordTime is when the partition last received a record.
 	LastRecordTime time.Time `json:"last_record_time,omitzero"`
+	// LastWriteTime is when Cassandra last acknowledged a write of the
+	// partition's results or decisions.
+	LastWriteTime time.Time `json:"last_write_time,omitzero"`
 	// Ended: the partition delivered the end-of-run marker of the job's
 	// run, and every window of it that can close is closed and written.
 	Ended bool `json:"ended,omitempty"`
@@ -59,6 +62,15 @@ type WorkerReport struct {
 	// External is the results ingestion's view of a job of an engine under
 	// test (docs/engines.md).
 	External *ExternalProgress `json:"external,omitempty"`
+}
+
+// SaysEnded reports whether r says that a partition of its job, or the
+// engine under test, reached the end of the job's run.
+func (r WorkerReport) SaysEnded() bool {
+	if r.External != nil && r.External.Ended {
+		return true
+	}
+	return slices.ContainsFunc(r.Partitions, func(p PartitionProgress) bool { return p.Ended })
 }
 
 // ExternalProgress counts what the results ingestion read of one job of an

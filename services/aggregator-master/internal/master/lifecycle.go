@@ -24,6 +24,10 @@ type lifecycle struct {
 	// continuous jobs to be ended by hand.
 	partitions func() ([]int32, error)
 	log        *zap.Logger
+	// ends is signalled by reports that say a partition (or an engine
+	// under test) ended: the job is checked at once, not at the next tick,
+	// so that it is seen finished as soon as its last results are written.
+	ends <-chan struct{}
 }
 
 func (l *lifecycle) run(ctx context.Context, interval time.Duration) {
@@ -34,6 +38,7 @@ func (l *lifecycle) run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-l.ends:
 		}
 		l.check(ctx)
 	}

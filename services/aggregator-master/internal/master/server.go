@@ -71,6 +71,8 @@ type Master struct {
 	// micro-batches its pages read last.
 	history    *History
 	batchCache *batchCache
+	// ends wakes the lifecycle when a report says a partition ended.
+	ends chan struct{}
 }
 
 // New builds a master; Run serves it.
@@ -124,6 +126,7 @@ func New(cfg Config, d Deps) (*Master, error) {
 
 		history:    history,
 		batchCache: newBatchCache(d.Clock),
+		ends:       make(chan struct{}, 1),
 	}, nil
 }
 
@@ -135,6 +138,13 @@ func (m *Master) Observe(r job.WorkerReport) {
 	m.metrics.reports.Inc()
 	if !m.tracker.Observe(r) {
 		m.log.Debug("progress report dropped: too many workers tracked")
+		return
+	}
+	if r.SaysEnded() {
+		select {
+		case m.ends <- struct{}{}:
+		default: // a check is already due
+		}
 	}
 }
 
@@ -181,7 +191,7 @@ func (m *Master) Run(ctx context.Context, ln net.Listener) error {
 		defer wg.Done()
 		m.ready.Run(bgCtx, m.cfg.ReadyInterval)
 	}()
-	lc := &lifecycle{jobs: m.jobs, tracker: m.tracker, log: m.log}
+	lc := &lifecycle{jobs: m.jobs, tracker: m.tracker, log: m.log, ends: m.ends}
 	if m.mb.Offsets != nil {
 		lc.partitions = m.mb.Offsets.Partitions
 	}

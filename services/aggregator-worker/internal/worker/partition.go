@@ -372,11 +372,10 @@ func (p *partition) complete(d writeDone, m Marker) error {
 		return fmt.Errorf("offset not committed: %w", d.err)
 	}
 	p.held = false
-	if d.n > 0 {
-		p.mu.Lock()
-		p.snap.ResultsWritten += int64(d.n)
-		p.mu.Unlock()
-	}
+	p.mu.Lock()
+	p.snap.ResultsWritten += int64(d.n)
+	p.snap.LastWriteTime = p.now()
+	p.mu.Unlock()
 	p.mark(m, p.takenAt)
 	return nil
 }

@@ -41,6 +41,8 @@ type runner struct {
 	// previous Records per partition, for events/s.
 	prevRecords map[int32]int64
 	prevTime    time.Time
+	// soon asks reportLoop for a report before the next interval.
+	soon chan struct{}
 }
 
 func newRunner(cfg *Config, spec job.Spec, deps partitionDeps, report func(job.WorkerReport)) (*runner, error) {
@@ -56,6 +58,7 @@ func newRunner(cfg *Config, spec job.Spec, deps partitionDeps, report func(job.W
 		cfg: cfg, spec: spec, espec: espec, deps: deps, log: deps.log,
 		topic: cfg.Kafka.Topics.Events, report: report,
 		partitions: map[int32]*partition{}, prevRecords: map[int32]int64{},
+		soon: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -170,7 +173,27 @@ func (r *runner) reportLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			r.sendReport(false)
+		case <-r.soon:
+			r.sendReport(false)
 		}
+	}
+}
+
+// reportEnd reports at once when p's input ended and its last windows were
+// just written: the master finishes the job on that report, so the job is
+// seen finished as soon as its final results are, not up to a progress
+// interval later.
+func (r *runner) reportEnd(p *partition, highWatermark int64) {
+	if !p.eng.Ended() || p.progress().Ended {
+		return
+	}
+	p.updateProgress(highWatermark)
+	if !p.progress().Ended {
+		return
+	}
+	select {
+	case r.soon <- struct{}{}:
+	default: // a report is already asked for: it will carry this partition
 	}
 }
 
@@ -348,6 +371,7 @@ func (h *handler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.Consu
 				if err := p.write(ctx, s); err != nil {
 					return h.finish(s, p, claim)
 				}
+				r.reportEnd(p, claim.HighWaterMarkOffset())
 			}
 			if p.out.Len() >= r.cfg.MaxPending {
 				// Bounded memory: wait for the write in flight, if any,
@@ -361,11 +385,13 @@ func (h *handler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.Consu
 			if err := p.write(ctx, s); err != nil {
 				return h.finish(s, p, claim)
 			}
+			r.reportEnd(p, claim.HighWaterMarkOffset())
 			p.updateProgress(claim.HighWaterMarkOffset())
 		case d := <-p.done:
 			if err := p.written(ctx, d, s); err != nil {
 				return h.finish(s, p, claim)
 			}
+			r.reportEnd(p, claim.HighWaterMarkOffset())
 		case <-partEnded:
 			// Another partition of the job reached the end of the run: the
 			// combined watermark may have moved.

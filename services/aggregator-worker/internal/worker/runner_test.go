@@ -107,3 +107,65 @@ func TestRunnerOutOfRangePolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestRunnerReportsTheEndAtOnce: the report that says a partition ended, its
+// last windows written, goes as soon as they are written, not at the next
+// progress interval (an hour here, as is the tick: neither comes during the
+// test).
+func TestRunnerReportsTheEndAtOnce(t *testing.T) {
+	spec := job.Spec{ID: "j-end", RunID: "r1", Preset: "exact"}.WithDefaults()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "events"))
+	require.NoError(t, err)
+	defer c.Close()
+	cfg := DefaultConfig()
+	cfg.WorkerID = "w1"
+	cfg.Kafka.Brokers = c.ListenAddrs()
+	cfg.Kafka.Topics.Events = "events"
+	cfg.Tick, cfg.ProgressInterval = time.Hour, time.Hour
+	sc, err := cfg.Kafka.Sarama("test")
+	require.NoError(t, err)
+	sc.Producer.Return.Successes = true
+	sc.Producer.Partitioner = sarama.NewManualPartitioner
+	prod, err := sarama.NewSyncProducer(c.ListenAddrs(), sc)
+	require.NoError(t, err)
+	msgs := []*sarama.ProducerMessage{}
+	for i := range 3 {
+		msgs = append(msgs, &sarama.ProducerMessage{Topic: "events", Partition: 0,
+			Value:   sarama.StringEncoder(fmt.Sprintf("m-%d|d1|%d|c1|1|1", i, t0+int64(i)*1000)),
+			Headers: []sarama.RecordHeader{{Key: []byte(kafka.HeaderRunID), Value: []byte(spec.RunID)}}})
+	}
+	msgs = append(msgs, kafka.EndOfRunMessages("events", spec.RunID, "test", []int32{0}, time.UnixMilli(t0))...)
+	require.NoError(t, prod.SendMessages(msgs))
+	require.NoError(t, prod.Close())
+
+	w := &fakeWriter{}
+	var mu sync.Mutex
+	var ended *job.PartitionProgress
+	r, err := newRunner(&cfg, spec, partitionDeps{writer: w, dlq: &fakeDLQ{}, deadTopic: "dead",
+		log: zaptest.NewLogger(t), now: time.Now}, func(rep job.WorkerReport) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range rep.Partitions {
+			if p.Ended && ended == nil {
+				ended = &p
+			}
+		}
+	})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.run(ctx) }()
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return ended != nil
+	}, 30*time.Second, 20*time.Millisecond, "the partition's end is reported when its last windows are written")
+	mu.Lock()
+	require.Equal(t, int64(3), ended.Records)
+	require.Equal(t, int64(1), ended.ResultsWritten, "the one window, written final")
+	require.False(t, ended.LastWriteTime.IsZero(), "the report says when the last write was acknowledged")
+	mu.Unlock()
+	cancel()
+	require.NoError(t, <-done)
+}
