@@ -16,11 +16,11 @@ import (
 	"github.com/boontadata/boontadata/pkg/kafka"
 )
 
-// outOfRangeTopic produces ten records of run r1 to a one-partition topic of
-// a fake broker, commits offset 2 for the job's group, then deletes the
-// records below offset 5: the committed offset points to deleted data, as
-// after retention passed a stopped job.
-func outOfRangeTopic(t *testing.T, spec job.Spec) Config {
+// eventsTopic produces n records of spec's run to a one-partition topic of
+// a fake broker, then the run's end-of-run marker when end is set. It
+// returns the worker's configuration for that broker and a client of it,
+// closed with the test.
+func eventsTopic(t *testing.T, spec job.Spec, n int, end bool) (Config, sarama.Client) {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "events"))
 	require.NoError(t, err)
@@ -32,18 +32,33 @@ func outOfRangeTopic(t *testing.T, spec job.Spec) Config {
 	sc, err := cfg.Kafka.Sarama("test")
 	require.NoError(t, err)
 	sc.Producer.Return.Successes = true
+	sc.Producer.Partitioner = sarama.NewManualPartitioner
 	client, err := sarama.NewClient(c.ListenAddrs(), sc)
 	require.NoError(t, err)
-	defer func() { require.NoError(t, client.Close()) }()
+	t.Cleanup(func() { require.NoError(t, client.Close()) })
 	prod, err := sarama.NewSyncProducerFromClient(client)
 	require.NoError(t, err)
-	for i := range 10 {
-		_, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: "events", Partition: 0,
+	msgs := []*sarama.ProducerMessage{}
+	for i := range n {
+		msgs = append(msgs, &sarama.ProducerMessage{Topic: "events", Partition: 0,
 			Value:   sarama.StringEncoder(fmt.Sprintf("m-%d|d1|%d|c1|1|1", i, t0+int64(i)*1000)),
 			Headers: []sarama.RecordHeader{{Key: []byte(kafka.HeaderRunID), Value: []byte(spec.RunID)}}})
-		require.NoError(t, err)
 	}
+	if end {
+		msgs = append(msgs, kafka.EndOfRunMessages("events", spec.RunID, "test", []int32{0}, time.UnixMilli(t0))...)
+	}
+	require.NoError(t, prod.SendMessages(msgs))
 	require.NoError(t, prod.Close())
+	return cfg, client
+}
+
+// outOfRangeTopic produces ten records of run r1 to a one-partition topic of
+// a fake broker, commits offset 2 for the job's group, then deletes the
+// records below offset 5: the committed offset points to deleted data, as
+// after retention passed a stopped job.
+func outOfRangeTopic(t *testing.T, spec job.Spec) Config {
+	t.Helper()
+	cfg, client := eventsTopic(t, spec, 10, false)
 	// A commit outside any group generation, as an admin tool writes one.
 	coord, err := client.Coordinator(spec.GroupID())
 	require.NoError(t, err)
@@ -114,29 +129,8 @@ func TestRunnerOutOfRangePolicy(t *testing.T) {
 // test).
 func TestRunnerReportsTheEndAtOnce(t *testing.T) {
 	spec := job.Spec{ID: "j-end", RunID: "r1", Preset: "exact"}.WithDefaults()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "events"))
-	require.NoError(t, err)
-	defer c.Close()
-	cfg := DefaultConfig()
-	cfg.WorkerID = "w1"
-	cfg.Kafka.Brokers = c.ListenAddrs()
-	cfg.Kafka.Topics.Events = "events"
+	cfg, _ := eventsTopic(t, spec, 3, true)
 	cfg.Tick, cfg.ProgressInterval = time.Hour, time.Hour
-	sc, err := cfg.Kafka.Sarama("test")
-	require.NoError(t, err)
-	sc.Producer.Return.Successes = true
-	sc.Producer.Partitioner = sarama.NewManualPartitioner
-	prod, err := sarama.NewSyncProducer(c.ListenAddrs(), sc)
-	require.NoError(t, err)
-	msgs := []*sarama.ProducerMessage{}
-	for i := range 3 {
-		msgs = append(msgs, &sarama.ProducerMessage{Topic: "events", Partition: 0,
-			Value:   sarama.StringEncoder(fmt.Sprintf("m-%d|d1|%d|c1|1|1", i, t0+int64(i)*1000)),
-			Headers: []sarama.RecordHeader{{Key: []byte(kafka.HeaderRunID), Value: []byte(spec.RunID)}}})
-	}
-	msgs = append(msgs, kafka.EndOfRunMessages("events", spec.RunID, "test", []int32{0}, time.UnixMilli(t0))...)
-	require.NoError(t, prod.SendMessages(msgs))
-	require.NoError(t, prod.Close())
 
 	w := &fakeWriter{}
 	var mu sync.Mutex
