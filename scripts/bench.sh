@@ -12,7 +12,8 @@
 #                                            window written, rows written per second
 #   ./scripts/bench.sh ceiling [ROWS]        Cassandra's own write rate with the project's
 #                                            schema and driver settings (ROWS default
-#                                            200000), beside the worker's result writer
+#                                            200000), beside the worker's result writer,
+#                                            and Cassandra's CPU per row written
 #   ./scripts/bench.sh sustainable [--from R] [--step R] [--to R] [--secs S]
 #                                            the simulator live, a flink-event job per
 #                                            rate from R (default 50000) up by --step
@@ -48,7 +49,7 @@ root=$(repo_root)
 mode=${1:-}
 case "$mode" in
   throughput|latency|drain|ceiling|sustainable|soak) ;;
-  -h|--help|"") sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; [ -n "$mode" ]; exit $? ;;
+  -h|--help|"") sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//'; [ -n "$mode" ]; exit $? ;;
   *) echo "bench.sh: unknown mode '$mode' (see --help)" >&2; exit 2 ;;
 esac
 
@@ -57,17 +58,21 @@ if [ "$mode" = ceiling ]; then
   rows=${2:-200000}
   [[ "$rows" =~ ^[0-9]+$ ]] || { echo "bench.sh: ceiling takes a number of rows, got '$rows'" >&2; exit 2; }
   step "Cassandra's write rate: $rows rows each way, the worker's default writes in flight (128), a keyspace of its own"
+  cassandra_pid=$(cat "$(state_dir)/infra/cassandra/cassandra.pid" 2>/dev/null || true)
   cd "$root/services/aggregator-worker"
-  BOONTADATA_INTEGRATION=1 go test -count=1 -run '^$' -bench '^BenchmarkCassandraWrites$' -benchtime "${rows}x" ./internal/stream/ |
+  BOONTADATA_BENCH_CASSANDRA_PID=$cassandra_pid BOONTADATA_INTEGRATION=1 go test -count=1 -run '^$' -bench '^BenchmarkCassandraWrites$' -benchtime "${rows}x" ./internal/stream/ |
     awk '/rows\/s/ { sub(/^BenchmarkCassandraWrites\//, ""); sub(/-[0-9]+$/, "", $1); line = sprintf("%-28s", $1)
       for (i = 3; i < NF; i++) if ($(i+1) ~ /^(rows|results)\/s$/) line = line sprintf(" %10.0f %s", $i, $(i+1))
+      for (i = 3; i < NF; i++) if ($(i+1) == "cassandra-µs/row") line = line sprintf("   Cassandra CPU %5.1f µs/row", $i)
       print line }'
   echo "insert-one-row: single-row INSERTs of results, nothing else running (the database's ceiling for this"
   echo "schema and driver); insert-batch-of-devices: batches of 10 rows of 10 devices, one partition each (the"
   echo "tables before buckets); insert-batch-of-bucket: batches of 100 rows of one bucket's partition; writer-*:"
   echo "results as the worker writes them, 1000 results per flush over 10000 devices: two rows each (the answer"
   echo "and a revision) by device and by bucket (before), one row each (now); decisions-*: the decision log, one"
-  echo "row per record dropped, 1000 per flush, by device (before) and by bucket (now)"
+  echo "row per record dropped, 1000 per flush, by device (before) and by bucket (now). Cassandra CPU: the"
+  echo "CPU time Cassandra used per row written, whatever share of the cores it got (throughput prints its"
+  echo "CPU per row end to end)"
   exit 0
 fi
 build_binaries
@@ -461,7 +466,7 @@ while True:
     if s["state"] == "finished":
         if seen is None:
             seen = now
-            cpu = ["%.1f" % ((ticks(x) - c) / os.sysconf("SC_CLK_TCK")) for x, c in zip(pids, cpu0)]
+            cpu = ["%.2f" % ((ticks(x) - c) / os.sysconf("SC_CLK_TCK")) for x, c in zip(pids, cpu0)]
             t2 = stamp(s["updated_at"])
         if now - seen >= 3000:
             break
@@ -488,6 +493,8 @@ print(t1, t2, written, decided, seen, " ".join(map(str, cpu)))
   read -r c1 c2 c3 c4 <<<"$cpu"
   awk -v cores="$(nproc)" -v t="$(( now_finished - t0 ))" -v c="Cassandra $c1 s, Kafka $c2 s, workers $c3 s + $c4 s" 'BEGIN {
     printf "  CPU used                 %s, of %.1f s (%d cores)\n", c, cores * t / 1000, cores }'
+  awk -v c="$c1" -v rows="$((written + decided))" 'BEGIN { if (rows > 0)
+    printf "  Cassandra CPU per row    %.1f µs over the results and the decision log (bench.sh ceiling: the same alone)\n", c * 1e6 / rows }'
   # The first worker to join claims every partition and hands half over when
   # the second joins; a partition handed over after a commit is rebuilt from
   # its checkpoint by replaying what it read, which costs seconds.

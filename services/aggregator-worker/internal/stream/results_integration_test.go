@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -47,14 +48,17 @@ func keyspace(tb testing.TB) (*gocql.Session, string) {
 }
 
 // results gives n results of devices dev-0..dev-(devices-1), one per
-// device and window in turn, from window index w0 on.
-func results(n, devices, w0 int) []engine.Result {
+// device and window in turn, from the first-th on (device first%devices of
+// window first/devices): a sequence of calls continues one sequence of
+// results, each of its own window.
+func results(n, devices, first int) []engine.Result {
 	out := make([]engine.Result, n)
 	for i := range out {
-		w := int64(w0 + i/devices)
+		j := first + i
+		w := int64(j / devices)
 		out[i] = engine.Result{
 			Window:   window.Window{Start: w * 5000, End: w*5000 + 5000},
-			DeviceID: fmt.Sprintf("dev-%d", i%devices), Category: "cat-1",
+			DeviceID: fmt.Sprintf("dev-%d", j%devices), Category: "cat-1",
 			SumMeasure1: int64(i), SumMeasure2: float64(i) / 2, Count: 3, Revision: 3, EmitTime: 1_700_000_000_000,
 		}
 	}
@@ -119,11 +123,12 @@ func countRows(t *testing.T, s *gocql.Session, table, runID, jobID, device strin
 }
 
 // decisions gives n decisions of devices dev-0..dev-(devices-1) in turn,
-// each of its own record.
-func decisions(n, devices int) []Decision {
+// each of its own record, from the first-th on (as results).
+func decisions(n, devices, first int) []Decision {
 	out := make([]Decision, n)
-	for i := range out {
-		out[i] = Decision{Kind: "duplicate_dropped", Reason: "seen_before_watermark",
+	for k := range out {
+		i := first + k
+		out[k] = Decision{Kind: "duplicate_dropped", Reason: "seen_before_watermark",
 			MessageID: fmt.Sprintf("m-%d", i), DeviceID: fmt.Sprintf("dev-%d", i%devices), Category: "cat-1",
 			Partition: int32(i % 16), Offset: int64(i), Time: 1_700_000_000_000 + int64(i), DeviceTime: 1_700_000_000_000,
 			WindowStart: 0, WindowEnd: 5000, Watermark: 4000, OriginalOffset: int64(i) - 1, Emit: 1_700_000_000_100,
@@ -142,7 +147,7 @@ func TestIntegrationWriterDecisionBatches(t *testing.T) {
 	s, _ := keyspace(t)
 	w := NewCassandraWriter(s, 4, 1)
 	w.batchStatements = 10
-	ds := decisions(3*25, 3)
+	ds := decisions(3*25, 3, 0)
 	twice := ds[len(ds)-1]
 	twice.MessageID, twice.DeviceID, twice.Partition, twice.Offset = "m-twice", "dev-0", 3, 9999
 	first, later := twice, twice
@@ -185,7 +190,7 @@ func TestIntegrationWriterStaysUnderBatchWarnings(t *testing.T) {
 	logPath := cassandraLog(t)
 	long := func(prefix string, n int) string { return prefix + strings.Repeat("x", n-len(prefix)) }
 	rs := results(2000, 300, 0)
-	ds := decisions(2000, 300)
+	ds := decisions(2000, 300, 0)
 	for i := range rs {
 		rs[i].DeviceID = long(rs[i].DeviceID+"-", 36)
 		rs[i].Category = long("category-", 24)
@@ -336,9 +341,21 @@ func fencesStaleVersions(t *testing.T, sample int) {
 func BenchmarkCassandraWrites(b *testing.B) {
 	s, _ := keyspace(b)
 	const flush, devices, inflight = 1000, 10_000, DefaultWriteConcurrency
+	// Cassandra's CPU per row, when bench.sh names its process: what the
+	// rows cost the database whatever share of the cores it got, to set
+	// beside its CPU in an end-to-end run.
+	cpu := cassandraCPU(b)
+	var cpu0 time.Duration
+	start := func(b *testing.B) {
+		b.ResetTimer()
+		cpu0 = cpu()
+	}
 	rowsPerSec := func(b *testing.B, rows int) {
 		b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 		b.ReportMetric(0, "ns/op")
+		if used := cpu() - cpu0; used > 0 {
+			b.ReportMetric(float64(used.Microseconds())/float64(rows), "cassandra-µs/row")
+		}
 	}
 	// inserts runs b.N row inserts of results, in unlogged batches of up
 	// to per rows (1: a statement each), inflight at a time. bucketed: into
@@ -411,7 +428,7 @@ func BenchmarkCassandraWrites(b *testing.B) {
 				}
 			})
 		}
-		b.ResetTimer()
+		start(b)
 		for _, g := range groups {
 			select {
 			case next <- g:
@@ -434,8 +451,9 @@ func BenchmarkCassandraWrites(b *testing.B) {
 	// b.N results, rowsPerResult rows each.
 	write := func(name string, rowsPerResult int, w func(context.Context, string, string, []engine.Result) error) {
 		b.Run(name, func(b *testing.B) {
+			start(b)
 			for i := 0; i < b.N; i += flush {
-				rs := results(min(flush, b.N-i), devices, i/devices)
+				rs := results(min(flush, b.N-i), devices, i)
 				if err := w(context.Background(), "run-"+name, "job", rs); err != nil {
 					b.Fatal(err)
 				}
@@ -453,11 +471,9 @@ func BenchmarkCassandraWrites(b *testing.B) {
 	// flush over the same devices.
 	decide := func(name string, w func(context.Context, string, string, []Decision) error) {
 		b.Run(name, func(b *testing.B) {
+			start(b)
 			for i := 0; i < b.N; i += flush {
-				ds := decisions(min(flush, b.N-i), devices)
-				for j := range ds {
-					ds[j].MessageID = fmt.Sprintf("m-%d", i+j)
-				}
+				ds := decisions(min(flush, b.N-i), devices, i)
 				if err := w(context.Background(), "run-"+name, "job", ds); err != nil {
 					b.Fatal(err)
 				}
@@ -467,6 +483,39 @@ func BenchmarkCassandraWrites(b *testing.B) {
 	}
 	decide("decisions-by-device", NewCassandraWriter(s, inflight, 1).writeDecisionsByDevice)
 	decide("decisions-by-bucket", NewCassandraWriter(s, inflight, 1).WriteDecisions)
+}
+
+// cassandraCPU returns a reader of the CPU time (user and system) used so
+// far by the process BOONTADATA_BENCH_CASSANDRA_PID names, from
+// /proc/PID/stat in clock ticks of 10 ms (Linux's USER_HZ); without it, or
+// when the process cannot be read, the reader returns 0.
+func cassandraCPU(tb testing.TB) func() time.Duration {
+	pid := os.Getenv("BOONTADATA_BENCH_CASSANDRA_PID")
+	if pid == "" {
+		return func() time.Duration { return 0 }
+	}
+	return func() time.Duration {
+		stat, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil {
+			tb.Logf("Cassandra's CPU: %v", err)
+			return 0
+		}
+		// The fields after the command's name, which is in parentheses
+		// and may hold spaces: state is the first, utime the 12th.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 13 {
+			return 0
+		}
+		var ticks int64
+		for _, v := range f[11:13] {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return 0
+			}
+			ticks += n
+		}
+		return time.Duration(ticks) * 10 * time.Millisecond
+	}
 }
 
 // The statements of the tables of one partition per device (migrations
