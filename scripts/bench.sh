@@ -61,13 +61,14 @@ if [ "$mode" = ceiling ]; then
   cassandra_pid=$(cat "$(state_dir)/infra/cassandra/cassandra.pid" 2>/dev/null || true)
   cd "$root/services/aggregator-worker"
   BOONTADATA_BENCH_CASSANDRA_PID=$cassandra_pid BOONTADATA_INTEGRATION=1 go test -count=1 -run '^$' -bench '^BenchmarkCassandraWrites$' -benchtime "${rows}x" ./internal/stream/ |
-    awk '/rows\/s/ { sub(/^BenchmarkCassandraWrites\//, ""); sub(/-[0-9]+$/, "", $1); line = sprintf("%-28s", $1)
+    awk '/rows\/s/ { sub(/^BenchmarkCassandraWrites\//, ""); sub(/-[0-9]+$/, "", $1); line = sprintf("%-34s", $1)
       for (i = 3; i < NF; i++) if ($(i+1) ~ /^(rows|results)\/s$/) line = line sprintf(" %10.0f %s", $i, $(i+1))
       for (i = 3; i < NF; i++) if ($(i+1) == "cassandra-µs/row") line = line sprintf("   Cassandra CPU %5.1f µs/row", $i)
       print line }'
   echo "insert-one-row: single-row INSERTs of results, nothing else running (the database's ceiling for this"
   echo "schema and driver); insert-batch-of-devices: batches of 10 rows of 10 devices, one partition each (the"
-  echo "tables before buckets); insert-batch-of-bucket: batches of 100 rows of one bucket's partition; writer-*:"
+  echo "tables before buckets); insert-batch-of-bucket: batches of 100 rows of one bucket's partition (a worker's"
+  echo "flushes are mostly such batches), insert-decisions-batch-of-bucket the same of the decision log; writer-*:"
   echo "results as the worker writes them, 1000 results per flush over 10000 devices: two rows each (the answer"
   echo "and a revision) by device and by bucket (before), one row each (now); decisions-*: the decision log, one"
   echo "row per record dropped, 1000 per flush, by device (before) and by bucket (now). Cassandra CPU: the"

@@ -357,13 +357,21 @@ func BenchmarkCassandraWrites(b *testing.B) {
 			b.ReportMetric(float64(used.Microseconds())/float64(rows), "cassandra-µs/row")
 		}
 	}
-	// inserts runs b.N row inserts of results, in unlogged batches of up
-	// to per rows (1: a statement each), inflight at a time. bucketed: into
-	// engine_emissions_by_bucket, a batch holding one bucket's rows; else
-	// into engine_results, a batch holding per devices' rows.
-	inserts := func(b *testing.B, job string, per int, bucketed bool) {
+	// inserts runs b.N row inserts into table, in unlogged batches of up
+	// to per rows (1: a statement each), inflight at a time: results into
+	// engine_emissions_by_bucket or the decision log into
+	// engine_decisions_by_bucket, a batch holding one bucket's rows; or
+	// results into engine_results (before buckets), a batch holding per
+	// devices' rows. Each row is a row of its own, as in a run.
+	inserts := func(b *testing.B, job string, per int, table string) {
+		bucketed := table != "engine_results"
 		row := func(j int) []any {
 			d, w := fmt.Sprintf("dev-%d", j%devices), int64(j/devices)
+			if table == "engine_decisions_by_bucket" {
+				return []any{"run-c", job, cassandra.ResultBucket(d), d, fmt.Sprintf("m-%d", j), j % 16, int64(j),
+					"duplicate_dropped", "seen_before_watermark", "cat-1", 1_700_000_000_000 + int64(j), int64(1_700_000_000_000),
+					int64(0), int64(5000), int64(4000), int64(j) - 1, int64(j), 0.5, int64(1_700_000_000_100)}
+			}
 			args := []any{"run-c", job, d, "cat-1", time.UnixMilli(w * 5000),
 				time.UnixMilli(w*5000 + 5000), int64(j), 1.5, int64(3), 3, false, time.UnixMilli(1_700_000_000_000)}
 			if bucketed {
@@ -372,10 +380,8 @@ func BenchmarkCassandraWrites(b *testing.B) {
 			}
 			return args
 		}
-		stmt := cassandra.InsertEmission
-		if !bucketed {
-			stmt = upsertResultByDevice
-		}
+		stmt := map[string]string{"engine_emissions_by_bucket": cassandra.InsertEmission,
+			"engine_results": upsertResultByDevice, "engine_decisions_by_bucket": insertDecision}[table]
 		var groups [][]int // the rows of each statement or batch
 		if bucketed {
 			byBucket := make([][]int, cassandra.ResultBuckets)
@@ -443,11 +449,18 @@ func BenchmarkCassandraWrites(b *testing.B) {
 	// The ceiling: single-row INSERTs, as many in flight as the writer
 	// allows, no batching; unlogged batches of 10 rows of as many devices
 	// (one partition each, the tables before buckets); unlogged batches of
-	// MaxBatchStatements rows of one bucket: what the database takes when
-	// round trips are not the limit, one way and the other.
-	b.Run("insert-one-row", func(b *testing.B) { inserts(b, "job-c", 1, true) })
-	b.Run("insert-batch-of-devices", func(b *testing.B) { inserts(b, "job-b", 10, false) })
-	b.Run("insert-batch-of-bucket", func(b *testing.B) { inserts(b, "job-k", MaxBatchStatements, true) })
+	// MaxBatchStatements rows of one bucket, of results and of the decision
+	// log: what the database takes when round trips are not the limit, one
+	// way and the other. The last two are also the form of a worker's
+	// flush: the devices of one Kafka partition fall in a few buckets (the
+	// producers' hash partitioner and ResultBucket both hash the device id
+	// with FNV-1a), so its batches are mostly full.
+	b.Run("insert-one-row", func(b *testing.B) { inserts(b, "job-c", 1, "engine_emissions_by_bucket") })
+	b.Run("insert-batch-of-devices", func(b *testing.B) { inserts(b, "job-b", 10, "engine_results") })
+	b.Run("insert-batch-of-bucket", func(b *testing.B) { inserts(b, "job-k", MaxBatchStatements, "engine_emissions_by_bucket") })
+	b.Run("insert-decisions-batch-of-bucket", func(b *testing.B) {
+		inserts(b, "job-d", MaxBatchStatements, "engine_decisions_by_bucket")
+	})
 	// b.N results, rowsPerResult rows each.
 	write := func(name string, rowsPerResult int, w func(context.Context, string, string, []engine.Result) error) {
 		b.Run(name, func(b *testing.B) {
