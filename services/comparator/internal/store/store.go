@@ -48,7 +48,14 @@ window_start, window_end, watermark, original_offset, measure1, measure2, emit_t
 FROM engine_decisions%[1]s WHERE run_id = ? AND job_id = ? AND %[2]s = ?`
 	// Whether the tables of one partition per device hold any row at all.
 	selectAnyByDevice = `SELECT device_id FROM engine_results LIMIT 1`
-	pageSize          = 5000
+	// Whether engine_results_by_bucket holds any row at all: written by
+	// workers before migration 0006 only.
+	selectAnyByBucket = `SELECT device_id FROM engine_results_by_bucket LIMIT 1`
+	// A job's answers in engine_results_by_bucket with their write time, to
+	// weigh them against its emissions.
+	selectResultsWritten = `SELECT device_id, category, window_start, window_end, m1_sum, m2_sum, event_count, revision, is_final,
+emit_time, WRITETIME(emit_time) FROM engine_results_by_bucket WHERE run_id = ? AND job_id = ? AND bucket = ?`
+	pageSize = 5000
 )
 
 // Store reads from a keyspace-bound session.
@@ -177,10 +184,11 @@ func toJob(s job.Spec) compare.Job {
 
 // layout is where a job's results, revisions and decision log are: the
 // *_by_bucket tables, read once per bucket, with results and revisions in
-// engine_emissions_by_bucket (migration 0006, what the workers write) or,
-// for jobs written before it, in engine_results_by_bucket and
-// engine_result_revisions_by_bucket (0005); or the tables of one partition
-// per device of jobs written before those, read once per device of the run.
+// engine_emissions_by_bucket (migration 0006, what the workers write) and,
+// for what workers before it wrote, in engine_results_by_bucket and
+// engine_result_revisions_by_bucket (0005), both read (loadEmissions); or
+// the tables of one partition per device of jobs written before those, read
+// once per device of the run.
 type layout struct {
 	suffix, column string
 	keys           []any
@@ -296,7 +304,7 @@ func (st *Store) LoadResults(ctx context.Context, runID, jobID string, devices [
 		return nil, nil, err
 	}
 	ofRun := set(devices)
-	if l.emissions {
+	if l.suffix == "_by_bucket" {
 		return st.loadEmissions(ctx, runID, jobID, ofRun)
 	}
 	var results []compare.Result
@@ -338,7 +346,12 @@ func (st *Store) LoadResults(ctx context.Context, runID, jobID string, devices [
 // loadEmissions reads the job's rows of engine_emissions_by_bucket: the
 // answer of each window is its row that supersedes the others (written
 // last), and the rows of the windows in the revision sample are their
-// revisions.
+// revisions. A job that workers before migration 0006 wrote too (a
+// rolling upgrade while it ran, or a job of before it read here) also has
+// rows in engine_results_by_bucket and engine_result_revisions_by_bucket:
+// they are weighed the same way, an answer there against the job's
+// emissions by write time, so a window's answer is the one written last
+// whichever worker wrote it.
 func (st *Store) loadEmissions(ctx context.Context, runID, jobID string, ofRun map[string]bool) ([]compare.Result, []compare.Revision, error) {
 	answers := map[cassandra.WindowKey]cassandra.Emission{}
 	var revisions []compare.Revision
@@ -355,6 +368,9 @@ func (st *Store) loadEmissions(ctx context.Context, runID, jobID string, ofRun m
 	if err != nil {
 		return nil, nil, err
 	}
+	if revisions, err = st.loadBefore0006(ctx, runID, jobID, ofRun, answers, revisions); err != nil {
+		return nil, nil, err
+	}
 	results := make([]compare.Result, 0, len(answers))
 	for k, e := range answers {
 		results = append(results, compare.Result{Key: compare.Key(k), WindowEnd: e.WindowEnd,
@@ -364,6 +380,70 @@ func (st *Store) loadEmissions(ctx context.Context, runID, jobID string, ofRun m
 		return cmp.Or(cmp.Compare(a.DeviceID, b.DeviceID), cmp.Compare(a.Category, b.Category), cmp.Compare(a.WindowStart, b.WindowStart))
 	})
 	return results, revisions, nil
+}
+
+// loadBefore0006 adds the job's rows of engine_results_by_bucket to
+// answers, where they supersede what is there, and its rows of
+// engine_result_revisions_by_bucket to revisions (a revision recorded in
+// both tables once, its earlier emission). Nothing is read when no worker
+// before migration 0006 wrote to this keyspace.
+func (st *Store) loadBefore0006(ctx context.Context, runID, jobID string, ofRun map[string]bool,
+	answers map[cassandra.WindowKey]cassandra.Emission, revisions []compare.Revision) ([]compare.Revision, error) {
+	var dev string
+	err := st.s.Query(selectAnyByBucket).ScanContext(ctx, &dev)
+	if errors.Is(err, gocql.ErrNotFound) {
+		return revisions, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read engine_results_by_bucket: %w", err)
+	}
+	l := byBucket()
+	var e cassandra.Emission
+	var start, end, emit time.Time
+	for _, k := range l.keys {
+		iter := st.s.Query(selectResultsWritten, runID, jobID, k).PageSize(pageSize).IterContext(ctx)
+		for iter.Scan(&e.DeviceID, &e.Category, &start, &end, &e.M1, &e.M2, &e.Count, &e.Revision, &e.Final, &emit, &e.Written) {
+			if !ofRun[e.DeviceID] {
+				continue
+			}
+			e.WindowStart, e.EmitTime, e.WindowEnd = start.UnixMilli(), emit.UnixMilli(), 0
+			if !end.IsZero() {
+				e.WindowEnd = end.UnixMilli()
+			}
+			cassandra.KeepAnswer(answers, &e)
+		}
+		if err := iter.Close(); err != nil {
+			return nil, fmt.Errorf("read engine_results_by_bucket of job %s run %s bucket %v: %w", jobID, runID, k, err)
+		}
+	}
+	type revisionKey struct {
+		compare.Key
+		revision int
+	}
+	seen := make(map[revisionKey]int, len(revisions))
+	for i, v := range revisions {
+		seen[revisionKey{v.Key, v.Revision}] = i
+	}
+	for _, k := range l.keys {
+		iter := st.s.Query(l.query(selectRevisions), runID, jobID, k).PageSize(pageSize).IterContext(ctx)
+		var v compare.Revision
+		for iter.Scan(&v.DeviceID, &v.Category, &start, &v.Revision, &v.M1, &v.M2, &v.Count, &emit) {
+			if !ofRun[v.DeviceID] {
+				continue
+			}
+			v.WindowStart, v.EmitTime = start.UnixMilli(), emit.UnixMilli()
+			if i, ok := seen[revisionKey{v.Key, v.Revision}]; ok {
+				revisions[i].EmitTime = min(revisions[i].EmitTime, v.EmitTime)
+				continue
+			}
+			seen[revisionKey{v.Key, v.Revision}] = len(revisions)
+			revisions = append(revisions, v)
+		}
+		if err := iter.Close(); err != nil {
+			return nil, fmt.Errorf("read engine_result_revisions_by_bucket of job %s run %s bucket %v: %w", jobID, runID, k, err)
+		}
+	}
+	return revisions, nil
 }
 
 // LoadDecisions reads the job's decision log for the run's devices.
