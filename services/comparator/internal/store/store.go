@@ -37,8 +37,10 @@ FROM %s WHERE run_id = ? AND device_id = ?`
 FROM raw_events WHERE run_id = ? AND device_id = ?`
 	// The job's rows, from a table of layout (%[1]s: the table's suffix,
 	// %[2]s: the partition key's last column).
-	selectResults = `SELECT device_id, category, window_start, window_end, m1_sum, m2_sum, event_count, revision, is_final, emit_time
-FROM engine_results%[1]s WHERE run_id = ? AND job_id = ? AND %[2]s = ?`
+	// The answers upserted, one row per window, with their write time to
+	// weigh them against a job's emissions.
+	selectResults = `SELECT device_id, category, window_start, window_end, m1_sum, m2_sum, event_count, revision, is_final, emit_time,
+WRITETIME(emit_time) FROM engine_results%[1]s WHERE run_id = ? AND job_id = ? AND %[2]s = ?`
 	selectRevisions = `SELECT device_id, category, window_start, revision, m1_sum, m2_sum, event_count, emit_time
 FROM engine_result_revisions%[1]s WHERE run_id = ? AND job_id = ? AND %[2]s = ?`
 	// %[3]s: the table of the layout's answers.
@@ -51,11 +53,7 @@ FROM engine_decisions%[1]s WHERE run_id = ? AND job_id = ? AND %[2]s = ?`
 	// Whether engine_results_by_bucket holds any row at all: written by
 	// workers before migration 0006 only.
 	selectAnyByBucket = `SELECT device_id FROM engine_results_by_bucket LIMIT 1`
-	// A job's answers in engine_results_by_bucket with their write time, to
-	// weigh them against its emissions.
-	selectResultsWritten = `SELECT device_id, category, window_start, window_end, m1_sum, m2_sum, event_count, revision, is_final,
-emit_time, WRITETIME(emit_time) FROM engine_results_by_bucket WHERE run_id = ? AND job_id = ? AND bucket = ?`
-	pageSize = 5000
+	pageSize          = 5000
 )
 
 // Store reads from a keyspace-bound session.
@@ -186,7 +184,7 @@ func toJob(s job.Spec) compare.Job {
 // *_by_bucket tables, read once per bucket, with results and revisions in
 // engine_emissions_by_bucket (migration 0006, what the workers write) and,
 // for what workers before it wrote, in engine_results_by_bucket and
-// engine_result_revisions_by_bucket (0005), both read (loadEmissions); or
+// engine_result_revisions_by_bucket (0005), both read (LoadResults); or
 // the tables of one partition per device of jobs written before those, read
 // once per device of the run.
 type layout struct {
@@ -260,19 +258,27 @@ func (st *Store) lookUpLayout(ctx context.Context, runID, jobID string, devices 
 	if found, err = st.anyResult(ctx, runID, jobID, buckets); found || err != nil {
 		return buckets, found, err
 	}
-	var dev string
-	err = st.s.Query(selectAnyByDevice).ScanContext(ctx, &dev)
-	if errors.Is(err, gocql.ErrNotFound) {
-		return emissions, false, nil
-	}
-	if err != nil {
-		return emissions, false, fmt.Errorf("read engine_results: %w", err)
+	if has, err := st.anyRow(ctx, selectAnyByDevice, "engine_results"); !has || err != nil {
+		return emissions, false, err
 	}
 	old := byDevice(devices)
 	if found, err = st.anyResult(ctx, runID, jobID, old); found || err != nil {
 		return old, found, err
 	}
 	return emissions, false, nil
+}
+
+// anyRow reports whether stmt, a SELECT of table with LIMIT 1, finds a row.
+func (st *Store) anyRow(ctx context.Context, stmt, table string) (bool, error) {
+	var dev string
+	err := st.s.Query(stmt).ScanContext(ctx, &dev)
+	if errors.Is(err, gocql.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", table, err)
+	}
+	return true, nil
 }
 
 func (st *Store) anyResult(ctx context.Context, runID, jobID string, l layout) (bool, error) {
@@ -297,111 +303,71 @@ func (st *Store) HasResults(ctx context.Context, runID, jobID string, devices []
 }
 
 // LoadResults reads the job's answers and every revision recorded, for the
-// run's devices (rows of other devices are left out).
+// run's devices (rows of other devices are left out). A window's answer is
+// its row that supersedes the others (written last: Emission.Supersedes),
+// of engine_emissions_by_bucket (migration 0006, what the workers write;
+// the rows of the windows in the revision sample are their revisions) and
+// of engine_results_by_bucket, where workers before 0006 upserted answers
+// (their revisions in engine_result_revisions_by_bucket). A job written
+// across a rolling upgrade has rows in both; the latter are read when that
+// table holds any row. A job written before migration 0005 is read from
+// the tables of one partition per device.
 func (st *Store) LoadResults(ctx context.Context, runID, jobID string, devices []string) ([]compare.Result, []compare.Revision, error) {
 	l, _, err := st.layoutOf(ctx, runID, jobID, devices)
 	if err != nil {
 		return nil, nil, err
 	}
 	ofRun := set(devices)
-	if l.suffix == "_by_bucket" {
-		return st.loadEmissions(ctx, runID, jobID, ofRun)
-	}
-	var results []compare.Result
-	var revisions []compare.Revision
-	for _, k := range l.keys {
-		iter := st.s.Query(l.query(selectResults), runID, jobID, k).PageSize(pageSize).IterContext(ctx)
-		var r compare.Result
-		var start, end, emit time.Time
-		for iter.Scan(&r.DeviceID, &r.Category, &start, &end, &r.M1, &r.M2, &r.Count, &r.Revision, &r.Final, &emit) {
-			if !ofRun[r.DeviceID] {
-				continue
-			}
-			r.WindowStart, r.EmitTime = start.UnixMilli(), emit.UnixMilli()
-			r.WindowEnd = 0
-			if !end.IsZero() {
-				r.WindowEnd = end.UnixMilli()
-			}
-			results = append(results, r)
-		}
-		if err := iter.Close(); err != nil {
-			return nil, nil, fmt.Errorf("read engine_results%s of job %s run %s %s %v: %w", l.suffix, jobID, runID, l.column, k, err)
-		}
-		iter = st.s.Query(l.query(selectRevisions), runID, jobID, k).PageSize(pageSize).IterContext(ctx)
-		var v compare.Revision
-		for iter.Scan(&v.DeviceID, &v.Category, &start, &v.Revision, &v.M1, &v.M2, &v.Count, &emit) {
-			if !ofRun[v.DeviceID] {
-				continue
-			}
-			v.WindowStart, v.EmitTime = start.UnixMilli(), emit.UnixMilli()
-			revisions = append(revisions, v)
-		}
-		if err := iter.Close(); err != nil {
-			return nil, nil, fmt.Errorf("read engine_result_revisions%s of job %s run %s %s %v: %w", l.suffix, jobID, runID, l.column, k, err)
-		}
-	}
-	return results, revisions, nil
-}
-
-// loadEmissions reads the job's rows of engine_emissions_by_bucket: the
-// answer of each window is its row that supersedes the others (written
-// last), and the rows of the windows in the revision sample are their
-// revisions. A job that workers before migration 0006 wrote too (a
-// rolling upgrade while it ran, or a job of before it read here) also has
-// rows in engine_results_by_bucket and engine_result_revisions_by_bucket:
-// they are weighed the same way, an answer there against the job's
-// emissions by write time, so a window's answer is the one written last
-// whichever worker wrote it.
-func (st *Store) loadEmissions(ctx context.Context, runID, jobID string, ofRun map[string]bool) ([]compare.Result, []compare.Revision, error) {
 	answers := map[cassandra.WindowKey]cassandra.Emission{}
 	var revisions []compare.Revision
-	err := cassandra.ReadEmissions(ctx, st.s, runID, jobID, pageSize, func(e *cassandra.Emission) {
-		if !ofRun[e.DeviceID] {
-			return
+	if l.suffix == "_by_bucket" {
+		err = cassandra.ReadEmissions(ctx, st.s, runID, jobID, pageSize, func(e *cassandra.Emission) {
+			if !ofRun[e.DeviceID] {
+				return
+			}
+			cassandra.KeepAnswer(answers, e)
+			if e.Sampled {
+				revisions = append(revisions, compare.Revision{Key: compare.Key{DeviceID: e.DeviceID, Category: e.Category,
+					WindowStart: e.WindowStart}, Revision: e.Revision, Agg: compare.Agg{M1: e.M1, M2: e.M2, Count: e.Count}, EmitTime: e.EmitTime})
+			}
+		})
+		if err != nil {
+			return nil, nil, err
 		}
-		cassandra.KeepAnswer(answers, e)
-		if e.Sampled {
-			revisions = append(revisions, compare.Revision{Key: compare.Key{DeviceID: e.DeviceID, Category: e.Category,
-				WindowStart: e.WindowStart}, Revision: e.Revision, Agg: compare.Agg{M1: e.M1, M2: e.M2, Count: e.Count}, EmitTime: e.EmitTime})
+		upserted, err := st.anyRow(ctx, selectAnyByBucket, "engine_results_by_bucket")
+		if err != nil {
+			return nil, nil, err
 		}
-	})
-	if err != nil {
+		if !upserted {
+			return sortedAnswers(answers), revisions, nil
+		}
+		l = byBucket()
+	}
+	if revisions, err = st.loadUpserted(ctx, l, runID, jobID, ofRun, answers, revisions); err != nil {
 		return nil, nil, err
 	}
-	if revisions, err = st.loadBefore0006(ctx, runID, jobID, ofRun, answers, revisions); err != nil {
-		return nil, nil, err
-	}
-	results := make([]compare.Result, 0, len(answers))
-	for k, e := range answers {
-		results = append(results, compare.Result{Key: compare.Key(k), WindowEnd: e.WindowEnd,
-			Agg: compare.Agg{M1: e.M1, M2: e.M2, Count: e.Count}, Revision: e.Revision, Final: e.Final, EmitTime: e.EmitTime})
-	}
-	slices.SortFunc(results, func(a, b compare.Result) int {
-		return cmp.Or(cmp.Compare(a.DeviceID, b.DeviceID), cmp.Compare(a.Category, b.Category), cmp.Compare(a.WindowStart, b.WindowStart))
-	})
-	return results, revisions, nil
+	return sortedAnswers(answers), revisions, nil
 }
 
-// loadBefore0006 adds the job's rows of engine_results_by_bucket to
-// answers, where they supersede what is there, and its rows of
-// engine_result_revisions_by_bucket to revisions (a revision recorded in
-// both tables once, its earlier emission). Nothing is read when no worker
-// before migration 0006 wrote to this keyspace.
-func (st *Store) loadBefore0006(ctx context.Context, runID, jobID string, ofRun map[string]bool,
+// loadUpserted adds the job's rows of engine_results in layout l, one per
+// window, to answers where they supersede what is there, and its rows of
+// engine_result_revisions to revisions (a revision recorded in both tables
+// once, at its earlier emission).
+func (st *Store) loadUpserted(ctx context.Context, l layout, runID, jobID string, ofRun map[string]bool,
 	answers map[cassandra.WindowKey]cassandra.Emission, revisions []compare.Revision) ([]compare.Revision, error) {
-	var dev string
-	err := st.s.Query(selectAnyByBucket).ScanContext(ctx, &dev)
-	if errors.Is(err, gocql.ErrNotFound) {
-		return revisions, nil
+	type revisionKey struct {
+		compare.Key
+		revision int
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read engine_results_by_bucket: %w", err)
+	seen := make(map[revisionKey]int, len(revisions))
+	for i, v := range revisions {
+		seen[revisionKey{v.Key, v.Revision}] = i
 	}
-	l := byBucket()
 	var e cassandra.Emission
+	var v compare.Revision
 	var start, end, emit time.Time
 	for _, k := range l.keys {
-		iter := st.s.Query(selectResultsWritten, runID, jobID, k).PageSize(pageSize).IterContext(ctx)
+		iter := st.s.Query(l.query(selectResults), runID, jobID, k).PageSize(pageSize).IterContext(ctx)
 		for iter.Scan(&e.DeviceID, &e.Category, &start, &end, &e.M1, &e.M2, &e.Count, &e.Revision, &e.Final, &emit, &e.Written) {
 			if !ofRun[e.DeviceID] {
 				continue
@@ -413,20 +379,9 @@ func (st *Store) loadBefore0006(ctx context.Context, runID, jobID string, ofRun 
 			cassandra.KeepAnswer(answers, &e)
 		}
 		if err := iter.Close(); err != nil {
-			return nil, fmt.Errorf("read engine_results_by_bucket of job %s run %s bucket %v: %w", jobID, runID, k, err)
+			return nil, fmt.Errorf("read engine_results%s of job %s run %s %s %v: %w", l.suffix, jobID, runID, l.column, k, err)
 		}
-	}
-	type revisionKey struct {
-		compare.Key
-		revision int
-	}
-	seen := make(map[revisionKey]int, len(revisions))
-	for i, v := range revisions {
-		seen[revisionKey{v.Key, v.Revision}] = i
-	}
-	for _, k := range l.keys {
-		iter := st.s.Query(l.query(selectRevisions), runID, jobID, k).PageSize(pageSize).IterContext(ctx)
-		var v compare.Revision
+		iter = st.s.Query(l.query(selectRevisions), runID, jobID, k).PageSize(pageSize).IterContext(ctx)
 		for iter.Scan(&v.DeviceID, &v.Category, &start, &v.Revision, &v.M1, &v.M2, &v.Count, &emit) {
 			if !ofRun[v.DeviceID] {
 				continue
@@ -440,10 +395,24 @@ func (st *Store) loadBefore0006(ctx context.Context, runID, jobID string, ofRun 
 			revisions = append(revisions, v)
 		}
 		if err := iter.Close(); err != nil {
-			return nil, fmt.Errorf("read engine_result_revisions_by_bucket of job %s run %s bucket %v: %w", jobID, runID, k, err)
+			return nil, fmt.Errorf("read engine_result_revisions%s of job %s run %s %s %v: %w", l.suffix, jobID, runID, l.column, k, err)
 		}
 	}
 	return revisions, nil
+}
+
+// sortedAnswers returns the answers as results, by device, category and
+// window.
+func sortedAnswers(answers map[cassandra.WindowKey]cassandra.Emission) []compare.Result {
+	results := make([]compare.Result, 0, len(answers))
+	for k, e := range answers {
+		results = append(results, compare.Result{Key: compare.Key(k), WindowEnd: e.WindowEnd,
+			Agg: compare.Agg{M1: e.M1, M2: e.M2, Count: e.Count}, Revision: e.Revision, Final: e.Final, EmitTime: e.EmitTime})
+	}
+	slices.SortFunc(results, func(a, b compare.Result) int {
+		return cmp.Or(cmp.Compare(a.DeviceID, b.DeviceID), cmp.Compare(a.Category, b.Category), cmp.Compare(a.WindowStart, b.WindowStart))
+	})
+	return results
 }
 
 // LoadDecisions reads the job's decision log for the run's devices.
