@@ -119,15 +119,19 @@ func (w *CassandraWriter) WriteDecisions(ctx context.Context, runID, jobID strin
 			continue // decided again just after: the later decision stands
 		}
 		bucket := cassandra.ResultBucket(d.DeviceID)
-		b.add(bucket, gocql.BatchEntry{Stmt: insertDecision, Idempotent: true, Args: []any{
-			runID, jobID, bucket, d.DeviceID, d.MessageID, int(d.Partition), d.Offset,
-			d.Kind, d.Reason, d.Category, d.Time, d.DeviceTime, d.WindowStart, d.WindowEnd, d.Watermark,
-			d.OriginalOffset, d.Measure1, d.Measure2, d.Emit}})
+		b.add(bucket, gocql.BatchEntry{Stmt: insertDecision, Idempotent: true, Args: decisionArgs(runID, jobID, bucket, d)})
 	}
 	if err := b.wait(); err != nil {
 		return fmt.Errorf("write %d decisions of job %s: %w", len(ds), jobID, err)
 	}
 	return nil
+}
+
+// decisionArgs are the values of insertDecision for d, in bucket.
+func decisionArgs(runID, jobID string, bucket int, d *Decision) []any {
+	return []any{runID, jobID, bucket, d.DeviceID, d.MessageID, int(d.Partition), d.Offset,
+		d.Kind, d.Reason, d.Category, d.Time, d.DeviceTime, d.WindowStart, d.WindowEnd, d.Watermark,
+		d.OriginalOffset, d.Measure1, d.Measure2, d.Emit}
 }
 
 // sameRecord reports whether two decisions are rows of one primary key.

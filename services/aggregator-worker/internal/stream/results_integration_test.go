@@ -368,9 +368,7 @@ func BenchmarkCassandraWrites(b *testing.B) {
 		row := func(j int) []any {
 			d, w := fmt.Sprintf("dev-%d", j%devices), int64(j/devices)
 			if table == "engine_decisions_by_bucket" {
-				return []any{"run-c", job, cassandra.ResultBucket(d), d, fmt.Sprintf("m-%d", j), j % 16, int64(j),
-					"duplicate_dropped", "seen_before_watermark", "cat-1", 1_700_000_000_000 + int64(j), int64(1_700_000_000_000),
-					int64(0), int64(5000), int64(4000), int64(j) - 1, int64(j), 0.5, int64(1_700_000_000_100)}
+				return decisionArgs("run-c", job, cassandra.ResultBucket(d), &decisions(1, devices, j)[0])
 			}
 			args := []any{"run-c", job, d, "cat-1", time.UnixMilli(w * 5000),
 				time.UnixMilli(w*5000 + 5000), int64(j), 1.5, int64(3), 3, false, time.UnixMilli(1_700_000_000_000)}
