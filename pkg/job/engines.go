@@ -22,6 +22,9 @@ type EngineUnderTest struct {
 	Dir string `json:"dir,omitempty"`
 	// About says what it is.
 	About string `json:"about"`
+	// ReportsLate: its jobs write a late line for every record they drop
+	// as late (docs/engines.md), which the comparator names.
+	ReportsLate bool `json:"reports_late,omitempty"`
 }
 
 // ErrEngine is wrapped by errors about an engine under test.
@@ -34,7 +37,7 @@ func Engines() []EngineUnderTest {
 		{Name: "spark", Presets: []string{"structured", "dstream"}, Dir: "engines/spark",
 			About: "Apache Spark 4: Structured Streaming (structured) and DStreams (dstream)"},
 		{Name: "flink", Presets: []string{"flink-event", "flink-processing", "flink-ingestion"}, Dir: "engines/flink",
-			About: "Apache Flink 2: DataStream with event, processing or ingestion time"},
+			About: "Apache Flink 2: DataStream with event, processing or ingestion time", ReportsLate: true},
 		{Name: "kafka-streams", Presets: []string{"exact"}, Dir: "engines/kafka-streams",
 			About: "Apache Kafka Streams 4: windowed aggregation with grace and dedup, beside exact"},
 		{Name: "storm", Presets: []string{"storm"}, Dir: "engines/storm",

@@ -76,11 +76,13 @@ func (r WorkerReport) SaysEnded() bool {
 // ExternalProgress counts what the results ingestion read of one job of an
 // engine under test, on one worker.
 type ExternalProgress struct {
-	// Lines of the results topic read, Results upserted, BadLines sent to
-	// the dead-letter topic (counted under the empty job id: a bad line may
-	// name no job).
+	// Lines of the results topic read, Results upserted, Late records the
+	// engine reported dropping as late (written to the decision log),
+	// BadLines sent to the dead-letter topic (counted under the empty job
+	// id: a bad line may name no job).
 	Lines    int64 `json:"lines"`
 	Results  int64 `json:"results"`
+	Late     int64 `json:"late,omitempty"`
 	BadLines int64 `json:"bad_lines,omitempty"`
 	// LastEmitTime is the engine's latest emit time seen, ms.
 	LastEmitTime int64 `json:"last_emit_time,omitempty"`
@@ -109,6 +111,7 @@ func (p *ExternalProgress) EndOn(partition int32, partitions int) {
 func (p *ExternalProgress) Add(q ExternalProgress) {
 	p.Lines += q.Lines
 	p.Results += q.Results
+	p.Late += q.Late
 	p.BadLines += q.BadLines
 	p.LastEmitTime = max(p.LastEmitTime, q.LastEmitTime)
 	p.Started = p.Started || q.Started

@@ -2,7 +2,9 @@
 // (docs/engines.md): the workers consume the results topic in one consumer
 // group and upsert each engine under test's result lines into the results
 // tables, through the same writer as this project's engine, so that the
-// comparator, latency and the matrix do not care which engine answered. An
+// comparator, latency and the matrix do not care which engine answered. A
+// late line (a record the engine dropped as late) becomes a row of the
+// job's decision log, which the comparator reads to name the drop. An
 // end line makes every result of the job final: its job is then reported
 // finished to the master. A line that does not parse goes to the
 // dead-letter topic, with its error; nothing is dropped silently.
@@ -162,13 +164,29 @@ func (in *Ingester) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.
 
 type jobRun struct{ job, run string }
 
-// ingest writes the results of msgs grouped by job and run, in order, and
-// reports the end lines after the results before them.
+// ingest writes the results and late drops of msgs grouped by job and run,
+// in order, and reports the end lines after the lines before them.
 func (in *Ingester) ingest(ctx context.Context, msgs []*sarama.ConsumerMessage) error {
 	pending := map[jobRun][]engine.Result{}
+	lates := map[jobRun][]stream.Decision{}
 	var order []jobRun
+	add := func(k jobRun) {
+		if _, ok := pending[k]; !ok {
+			order = append(order, k)
+			pending[k] = nil
+		}
+	}
 	flush := func() error {
 		for _, k := range order {
+			if ds := lates[k]; len(ds) > 0 {
+				err := in.Retry.Do(ctx, in.Log, "write engine late drops", func() error {
+					return in.Writer.WriteDecisions(ctx, stream.ResultsRun(k.run), k.job, ds)
+				})
+				if err != nil {
+					return err
+				}
+				in.count(k.job, func(p *job.ExternalProgress) { p.Late += int64(len(ds)) })
+			}
 			rs := pending[k]
 			// The writes of one call run concurrently and share a
 			// timestamp: several answers for one window are written in
@@ -190,6 +208,7 @@ func (in *Ingester) ingest(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 			})
 		}
 		clear(pending)
+		clear(lates)
 		order = order[:0]
 		return nil
 	}
@@ -214,11 +233,14 @@ func (in *Ingester) ingest(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 			in.Report(job.WorkerReport{WorkerID: in.WorkerID, JobID: l.JobID, Time: in.Now(), External: in.snapshot(l.JobID)})
 			continue
 		}
-		if l.Kind == contract.KindResult {
-			if _, ok := pending[k]; !ok {
-				order = append(order, k)
-			}
+		switch l.Kind {
+		case contract.KindResult:
+			add(k)
 			pending[k] = append(pending[k], l.Result)
+			continue
+		case contract.KindLate:
+			add(k)
+			lates[k] = append(lates[k], lateDecision(&l))
 			continue
 		}
 		// An end line: every result before it on this partition is
@@ -233,6 +255,20 @@ func (in *Ingester) ingest(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 		in.Report(job.WorkerReport{WorkerID: in.WorkerID, JobID: l.JobID, Time: in.Now(), External: in.snapshot(l.JobID)})
 	}
 	return flush()
+}
+
+// ReasonReported is the reason of a decision an engine under test reported:
+// it says that a record was dropped as late, not by which rule.
+const ReasonReported = "reported by the engine: dropped as late"
+
+// lateDecision is the decision log row of a late line.
+func lateDecision(l *contract.Line) stream.Decision {
+	d := &l.Late
+	return stream.Decision{Kind: engine.LateDropped.String(), Reason: ReasonReported,
+		MessageID: d.MessageID, DeviceID: d.DeviceID, Category: d.Category,
+		Partition: d.Partition, Offset: d.Offset, Time: d.Time, DeviceTime: d.DeviceTime,
+		WindowStart: d.Window.Start, WindowEnd: d.Window.End, Emit: l.EmitTime,
+		Measure1: d.Measure1, Measure2: d.Measure2}
 }
 
 func (in *Ingester) snapshot(jobID string) *job.ExternalProgress {

@@ -91,7 +91,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 			return err
 		}
 		var decisions []compare.Decision
-		if j.DecisionLog {
+		if j.DecisionLog || j.ReportsLate {
 			if decisions, err = d.Source.LoadDecisions(ctx, cfg.RunID, j.ID, run.DeviceIDs); err != nil {
 				return err
 			}

@@ -95,8 +95,15 @@ func (c *Comparator) Compare(jd JobData) Report {
 	idx := c.index(size)
 	rep.Rows = c.join(idx, jd.Results, size)
 	var log *ledger
-	if j.DecisionLog {
+	var reported map[Key][]*Decision
+	switch {
+	case j.DecisionLog:
 		log = c.ledger(idx, jd.Decisions)
+	case j.ReportsLate:
+		reported = idx.reported(jd.Decisions, spec)
+	}
+	if j.DecisionLog || j.ReportsLate {
+		rep.late = lateByWindow(jd.Decisions, size)
 	}
 	wm := rep.WatermarkDelayMs
 	for i := range rep.Rows {
@@ -130,7 +137,7 @@ func (c *Comparator) Compare(jd JobData) Report {
 		case pending(r, j):
 			r.Causes = []Cause{{Code: CauseNotFinal, Text: fmt.Sprintf("%s: the job is %s and the engine has not closed this window yet", causeLabelNotFinal, j.State)}}
 		default:
-			r.Causes = c.explain(idx, r, spec)
+			r.Causes = c.explain(idx, r, spec, reported)
 		}
 		seen := map[string]bool{}
 		for _, cause := range r.Causes {
@@ -174,6 +181,11 @@ func (c *Comparator) notes(rep *Report, spec engine.Spec, j Job) []string {
 	switch {
 	case j.DecisionLog:
 		notes = append(notes, "differences are explained from the engine's decision log (every record it dropped, or placed in another window than its device time's), checked against the preset's rules")
+	case j.ReportsLate && spec.Time != engine.EventTime:
+		notes = append(notes, fmt.Sprintf("the %s engine reports the records it drops as late, and no other decision: %s time is compared through the send time of raw_events and truth_by_send_time; a late event named is one the engine reported dropping",
+			j.EngineName, spec.Time))
+	case j.ReportsLate:
+		notes = append(notes, fmt.Sprintf("the %s engine reports the records it drops as late: a late event named is one it reported dropping, and only those are named", j.EngineName))
 	case spec.Time == engine.ProcessingTime:
 		notes = append(notes, fmt.Sprintf("the %s engine keeps no decision log: processing time is compared through the send time of raw_events and truth_by_send_time", j.EngineName))
 	case spec.Time == engine.IngestionTime:

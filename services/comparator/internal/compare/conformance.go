@@ -39,6 +39,19 @@ type ConformanceRow struct {
 	EngineCauses []Cause `json:"engine_causes"`
 	// AgainstCauses explain the preset's answer against the truth.
 	AgainstCauses []Cause `json:"against_causes"`
+	// Dropped, when set, reconciles the two answers with each other: the
+	// records one side dropped as late from this window and the other
+	// counted. It needs the late drops of both sides: the preset's
+	// decision log, and an engine that reports its own (Job.ReportsLate).
+	Dropped *LateDifference `json:"dropped,omitempty"`
+}
+
+// LateDifference is what each side of a conformance row dropped as late
+// and the other counted: message ids, with their m1.
+type LateDifference struct {
+	Engine  []string `json:"engine"`
+	Against []string `json:"against"`
+	Text    string   `json:"text"`
 }
 
 // Conform pairs each report of a real engine with the report of the same
@@ -120,9 +133,88 @@ func (c *Comparator) conform(r, b *Report) Conformance {
 		if pair[1] != nil {
 			cr.AgainstCauses = pair[1].Causes
 		}
+		if r.late != nil && b.late != nil {
+			cr.Dropped = c.lateDifference(r.late[k], b.late[k], ea, eb, r.Engine, b.Engine)
+		}
 		cf.Rows = append(cf.Rows, cr)
 	}
 	return cf
+}
+
+// lateDifference finds the records that reconcile the two answers of a
+// window: from the answer against (the preset's), minus what the engine
+// alone dropped as late, plus what the preset alone dropped, gives the
+// engine's answer. Copies of one message count once per side. First every
+// such record, then the smallest subset that reconciles (a dropped copy of
+// a message whose other copy counted changes nothing). Nil when nothing
+// reconciles.
+func (c *Comparator) lateDifference(de, da []*Decision, ea, eb *Agg, engineName, againstName string) *LateDifference {
+	distinct := func(ds []*Decision) map[string]*Decision {
+		m := map[string]*Decision{}
+		for _, d := range ds {
+			if _, ok := m[d.MessageID]; !ok {
+				m[d.MessageID] = d
+			}
+		}
+		return m
+	}
+	me, ma := distinct(de), distinct(da)
+	var items []item
+	for _, side := range []struct {
+		mine, other map[string]*Decision
+		sign        int64
+	}{{me, ma, -1}, {ma, me, 1}} {
+		ids := make([]string, 0, len(side.mine))
+		for id := range side.mine {
+			if _, both := side.other[id]; !both {
+				ids = append(ids, id)
+			}
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			d := side.mine[id]
+			items = append(items, item{ev: &RawEvent{MessageID: id, M1: d.M1, M2: d.M2}, sign: side.sign, code: CauseLateDropped, drop: d})
+		}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	var base, target Agg
+	if eb != nil {
+		base = *eb
+	}
+	if ea != nil {
+		target = *ea
+	}
+	match := func(p Agg) bool { return p.M1 == target.M1 && p.Count == target.Count && c.m2Close(p.M2, target.M2) }
+	all := base
+	for _, it := range items {
+		all = all.add(it.agg())
+	}
+	chosen := items
+	if !match(all) {
+		var ok bool
+		if len(items) > maxSubsetCandidates {
+			return nil
+		}
+		if chosen, ok = subsetMatching(items, base, match); !ok {
+			return nil
+		}
+	}
+	ld := &LateDifference{Engine: []string{}, Against: []string{}}
+	var parts []string
+	for _, it := range chosen {
+		who := engineName
+		if it.sign < 0 {
+			ld.Engine = append(ld.Engine, it.ev.MessageID)
+		} else {
+			ld.Against = append(ld.Against, it.ev.MessageID)
+			who = againstName
+		}
+		parts = append(parts, fmt.Sprintf("%s (m1 %d, dropped as late by %s)", it.ev.MessageID, it.ev.M1, who))
+	}
+	ld.Text = "the answers differ by late drops: " + joinIDs(parts)
+	return ld
 }
 
 func (c *Comparator) sameAnswer(a, b *Agg) bool {
@@ -153,5 +245,9 @@ func (cr ConformanceRow) Describe(engine, against string) string {
 		}
 		return s
 	}
-	return side(engine, cr.Engine, cr.EngineCauses) + " | " + side(against, cr.Against, cr.AgainstCauses)
+	s := side(engine, cr.Engine, cr.EngineCauses) + " | " + side(against, cr.Against, cr.AgainstCauses)
+	if cr.Dropped != nil {
+		s += " — " + cr.Dropped.Text
+	}
+	return s
 }

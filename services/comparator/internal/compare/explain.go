@@ -16,6 +16,8 @@ type item struct {
 	ev   *RawEvent
 	sign int64
 	code string
+	// drop is the engine's own report of the drop (its late line).
+	drop *Decision
 }
 
 func (it item) agg() Agg {
@@ -41,13 +43,17 @@ type group struct {
 //   - X: processing or ingestion time: every event counted in the window of
 //     its send time, not of its device time: + (truth by send time − truth).
 //
+// An engine that reports its late drops (reported, keyed by window) has
+// them as its L instead of the late and out-of-order events, in every time
+// mode: a late event it did not report is not named.
+//
 // First whole groups are tried (D, L, X, then pairs, then all three); then
 // subsets of the individual events of D, L and O, smallest first in send
 // order, on top of T or T+X. The first combination that makes T equal to E
 // is the explanation; if none does, the exception is a missing window (no
 // engine row), an extra window (no truth row) or unexplained, with the
 // numbers. A cause is never given without a combination that reconciles.
-func (c *Comparator) explain(idx *index, r *Row, spec engine.Spec) []Cause {
+func (c *Comparator) explain(idx *index, r *Row, spec engine.Spec, reported map[Key][]*Decision) []Cause {
 	k := r.Key()
 	var t, e Agg
 	if r.Truth != nil {
@@ -77,6 +83,9 @@ func (c *Comparator) explain(idx *index, r *Row, spec engine.Spec) []Cause {
 		if dupImpossible(spec) != "" {
 			dup = nil // copies share their device time, hence their window: never counted twice
 		}
+		if reported != nil {
+			late, ooo = reportedItems(reported[k]), nil
+		}
 		groups = appendGroup(groups, CauseDuplicateCounted, dup)
 		groups = appendGroup(groups, CauseLateDropped, late)
 		singles = append(append(append(singles, dup...), late...), ooo...)
@@ -104,7 +113,9 @@ func (c *Comparator) explain(idx *index, r *Row, spec engine.Spec) []Cause {
 			}
 			groups = append(groups, group{code: CauseOtherWindow, delta: x, items: moved})
 		}
-		singles = dup
+		late := reportedItems(reported[k])
+		groups = appendGroup(groups, CauseLateDropped, late)
+		singles = append(dup, late...)
 	}
 
 	// Whole groups, fewest first.
@@ -149,6 +160,23 @@ func (c *Comparator) explain(idx *index, r *Row, spec engine.Spec) []Cause {
 		}
 	}
 	return []Cause{c.unreconciled(idx, r, spec, singles)}
+}
+
+// reportedItems are the late drops an engine reported in a window, as
+// events it did not count: one per message, as the truth counts it once
+// (its copies dropped together are one event lost).
+func reportedItems(ds []*Decision) []item {
+	var out []item
+	seen := map[string]bool{}
+	for _, d := range ds {
+		if seen[d.MessageID] {
+			continue
+		}
+		seen[d.MessageID] = true
+		ev := &RawEvent{DeviceID: d.DeviceID, MessageID: d.MessageID, DeviceTime: d.DeviceTime, Category: d.Category, M1: d.M1, M2: d.M2}
+		out = append(out, item{ev: ev, sign: -1, code: CauseLateDropped, drop: d})
+	}
+	return out
 }
 
 func appendGroup(gs []group, code string, items []item) []group {
@@ -268,6 +296,10 @@ func (c *Comparator) describeItem(idx *index, it item, r *Row) string {
 		}
 		return fmt.Sprintf("%s (m1 %d, re-sent)", ev.MessageID, ev.M1)
 	case CauseLateDropped:
+		if d := it.drop; d != nil {
+			return fmt.Sprintf("%s (m1 %d, device time %s, record time %s; the engine reported it dropped as late: its window ending %s had closed)",
+				d.MessageID, d.M1, clock(d.DeviceTime), clock(d.Time), clock(d.WindowEnd))
+		}
 		kind := ""
 		if ev.Pattern == PatternOutOfOrder {
 			kind = "out of order, "

@@ -1,6 +1,10 @@
 package compare
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/boontadata/boontadata/pkg/engine"
+)
 
 // index groups a run's truth and raw events by window for one window size.
 type index struct {
@@ -73,4 +77,38 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
+}
+
+// reported groups the late drops an engine under test reported by the
+// window the comparison puts them in: the window they were dropped from in
+// event time; in other time modes the window of the message's send time,
+// through which those modes are compared (X of explain), else the window
+// dropped from.
+func (idx *index) reported(ds []Decision, spec engine.Spec) map[Key][]*Decision {
+	out := map[Key][]*Decision{}
+	for i := range ds {
+		d := &ds[i]
+		if d.Kind != DecisionLate {
+			continue
+		}
+		k := Key{DeviceID: d.DeviceID, Category: d.Category, WindowStart: floorDiv(d.WindowStart, idx.size) * idx.size}
+		if orig, ok := idx.original[d.MessageID]; ok && spec.Time != engine.EventTime {
+			k = idx.key(orig, orig.SendTime)
+		}
+		out[k] = append(out[k], d)
+	}
+	return out
+}
+
+// lateByWindow groups a job's late drops by the window they were dropped
+// from.
+func lateByWindow(ds []Decision, size int64) map[Key][]*Decision {
+	out := map[Key][]*Decision{}
+	for i := range ds {
+		if d := &ds[i]; d.Kind == DecisionLate {
+			k := Key{DeviceID: d.DeviceID, Category: d.Category, WindowStart: floorDiv(d.WindowStart, size) * size}
+			out[k] = append(out[k], d)
+		}
+	}
+	return out
 }

@@ -168,6 +168,10 @@ type Job struct {
 	// engine does): differences are then explained record by record from
 	// what the engine decided, checked against the preset's rules.
 	DecisionLog bool
+	// ReportsLate says the engine under test reports the records it drops
+	// as late (its late lines, stored as decisions): a late drop it names
+	// is one it reported, and only those.
+	ReportsLate bool
 	// Engine is the job's semantics (preset with overrides).
 	Engine engine.Spec
 	// SpecErr, when set, says why Engine could not be built.
@@ -179,7 +183,8 @@ type JobData struct {
 	Job       Job
 	Results   []Result
 	Revisions []Revision
-	// Decisions is the job's decision log for the run (Job.DecisionLog).
+	// Decisions is the job's decision log for the run (Job.DecisionLog),
+	// or the late drops its engine reported (Job.ReportsLate).
 	Decisions []Decision
 }
 

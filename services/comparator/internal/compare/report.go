@@ -261,6 +261,10 @@ type Report struct {
 	Events          Events   `json:"events"`
 	Notes           []string `json:"notes"`
 	Rows            []Row    `json:"rows"`
+	// late are the records the job's engine dropped as late, by the window
+	// they were dropped from (its decision log, or the late lines of an
+	// engine under test): what conformance reconciles two answers with.
+	late map[Key][]*Decision
 }
 
 // ExceptionRows returns the rows that are exceptions, by window end, device

@@ -176,6 +176,9 @@ func (st *Store) Job(ctx context.Context, id string) (compare.Job, error) {
 func toJob(s job.Spec) compare.Job {
 	j := compare.Job{ID: s.ID, RunID: s.RunID, Preset: s.Preset, State: s.State,
 		EngineName: s.EngineUnderTest(), DecisionLog: s.EngineUnderTest() == job.Boontadata}
+	if e, err := job.EngineNamed(j.EngineName); err == nil {
+		j.ReportsLate = e.ReportsLate
+	}
 	j.Engine, j.SpecErr = s.Engine()
 	return j
 }

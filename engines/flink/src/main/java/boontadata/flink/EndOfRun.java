@@ -4,6 +4,7 @@ import org.apache.flink.runtime.state.StateSnapshotContext;
 import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.api.operators.TwoInputStreamOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
+import org.apache.flink.streaming.api.windowing.windows.TimeWindow;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 
 import org.slf4j.Logger;
@@ -20,7 +21,8 @@ import java.util.Set;
  *
  * <p>Input 1: window firings (results and fired probes). Input 2: the control elements (end-of-run
  * markers and poison records, from {@link Splitter}) and the events the windows dropped as late
- * (their side output). The run is over when
+ * (their side output), each written as a {@code late} line: the window it belonged to by its
+ * timestamp, which had closed, and the record. The run is over when
  *
  * <ul>
  *   <li>the markers of every partition of the events topic arrived, and
@@ -44,6 +46,7 @@ final class EndOfRun extends AbstractStreamOperator<Line>
     private final int partitions;
     private final int resultsPartitions;
     private final boolean eventTime;
+    private final long windowMs;
     private final int windowParallelism;
     private final boolean waitForCheckpoint;
 
@@ -67,6 +70,7 @@ final class EndOfRun extends AbstractStreamOperator<Line>
             int partitions,
             int resultsPartitions,
             boolean eventTime,
+            long windowMs,
             int windowParallelism,
             boolean waitForCheckpoint) {
         this.jobId = jobId;
@@ -74,6 +78,7 @@ final class EndOfRun extends AbstractStreamOperator<Line>
         this.partitions = partitions;
         this.resultsPartitions = resultsPartitions;
         this.eventTime = eventTime;
+        this.windowMs = windowMs;
         this.windowParallelism = windowParallelism;
         this.waitForCheckpoint = waitForCheckpoint;
     }
@@ -132,7 +137,27 @@ final class EndOfRun extends AbstractStreamOperator<Line>
                 break;
             default:
                 late++; // the windows' late side output
+                writeLate(e, record.getTimestamp());
         }
+    }
+
+    /**
+     * Writes the {@code late} line of an event the windows dropped: its window by {@code
+     * timestamp} (the record time the window assigner saw: device or ingestion time), its Kafka
+     * position, times and measures.
+     */
+    private void writeLate(Ev e, long timestamp) {
+        long start = TimeWindow.getWindowStartWithOffset(timestamp, 0, windowMs);
+        sb.setLength(0);
+        sb.append("late|").append(jobId).append('|').append(runId).append('|')
+                .append(e.deviceId).append('|').append(e.category).append('|')
+                .append(start).append('|').append(start + windowMs).append('|')
+                .append(e.messageId).append('|').append(e.partition).append('|')
+                .append(e.offset).append('|').append(timestamp).append('|')
+                .append(e.deviceTime).append('|').append(e.measure1).append('|')
+                .append(Double.toString(e.measure2)).append('|')
+                .append(System.currentTimeMillis());
+        output.collect(new StreamRecord<>(new Line(e.deviceId, sb.toString())));
     }
 
     @Override

@@ -25,6 +25,8 @@ public class Ev {
     public long ingestTime;
     /** Kafka partition the record came from. */
     public int partition;
+    /** Its offset in that partition. */
+    public long offset;
     /** Probes: index of the window subtask the probe is keyed to. */
     public int target;
 

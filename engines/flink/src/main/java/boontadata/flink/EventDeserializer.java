@@ -89,6 +89,7 @@ final class EventDeserializer implements KafkaRecordDeserializationSchema<Ev> {
         }
         e.kind = Ev.EVENT;
         e.partition = record.partition();
+        e.offset = record.offset();
         e.ingestTime = ingest;
         out.collect(e);
     }

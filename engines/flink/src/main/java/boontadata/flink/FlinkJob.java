@@ -465,6 +465,7 @@ public final class FlinkJob {
                                         partitions,
                                         resultsPartitions,
                                         o.eventTime(),
+                                        o.windowMs,
                                         o.parallelism,
                                         o.checkpointIntervalMs > 0))
                         .setParallelism(1)
