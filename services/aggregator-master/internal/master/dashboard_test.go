@@ -201,11 +201,11 @@ func TestDashboardExternalJob(t *testing.T) {
 	f, _ := newDashFixture(t, nil)
 	submit(t, f, `{"job_id":"sp1","preset":"structured","engine":"spark","run_id":"r1"}`)
 	f.m.Observe(job.WorkerReport{WorkerID: "w1", JobID: "sp1", Time: t0,
-		External: &job.ExternalProgress{Lines: 12, Results: 10, BadLines: 1, Started: true, ResultsPartitions: 4, EndedPartitions: []int32{0}}})
+		External: &job.ExternalProgress{Lines: 12, Results: 10, BadLines: 1, Late: 3, Started: true, ResultsPartitions: 4, EndedPartitions: []int32{0}}})
 	body := page(t, f, "/jobs/sp1")
 	require.Contains(t, body, `data-external="true"`)
 	require.Contains(t, body, "Results ingestion (engine under test)")
-	require.Contains(t, body, `<td class="n">12</td><td class="n">10</td><td class="n">1</td>`)
+	require.Contains(t, body, `<td class="n">12</td><td class="n">10</td><td class="n">1</td><td class="n">3</td>`)
 	require.Contains(t, body, "1 of 4 partitions")
 	require.NotContains(t, body, "Micro-batches", "spark runs its own batches")
 	require.NotContains(t, body, `data-series="lag"`, "an engine under test reports no lag")

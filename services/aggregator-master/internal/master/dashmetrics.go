@@ -17,7 +17,7 @@ type dashboardCollector struct {
 	history *History
 	now     func() int64 // ms
 
-	info, historyJobs, wmDelay, emitted, openWindows, extLines, extResults, extBad,
+	info, historyJobs, wmDelay, emitted, openWindows, extLines, extResults, extBad, extLate,
 	batchRows, batchScheduling, batchProcessing, batchTotal *prometheus.Desc
 }
 
@@ -37,6 +37,7 @@ func newDashboardCollector(jobs *Jobs, tracker *Tracker, history *History, clock
 		extLines:    desc("job_external_result_lines", "Lines of the results topic the results ingestion read for a running job of an engine under test.", l),
 		extResults:  desc("job_external_results_written", "Results of an engine under test the results ingestion wrote to Cassandra for a running job.", l),
 		extBad:      desc("job_external_bad_lines", "Result lines of an engine under test sent to the dead-letter topic for a running job.", l),
+		extLate:     desc("job_external_late", "Records an engine under test reported dropping as late (its late lines) for a running job.", l),
 		batchRows:   desc("job_batch_input_rows", "Input rows of each completed micro-batch of a running job.", l),
 		batchScheduling: desc("job_batch_scheduling_delay_seconds",
 			"Scheduling delay of each completed micro-batch of a running job: from the trigger it was due at to its plan.", l),
@@ -49,7 +50,7 @@ func newDashboardCollector(jobs *Jobs, tracker *Tracker, history *History, clock
 
 func (c *dashboardCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.info, c.historyJobs, c.wmDelay, c.emitted, c.openWindows, c.extLines,
-		c.extResults, c.extBad, c.batchRows, c.batchScheduling, c.batchProcessing, c.batchTotal} {
+		c.extResults, c.extBad, c.extLate, c.batchRows, c.batchScheduling, c.batchProcessing, c.batchTotal} {
 		ch <- d
 	}
 }
@@ -77,6 +78,7 @@ func (c *dashboardCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.extLines, float64(e.Lines), l...)
 			gauge(c.extResults, float64(e.Results), l...)
 			gauge(c.extBad, float64(e.BadLines), l...)
+			gauge(c.extLate, float64(e.Late), l...)
 		}
 		if b, ok := c.history.batchFigures(s.ID); ok {
 			for d, h := range map[*prometheus.Desc]histogram{c.batchRows: b.inputRows, c.batchScheduling: b.scheduling,

@@ -131,6 +131,7 @@ func sampleOf(now time.Time, p api.Progress, prev *api.Sample) api.Sample {
 	if p.External != nil {
 		s.ResultsWritten += p.External.Results
 		s.DeadLetters += p.External.BadLines
+		s.Late += p.External.Late
 	}
 	if p.Watermark > 0 {
 		d := now.UnixMilli() - p.Watermark

@@ -50,11 +50,12 @@ func TestHistorySamples(t *testing.T) {
 
 func TestHistoryExternalEngine(t *testing.T) {
 	h := NewHistory(time.Second, newClock())
-	snap := Snapshot{Progress: api.Progress{External: &job.ExternalProgress{Lines: 12, Results: 10, BadLines: 2}}}
+	snap := Snapshot{Progress: api.Progress{External: &job.ExternalProgress{Lines: 12, Results: 10, BadLines: 2, Late: 4}}}
 	h.Record(t0, []job.Spec{running("spark-1")}, map[string]Snapshot{"spark-1": snap})
 	got, _ := h.Job("spark-1")
 	require.Equal(t, int64(10), got.Recent[0].ResultsWritten, "the results ingestion's results")
 	require.Equal(t, int64(2), got.Recent[0].DeadLetters, "bad result lines are dead letters")
+	require.Equal(t, int64(4), got.Recent[0].Late, "the late drops the engine reported")
 }
 
 func TestHistoryIsBounded(t *testing.T) {
