@@ -91,7 +91,7 @@ func (idx *index) reported(ds []Decision, spec engine.Spec) map[Key][]*Decision 
 		if d.Kind != DecisionLate {
 			continue
 		}
-		k := Key{DeviceID: d.DeviceID, Category: d.Category, WindowStart: floorDiv(d.WindowStart, idx.size) * idx.size}
+		k := droppedFrom(d, idx.size)
 		if orig, ok := idx.original[d.MessageID]; ok && spec.Time != engine.EventTime {
 			k = idx.key(orig, orig.SendTime)
 		}
@@ -106,9 +106,15 @@ func lateByWindow(ds []Decision, size int64) map[Key][]*Decision {
 	out := map[Key][]*Decision{}
 	for i := range ds {
 		if d := &ds[i]; d.Kind == DecisionLate {
-			k := Key{DeviceID: d.DeviceID, Category: d.Category, WindowStart: floorDiv(d.WindowStart, size) * size}
+			k := droppedFrom(d, size)
 			out[k] = append(out[k], d)
 		}
 	}
 	return out
+}
+
+// droppedFrom is the window of windows of size a decision dropped its
+// record from.
+func droppedFrom(d *Decision, size int64) Key {
+	return Key{DeviceID: d.DeviceID, Category: d.Category, WindowStart: floorDiv(d.WindowStart, size) * size}
 }
