@@ -2,6 +2,7 @@ package compare
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -145,9 +146,9 @@ func (c *Comparator) conform(r, b *Report) Conformance {
 // window: from the answer against (the preset's), minus what the engine
 // alone dropped as late, plus what the preset alone dropped, gives the
 // engine's answer. Copies of one message count once per side. First every
-// such record, then the smallest subset that reconciles (a dropped copy of
-// a message whose other copy counted changes nothing). Nil when nothing
-// reconciles.
+// such record, then all but one or two of them (a dropped copy of a message
+// whose other copy counted changes nothing), then the smallest subset that
+// reconciles. Nil when nothing reconciles.
 func (c *Comparator) lateDifference(de, da []*Decision, ea, eb *Agg, engineName, againstName string) *LateDifference {
 	distinct := func(ds []*Decision) map[string]*Decision {
 		m := map[string]*Decision{}
@@ -187,19 +188,12 @@ func (c *Comparator) lateDifference(de, da []*Decision, ea, eb *Agg, engineName,
 		target = *ea
 	}
 	match := func(p Agg) bool { return p.M1 == target.M1 && p.Count == target.Count && c.m2Close(p.M2, target.M2) }
-	all := base
-	for _, it := range items {
-		all = all.add(it.agg())
+	chosen, ok := allButFew(items, base, match, 2)
+	if !ok && len(items) <= maxSubsetCandidates {
+		chosen, ok = subsetMatching(items, base, match)
 	}
-	chosen := items
-	if !match(all) {
-		var ok bool
-		if len(items) > maxSubsetCandidates {
-			return nil
-		}
-		if chosen, ok = subsetMatching(items, base, match); !ok {
-			return nil
-		}
+	if !ok {
+		return nil
 	}
 	ld := &LateDifference{Engine: []string{}, Against: []string{}}
 	var parts []string
@@ -215,6 +209,42 @@ func (c *Comparator) lateDifference(de, da []*Decision, ea, eb *Agg, engineName,
 	}
 	ld.Text = "the answers differ by late drops: " + joinIDs(parts)
 	return ld
+}
+
+// allButFew returns items without the fewest of them, at most most, whose
+// contributions added to base match: every item, then every item but one
+// (in order), then but two.
+func allButFew(items []item, base Agg, match func(Agg) bool, most int) ([]item, bool) {
+	all := base
+	for _, it := range items {
+		all = all.add(it.agg())
+	}
+	var leave func(from, k int, sum Agg, out []int) ([]int, bool)
+	leave = func(from, k int, sum Agg, out []int) ([]int, bool) {
+		if k == 0 {
+			return out, match(sum)
+		}
+		for i := from; i < len(items); i++ {
+			if got, ok := leave(i+1, k-1, sum.sub(items[i].agg()), append(out, i)); ok {
+				return got, true
+			}
+		}
+		return nil, false
+	}
+	for k := 0; k <= most && k <= len(items); k++ {
+		out, ok := leave(0, k, all, nil)
+		if !ok {
+			continue
+		}
+		kept := make([]item, 0, len(items)-k)
+		for i, it := range items {
+			if !slices.Contains(out, i) {
+				kept = append(kept, it)
+			}
+		}
+		return kept, true
+	}
+	return nil, false
 }
 
 func (c *Comparator) sameAnswer(a, b *Agg) bool {

@@ -124,3 +124,36 @@ func TestConformanceReconciledByLateDrops(t *testing.T) {
 		Decisions: []Decision{reportedLate(b, "d1", "c1", 0, t0+300, t0+300, 40, 4)}})
 	require.Nil(t, Conform([]Report{preset, wrong}, DefaultM2Tolerance)[0].Rows[0].Dropped)
 }
+
+// TestConformanceReconciledByManyLateDrops: an engine starved of CPU drops
+// a whole window as late, and also the late copy of a message whose first
+// copy it had counted: every drop but that one reconciles the answers, past
+// the size a subset search takes.
+func TestConformanceReconciledByManyLateDrops(t *testing.T) {
+	f := newFixture(t)
+	kept := f.send("d1", "c1", PatternNormal, t0+10, t0+10, 1000, 1)
+	var lost []string
+	for i := range int64(24) {
+		lost = append(lost, f.send("d1", "c1", PatternNormal, t0+100+i*100, t0+100+i*100, 1+i, 0.5))
+	}
+	f.resend(kept, t0+4000)
+	c := New(f.truth(), Options{M2Tolerance: DefaultM2Tolerance})
+	ours := preset(t, "flink-event")
+	ours.EngineName, ours.DecisionLog = "boontadata", true
+	var sum int64
+	for i := range int64(24) {
+		sum += 1 + i
+	}
+	preset := c.Compare(JobData{Job: ours, Results: []Result{result("d1", "c1", 0, 1000+sum, 13, 25, t0+6*sec)}})
+	var drops []Decision
+	for i, id := range lost {
+		drops = append(drops, reportedLate(id, "d1", "c1", 0, t0+100+int64(i)*100, t0+100+int64(i)*100, 1+int64(i), 0.5))
+	}
+	copyOfKept := reportedLate(kept, "d1", "c1", 0, t0+10, t0+10, 1000, 1)
+	drops = append(drops[:7], append([]Decision{copyOfKept}, drops[7:]...)...)
+	flink := c.Compare(JobData{Job: flinkJob(t, "flink-event"), Results: []Result{result("d1", "c1", 0, 1000, 1, 1, t0+6*sec)}, Decisions: drops})
+	row := Conform([]Report{preset, flink}, DefaultM2Tolerance)[0].Rows[0]
+	require.NotNil(t, row.Dropped)
+	require.ElementsMatch(t, lost, row.Dropped.Engine, "every drop but the copy of the message counted")
+	require.Empty(t, row.Dropped.Against)
+}
