@@ -84,7 +84,8 @@ func (c *Comparator) explain(idx *index, r *Row, spec engine.Spec, reported map[
 			dup = nil // copies share their device time, hence their window: never counted twice
 		}
 		if reported != nil {
-			late, ooo = reportedItems(reported[k]), nil
+			late, dup = reportedItems(reported[k], idx.resendByDev[k], dup)
+			ooo = nil
 		}
 		groups = appendGroup(groups, CauseDuplicateCounted, dup)
 		groups = appendGroup(groups, CauseLateDropped, late)
@@ -94,6 +95,7 @@ func (c *Comparator) explain(idx *index, r *Row, spec engine.Spec, reported map[
 		for _, ev := range idx.resendBySend[k] {
 			dup = append(dup, item{ev: ev, sign: 1, code: CauseDuplicateCounted})
 		}
+		late, dup := reportedItems(reported[k], idx.resendBySend[k], dup)
 		groups = appendGroup(groups, CauseDuplicateCounted, dup)
 		var s Agg
 		if sr, ok := idx.truthSend[k]; ok {
@@ -113,7 +115,6 @@ func (c *Comparator) explain(idx *index, r *Row, spec engine.Spec, reported map[
 			}
 			groups = append(groups, group{code: CauseOtherWindow, delta: x, items: moved})
 		}
-		late := reportedItems(reported[k])
 		groups = appendGroup(groups, CauseLateDropped, late)
 		singles = append(dup, late...)
 	}
@@ -162,21 +163,47 @@ func (c *Comparator) explain(idx *index, r *Row, spec engine.Spec, reported map[
 	return []Cause{c.unreconciled(idx, r, spec, singles)}
 }
 
-// reportedItems are the late drops an engine reported in a window, as
-// events it did not count: one per message, as the truth counts it once
-// (its copies dropped together are one event lost).
-func reportedItems(ds []*Decision) []item {
-	var out []item
-	seen := map[string]bool{}
+// reportedItems turns the copies an engine reported dropping as late from
+// a window into its L candidates, and takes them out of its D candidates
+// (dup, the re-sends sent in the window): of a message with r re-sends in
+// the window of which k copies were dropped, min(k, r) re-sends were not
+// counted (no cause: the truth counts the message once), and when k > r
+// every copy was dropped: the message is one event lost.
+func reportedItems(ds []*Decision, resends []*RawEvent, dup []item) (late, dupLeft []item) {
+	type position struct {
+		partition int32
+		offset    int64
+	}
+	copies := map[string]map[position]bool{}
+	var order []*Decision
 	for _, d := range ds {
-		if seen[d.MessageID] {
+		if copies[d.MessageID] == nil {
+			copies[d.MessageID] = map[position]bool{}
+			order = append(order, d)
+		}
+		copies[d.MessageID][position{d.Partition, d.Offset}] = true
+	}
+	sent := map[string]int{}
+	for _, ev := range resends {
+		sent[ev.MessageID]++
+	}
+	uncounted := map[string]int{}
+	for _, d := range order {
+		dropped, r := len(copies[d.MessageID]), sent[d.MessageID]
+		uncounted[d.MessageID] = min(dropped, r)
+		if dropped > r {
+			ev := &RawEvent{DeviceID: d.DeviceID, MessageID: d.MessageID, DeviceTime: d.DeviceTime, Category: d.Category, M1: d.M1, M2: d.M2}
+			late = append(late, item{ev: ev, sign: -1, code: CauseLateDropped, drop: d})
+		}
+	}
+	for _, it := range dup {
+		if uncounted[it.ev.MessageID] > 0 {
+			uncounted[it.ev.MessageID]--
 			continue
 		}
-		seen[d.MessageID] = true
-		ev := &RawEvent{DeviceID: d.DeviceID, MessageID: d.MessageID, DeviceTime: d.DeviceTime, Category: d.Category, M1: d.M1, M2: d.M2}
-		out = append(out, item{ev: ev, sign: -1, code: CauseLateDropped, drop: d})
+		dupLeft = append(dupLeft, it)
 	}
-	return out
+	return late, dupLeft
 }
 
 func appendGroup(gs []group, code string, items []item) []group {

@@ -157,3 +157,32 @@ func TestConformanceReconciledByManyLateDrops(t *testing.T) {
 	require.ElementsMatch(t, lost, row.Dropped.Engine, "every drop but the copy of the message counted")
 	require.Empty(t, row.Dropped.Against)
 }
+
+// TestReportedLateCopyOfAMessageCounted: an engine that counts every copy
+// (Storm, at least once) drops the late re-send of a message whose first
+// copy it counted: that message is neither counted twice nor lost, and
+// only the other event it dropped is named.
+func TestReportedLateCopyOfAMessageCounted(t *testing.T) {
+	f := newFixture(t)
+	m := f.send("d1", "c1", PatternNormal, t0+100, t0+100, 10, 1)
+	b := f.send("d1", "c1", PatternNormal, t0+200, t0+200, 20, 2)
+	f.send("d1", "c1", PatternNormal, t0+300, t0+300, 40, 4)
+	f.resend(m, t0+9*sec)
+	c := New(f.truth(), Options{M2Tolerance: DefaultM2Tolerance})
+	copyOfM := reportedLate(m, "d1", "c1", 0, t0+100, t0+100, 10, 1)
+	copyOfM.Offset = 9
+	rep := c.Compare(JobData{Job: flinkJob(t, "storm"), Results: []Result{result("d1", "c1", 0, 50, 5, 2, t0+6*sec)},
+		Decisions: []Decision{copyOfM, reportedLate(b, "d1", "c1", 0, t0+200, t0+200, 20, 2)}})
+	row := rowAt(t, rep, "d1", "c1", 0)
+	require.Equal(t, []string{CauseLateDropped}, codes(row))
+	require.Equal(t, []string{b}, row.Causes[0].MessageIDs)
+
+	// Every copy of m dropped: m is lost, once.
+	first := copyOfM
+	first.Offset = 1
+	rep = c.Compare(JobData{Job: flinkJob(t, "storm"), Results: []Result{result("d1", "c1", 0, 40, 4, 1, t0+6*sec)},
+		Decisions: []Decision{first, copyOfM, reportedLate(b, "d1", "c1", 0, t0+200, t0+200, 20, 2)}})
+	row = rowAt(t, rep, "d1", "c1", 0)
+	require.Equal(t, []string{CauseLateDropped}, codes(row))
+	require.ElementsMatch(t, []string{m, b}, row.Causes[0].MessageIDs)
+}

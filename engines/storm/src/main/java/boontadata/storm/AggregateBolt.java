@@ -31,7 +31,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  *
  * <ul>
  *   <li>A tuple whose window closed ({@code end + --lateness-ms ≤ W}, W its partition's watermark
- *       before it, from {@link ClockBolt}) is dropped as late (acked, counted).
+ *       before it, from {@link ClockBolt}) is dropped as late: counted, written as a {@code late}
+ *       line, and acked once Kafka has the line.
  *   <li>Any other tuple updates its counter; with {@code --output update} the counter's new value
  *       is written at once as a result line ({@code FINAL} 0, {@code REVISION} = count), and the
  *       tuple is acked once Kafka acknowledged that line (the producer's callback hands it back
@@ -165,7 +166,7 @@ final class AggregateBolt extends BaseRichBolt {
                         w,
                         late == LOGGED ? " (further ones of this task are counted, not logged)" : "");
             }
-            out.ack(t);
+            sendLate(t, end, time);
             return;
         }
         String device = t.getStringByField("device_id");
@@ -230,6 +231,34 @@ final class AggregateBolt extends BaseRichBolt {
                     if (anchor != null) {
                         (ex == null ? sent : failed).add(anchor);
                     }
+                });
+    }
+
+    /**
+     * Writes the {@code late} line of a tuple dropped as late, and acks it once Kafka has the line
+     * (fails it otherwise: the spout replays it, and it is dropped and written again).
+     */
+    private void sendLate(Tuple t, long end, long time) {
+        String device = t.getStringByField("device_id");
+        sb.setLength(0);
+        sb.append("late|").append(jobId).append('|').append(runId).append('|')
+                .append(device).append('|').append(t.getStringByField("category")).append('|')
+                .append(end - windowMs).append('|').append(end).append('|')
+                .append(t.getStringByField("message_id")).append('|')
+                .append(t.getIntegerByField("partition")).append('|')
+                .append(t.getLongByField("offset")).append('|').append(time).append('|')
+                .append(t.getLongByField("device_time")).append('|')
+                .append(t.getLongByField("measure1")).append('|')
+                .append(Double.toString(t.getDoubleByField("measure2"))).append('|')
+                .append(System.currentTimeMillis());
+        producer.send(
+                new ProducerRecord<>(resultsTopic, device, sb.toString()),
+                (md, ex) -> {
+                    if (ex != null) {
+                        Stats.FAILED_SENDS.incrementAndGet();
+                        LOG.warn("a late line was not written to {}: {}", resultsTopic, ex.toString());
+                    }
+                    (ex == null ? sent : failed).add(t);
                 });
     }
 

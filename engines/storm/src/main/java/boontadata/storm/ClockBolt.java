@@ -29,7 +29,7 @@ final class ClockBolt extends BaseRichBolt {
     static final Fields DATA_FIELDS =
             new Fields(
                     "device_id", "category", "message_id", "time", "measure1", "measure2",
-                    "partition", "offset", "watermark");
+                    "partition", "offset", "watermark", "device_time");
     static final Fields WATERMARK_FIELDS = new Fields("partition", "watermark");
     static final long NONE = Long.MIN_VALUE;
     static final long ENDED = Long.MAX_VALUE;
@@ -80,7 +80,8 @@ final class ClockBolt extends BaseRichBolt {
                         t.getDoubleByField("measure2"),
                         p,
                         t.getLongByField("offset"),
-                        wBefore));
+                        wBefore,
+                        t.getLongByField("device_time")));
         if (time > before) {
             maxTime.put(p, time);
             long wAfter = time - delayMs;

@@ -29,7 +29,7 @@ final class Translator implements RecordTranslator<byte[], byte[]> {
     static final Fields FIELDS =
             new Fields(
                     "kind", "partition", "offset", "message_id", "device_id", "category", "time",
-                    "measure1", "measure2");
+                    "measure1", "measure2", "device_time");
     private static final byte[] END_OF_RUN = "end-of-run".getBytes(StandardCharsets.UTF_8);
     private static final int LOGGED = 10;
 
@@ -55,7 +55,7 @@ final class Translator implements RecordTranslator<byte[], byte[]> {
             }
             Stats.MARKERS.incrementAndGet();
             LOG.info("end-of-run marker at {}-{} offset {}", r.topic(), r.partition(), r.offset());
-            return new Values(MARKER, r.partition(), r.offset(), null, null, null, 0L, 0L, 0.0);
+            return new Values(MARKER, r.partition(), r.offset(), null, null, null, 0L, 0L, 0.0, 0L);
         }
         WireFormat.Event e = new WireFormat.Event();
         try {
@@ -81,7 +81,7 @@ final class Translator implements RecordTranslator<byte[], byte[]> {
         }
         return new Values(
                 EVENT, r.partition(), r.offset(), e.messageId, e.deviceId, e.category, time,
-                e.measure1, e.measure2);
+                e.measure1, e.measure2, e.deviceTime);
     }
 
     private static long ingestTime(Headers headers) {
