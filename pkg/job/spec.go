@@ -59,6 +59,12 @@ type Duration time.Duration
 // MarshalText writes the duration as time.Duration.String does.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
+// DurationOf returns d as a pointer to a Duration: an override that may be zero.
+func DurationOf(d time.Duration) *Duration {
+	v := Duration(d)
+	return &v
+}
+
 // UnmarshalText reads a duration such as "5s" or "1m30s".
 func (d *Duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))
@@ -69,18 +75,21 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Overrides change a preset. Zero values keep the preset's.
+// Overrides change a preset. A zero window, slide or trigger interval (none
+// can be zero) and a nil duration keep the preset's; the durations that may
+// be zero (no watermark delay, no allowed lateness, no idle timeout, ...)
+// are pointers, so that zero is a value.
 type Overrides struct {
-	Window          Duration `json:"window,omitempty"`
-	Slide           Duration `json:"slide,omitempty"`
-	Watermark       Duration `json:"watermark,omitempty"`
-	AllowedLateness Duration `json:"allowed_lateness,omitempty"`
-	IdleTimeout     Duration `json:"idle_timeout,omitempty"`
-	TriggerInterval Duration `json:"trigger_interval,omitempty"`
-	DedupHorizon    Duration `json:"dedup_horizon,omitempty"`
+	Window          Duration  `json:"window,omitempty"`
+	Slide           Duration  `json:"slide,omitempty"`
+	Watermark       *Duration `json:"watermark,omitempty"`
+	AllowedLateness *Duration `json:"allowed_lateness,omitempty"`
+	IdleTimeout     *Duration `json:"idle_timeout,omitempty"`
+	TriggerInterval Duration  `json:"trigger_interval,omitempty"`
+	DedupHorizon    *Duration `json:"dedup_horizon,omitempty"`
 	// EmitInterval: update output, continuous trigger; a changed window is
 	// emitted at most once per interval.
-	EmitInterval Duration `json:"emit_interval,omitempty"`
+	EmitInterval *Duration `json:"emit_interval,omitempty"`
 	// Dedup: none, batch, window or watermark.
 	Dedup string `json:"dedup,omitempty"`
 	// Output: append or update.
@@ -170,17 +179,22 @@ func (s Spec) Engine() (engine.Spec, error) {
 			*dst = time.Duration(v)
 		}
 	}
+	setOpt := func(dst *time.Duration, v *Duration) {
+		if v != nil {
+			*dst = time.Duration(*v)
+		}
+	}
 	if o.Window != 0 && o.Slide == 0 && es.WindowSlide == es.WindowSize {
 		es.WindowSlide = time.Duration(o.Window) // a tumbling preset stays tumbling
 	}
 	set(&es.WindowSize, o.Window)
 	set(&es.WindowSlide, o.Slide)
-	set(&es.WatermarkDelay, o.Watermark)
-	set(&es.AllowedLateness, o.AllowedLateness)
-	set(&es.IdleTimeout, o.IdleTimeout)
+	setOpt(&es.WatermarkDelay, o.Watermark)
+	setOpt(&es.AllowedLateness, o.AllowedLateness)
+	setOpt(&es.IdleTimeout, o.IdleTimeout)
 	set(&es.TriggerInterval, o.TriggerInterval)
-	set(&es.DedupHorizon, o.DedupHorizon)
-	set(&es.EmitInterval, o.EmitInterval)
+	setOpt(&es.DedupHorizon, o.DedupHorizon)
+	setOpt(&es.EmitInterval, o.EmitInterval)
 	if o.Dedup != "" {
 		d, err := ParseDedup(o.Dedup)
 		if err != nil {
@@ -194,7 +208,7 @@ func (s Spec) Engine() (engine.Spec, error) {
 			return es, fmt.Errorf("%w: %w", ErrBadOverride, err)
 		}
 		es.Scope = sc
-		if sc != engine.ScopeMin && o.IdleTimeout == 0 {
+		if sc != engine.ScopeMin && o.IdleTimeout == nil {
 			es.IdleTimeout = 0 // idleness belongs to the min scope only
 		}
 	}

@@ -25,7 +25,7 @@ func TestSpecValidate(t *testing.T) {
 		{"bad out of range", Spec{ID: "j1", Preset: "exact", OnOutOfRange: "ignore"}, ErrBadOption},
 		{"bad dedup", Spec{ID: "j1", Preset: "exact", Overrides: Overrides{Dedup: "forever"}}, ErrBadOverride},
 		{"batch dedup on continuous", Spec{ID: "j1", Preset: "exact", Overrides: Overrides{Dedup: "batch"}}, ErrBadOverride},
-		{"negative watermark", Spec{ID: "j1", Preset: "exact", Overrides: Overrides{Watermark: Duration(-time.Second)}}, ErrBadOverride},
+		{"negative watermark", Spec{ID: "j1", Preset: "exact", Overrides: Overrides{Watermark: DurationOf(-time.Second)}}, ErrBadOverride},
 		{"bad run id", Spec{ID: "j1", Preset: "exact", RunID: "run 1"}, ErrBadOption},
 	}
 	for _, tt := range tests {
@@ -42,7 +42,7 @@ func TestSpecValidate(t *testing.T) {
 
 func TestOverridesApply(t *testing.T) {
 	s := Spec{ID: "j1", Preset: "flink-event", Overrides: Overrides{
-		Window: Duration(10 * time.Second), Watermark: Duration(time.Minute), Dedup: "watermark", Output: "update",
+		Window: Duration(10 * time.Second), Watermark: DurationOf(time.Minute), Dedup: "watermark", Output: "update",
 	}}
 	es, err := s.Engine()
 	require.NoError(t, err)
@@ -55,6 +55,39 @@ func TestOverridesApply(t *testing.T) {
 	storm, err := Spec{ID: "j2", Preset: "storm", Overrides: Overrides{Output: "append"}}.Engine()
 	require.NoError(t, err)
 	require.False(t, storm.EmitPerRecord, "append output cannot emit per record")
+}
+
+// TestZeroOverridesAreValues: a zero watermark delay, allowed lateness,
+// idle timeout, dedup horizon or emit interval is a value, not the preset's;
+// a missing one keeps the preset's, and so does a zero window.
+func TestZeroOverridesAreValues(t *testing.T) {
+	zero := DurationOf(0)
+	s := Spec{ID: "j1", Preset: "storm", Overrides: Overrides{AllowedLateness: zero}}
+	es, err := s.Engine()
+	require.NoError(t, err)
+	require.Zero(t, es.AllowedLateness, "storm's 5 minutes replaced by 0")
+
+	fe, err := Spec{ID: "j2", Preset: "flink-event", Overrides: Overrides{Watermark: zero, IdleTimeout: zero}}.Engine()
+	require.NoError(t, err)
+	require.Zero(t, fe.WatermarkDelay)
+	require.Zero(t, fe.IdleTimeout)
+
+	kept, err := Spec{ID: "j3", Preset: "flink-event", Overrides: Overrides{Window: 0}}.Engine()
+	require.NoError(t, err)
+	require.Equal(t, 5*time.Second, kept.WatermarkDelay)
+	require.Equal(t, 2*time.Second, kept.IdleTimeout)
+	require.Equal(t, 5*time.Second, kept.WindowSize)
+
+	// The JSON of a zero override says it, so a stored job keeps it.
+	b, err := json.Marshal(s)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"allowed_lateness":"0s"`)
+	var back Spec
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.Equal(t, s.Overrides, back.Overrides)
+	b, err = json.Marshal(Spec{ID: "j4", Preset: "storm"})
+	require.NoError(t, err)
+	require.NotContains(t, string(b), "overrides", "no override, none written")
 }
 
 func TestSpecJSONRoundTrip(t *testing.T) {

@@ -21,7 +21,7 @@ import (
 // itself must cover them.
 func structuredCoveringLateness(id, runID string) job.Spec {
 	return job.Spec{ID: id, RunID: runID, Preset: "structured", Overrides: job.Overrides{
-		Watermark: job.Duration(6 * time.Minute), AllowedLateness: job.Duration(6 * time.Minute)}}
+		Watermark: job.DurationOf(6 * time.Minute), AllowedLateness: job.DurationOf(6 * time.Minute)}}
 }
 
 // batches reads the micro-batch figures of a job from the master's API.

@@ -160,10 +160,18 @@ func submitCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			// A duration given is the job's, 0 included; one not given
+			// keeps the preset's.
+			given := func(name string, d time.Duration) *job.Duration {
+				if !c.IsSet(name) {
+					return nil
+				}
+				return job.DurationOf(d)
+			}
 			o := &s.Overrides
-			o.Window, o.Slide, o.Watermark = job.Duration(window), job.Duration(slide), job.Duration(watermark)
-			o.AllowedLateness, o.IdleTimeout, o.DedupHorizon = job.Duration(lateness), job.Duration(idle), job.Duration(horizon)
-			o.EmitInterval = job.Duration(emit)
+			o.Window, o.Slide, o.Watermark = job.Duration(window), job.Duration(slide), given("watermark", watermark)
+			o.AllowedLateness, o.IdleTimeout = given("allowed-lateness", lateness), given("idle-timeout", idle)
+			o.DedupHorizon, o.EmitInterval = given("dedup-horizon", horizon), given("emit-interval", emit)
 			if s.ID == "" {
 				s.ID = master.NewJobID(s.Preset)
 			}

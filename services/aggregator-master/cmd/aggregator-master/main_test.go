@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -99,9 +100,14 @@ func TestClientCommands(t *testing.T) {
 		s := fm.lastSpec()
 		require.Equal(t, id, s.ID)
 		require.Equal(t, "r1", s.RunID)
-		require.Equal(t, job.Overrides{Window: job.Duration(10e9), Watermark: job.Duration(60e9), Dedup: "watermark", Output: "update"}, s.Overrides)
+		require.Equal(t, job.Overrides{Window: job.Duration(10e9), Watermark: job.DurationOf(time.Minute), Dedup: "watermark", Output: "update"}, s.Overrides)
 		require.Equal(t, job.StartLatest, s.StartOffsets)
 		require.Equal(t, job.OutOfRangeSkip, s.OnOutOfRange)
+	})
+	t.Run("submit with a zero allowed lateness", func(t *testing.T) {
+		code, _, errOut := run(t, "submit", url, "--preset", "storm", "--run-id", "r1", "--allowed-lateness", "0s")
+		require.Equal(t, 0, code, errOut)
+		require.Equal(t, job.Overrides{AllowedLateness: job.DurationOf(0)}, fm.lastSpec().Overrides, "0 is the job's, not the preset's 5 minutes")
 	})
 	t.Run("submit with a job id and env vars", func(t *testing.T) {
 		t.Setenv("BOONTADATA_MASTER_URL", srv.URL)

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -190,7 +191,7 @@ func (j *Jobs) Submit(ctx context.Context, s job.Spec) (job.Spec, bool, error) {
 	old, err := j.store.Get(ctx, s.ID)
 	switch {
 	case err == nil:
-		if normal(old) != normal(s) {
+		if !reflect.DeepEqual(normal(old), normal(s)) { // overrides that may be zero are pointers
 			return old, false, fmt.Errorf("%w: %s has another spec (preset %s, run %q, created %s); submit under another job id",
 				ErrConflict, s.ID, old.Preset, old.RunID, old.CreatedAt.Format(time.RFC3339))
 		}

@@ -69,9 +69,15 @@ func runReplay(c *cli.Context) (err error) {
 	if c.NArg() > 0 {
 		return cliapp.Usagef("replay takes no arguments, got %q", c.Args().Slice())
 	}
+	given := func(name string) *job.Duration { // 0 included; not given: the preset's
+		if !c.IsSet(name) {
+			return nil
+		}
+		return job.DurationOf(c.Duration(name))
+	}
 	js := job.Spec{Preset: c.String("preset"), Overrides: job.Overrides{
-		Scope: c.String("scope"), Watermark: job.Duration(c.Duration("watermark")),
-		AllowedLateness: job.Duration(c.Duration("allowed-lateness")), IdleTimeout: job.Duration(c.Duration("idle-timeout")),
+		Scope: c.String("scope"), Watermark: given("watermark"),
+		AllowedLateness: given("allowed-lateness"), IdleTimeout: given("idle-timeout"),
 	}}
 	spec, err := js.Engine()
 	if err != nil {
