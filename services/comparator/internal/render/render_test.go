@@ -177,6 +177,14 @@ func TestHTMLRendersInHeadlessChromium(t *testing.T) {
 		t.Fatalf("%s not installed: the HTML report must be checked in a browser (apt-get install chromium, or ./scripts/bootstrap.sh --browser)", chromium)
 	}
 	doc := withFaults(synthetic(t, 3, 4, 24))
+	doc.Conformance = []compare.Conformance{{Preset: "flink-event", Job: "job-flink", Engine: "flink", Against: "job-flink-event",
+		AgainstEngine: "boontadata", Windows: 24, Differ: 2, Note: "event time: the same records and rules give the same windows",
+		Rows: []compare.ConformanceRow{
+			{DeviceID: "dev-0", Category: "cat-1", WindowEndUTC: "2026-01-01 00:00:05", Engine: &compare.Agg{M1: 30, Count: 2},
+				Against: &compare.Agg{M1: 10, Count: 1}, AgainstCauses: []compare.Cause{{Code: compare.CauseLateDropped, Text: "late event dropped: dev-0-2"}},
+				Dropped: &compare.LateDifference{Engine: []string{}, Against: []string{"dev-0-2"}, Text: "the answers differ by late drops: dev-0-2 (m1 20, dropped as late by boontadata)"}},
+			{DeviceID: "dev-1", Category: "cat-1", WindowEndUTC: "2026-01-01 00:00:10", Engine: nil, Against: &compare.Agg{M1: 7, Count: 1}},
+		}}}
 	dir := t.TempDir()
 	page := filepath.Join(dir, "report.html")
 	f, err := os.Create(page)
@@ -214,6 +222,11 @@ func TestHTMLRendersInHeadlessChromium(t *testing.T) {
 	faultRows := regexp.MustCompile(`(?s)<table id="faults-table">.*?</table>`).FindString(dom)
 	require.Equal(t, 1+len(doc.Faults)*len(doc.Jobs), strings.Count(faultRows, "<tr>"), "a header, then a row per fault and job")
 	require.Contains(t, faultRows, "yes (2 unexplained)")
+	conf := regexp.MustCompile(`(?s)<table id="conformance-table-0"[^>]*>.*?</table>`).FindString(dom)
+	require.Equal(t, 3, strings.Count(conf, "<tr>"), "a header, then a row per window that differs")
+	require.Contains(t, conf, "the answers differ by late drops: dev-0-2 (m1 20, dropped as late by boontadata)")
+	require.Contains(t, conf, "<td>no result</td>")
+	require.Contains(t, dom, "2 of 24 windows differ")
 
 	if shot := os.Getenv("BOONTADATA_COMPARATOR_SCREENSHOT"); shot != "" {
 		cmd := exec.CommandContext(ctx, chromium, append(args, "--screenshot="+shot, "--window-size=1200,900", "file://"+page)...)
