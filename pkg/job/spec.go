@@ -65,6 +65,15 @@ func DurationOf(d time.Duration) *Duration {
 	return &v
 }
 
+// GivenDuration is d as an override when the user gave it (0 included), else
+// nil: the preset's.
+func GivenDuration(given bool, d time.Duration) *Duration {
+	if !given {
+		return nil
+	}
+	return DurationOf(d)
+}
+
 // UnmarshalText reads a duration such as "5s" or "1m30s".
 func (d *Duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))

@@ -160,14 +160,7 @@ func submitCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			// A duration given is the job's, 0 included; one not given
-			// keeps the preset's.
-			given := func(name string, d time.Duration) *job.Duration {
-				if !c.IsSet(name) {
-					return nil
-				}
-				return job.DurationOf(d)
-			}
+			given := func(name string, d time.Duration) *job.Duration { return job.GivenDuration(c.IsSet(name), d) }
 			o := &s.Overrides
 			o.Window, o.Slide, o.Watermark = job.Duration(window), job.Duration(slide), given("watermark", watermark)
 			o.AllowedLateness, o.IdleTimeout = given("allowed-lateness", lateness), given("idle-timeout", idle)

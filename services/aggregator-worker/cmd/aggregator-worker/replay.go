@@ -69,12 +69,7 @@ func runReplay(c *cli.Context) (err error) {
 	if c.NArg() > 0 {
 		return cliapp.Usagef("replay takes no arguments, got %q", c.Args().Slice())
 	}
-	given := func(name string) *job.Duration { // 0 included; not given: the preset's
-		if !c.IsSet(name) {
-			return nil
-		}
-		return job.DurationOf(c.Duration(name))
-	}
+	given := func(name string) *job.Duration { return job.GivenDuration(c.IsSet(name), c.Duration(name)) }
 	js := job.Spec{Preset: c.String("preset"), Overrides: job.Overrides{
 		Scope: c.String("scope"), Watermark: given("watermark"),
 		AllowedLateness: given("allowed-lateness"), IdleTimeout: given("idle-timeout"),

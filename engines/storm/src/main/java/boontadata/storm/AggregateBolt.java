@@ -221,12 +221,20 @@ final class AggregateBolt extends BaseRichBolt {
                 .append(c.sum1).append('|').append(Double.toString(c.sum2)).append('|')
                 .append(c.count).append('|').append(c.count).append('|')
                 .append(fin ? '1' : '0').append('|').append(System.currentTimeMillis());
+        write(c.deviceId, "result", anchor);
+    }
+
+    /**
+     * Sends the line in {@code sb} to the results topic under key; the anchor, when not null, is
+     * acked once Kafka has the line, failed (replayed by the spout) otherwise.
+     */
+    private void write(String key, String kind, Tuple anchor) {
         producer.send(
-                new ProducerRecord<>(resultsTopic, c.deviceId, sb.toString()),
+                new ProducerRecord<>(resultsTopic, key, sb.toString()),
                 (md, ex) -> {
                     if (ex != null) {
                         Stats.FAILED_SENDS.incrementAndGet();
-                        LOG.warn("a result line was not written to {}: {}", resultsTopic, ex.toString());
+                        LOG.warn("a {} line was not written to {}: {}", kind, resultsTopic, ex.toString());
                     }
                     if (anchor != null) {
                         (ex == null ? sent : failed).add(anchor);
@@ -251,15 +259,7 @@ final class AggregateBolt extends BaseRichBolt {
                 .append(t.getLongByField("measure1")).append('|')
                 .append(Double.toString(t.getDoubleByField("measure2"))).append('|')
                 .append(System.currentTimeMillis());
-        producer.send(
-                new ProducerRecord<>(resultsTopic, device, sb.toString()),
-                (md, ex) -> {
-                    if (ex != null) {
-                        Stats.FAILED_SENDS.incrementAndGet();
-                        LOG.warn("a late line was not written to {}: {}", resultsTopic, ex.toString());
-                    }
-                    (ex == null ? sent : failed).add(t);
-                });
+        write(device, "late", t);
     }
 
     @Override
